@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Copyright 2026 The plugvm Authors.
+ *
+ * Starting the plugin process.
+ */
+#ifndef PLUGVM_HOST_SPAWN_H
+#define PLUGVM_HOST_SPAWN_H
+
+#include <sys/types.h>
+
+#include "config.h"
+
+/*
+ * Starts the plugin: argv[0] = cfg->plugin_path, then cfg->params; the
+ * environment is the host's plus CROSVM_SOCKET=<sock_fd as seen by the
+ * child>.  In the child: stdin/stdout are inherited, stderr is stderr_fd,
+ * the socket keeps a fixed number, every other descriptor is closed, the
+ * signal mask is empty and all handlers are default, and the parent-death
+ * signal is SIGKILL.  Sandboxing (cfg->disable_sandbox false) is applied
+ * here once implemented; until then it logs once that the plugin runs
+ * unjailed.
+ *
+ * Returns 0 and sets *ret_pid (and *ret_pidfd, or -1 if pidfds are not
+ * available) on success.  A plugin that cannot be executed is reported as
+ * an ordinary exit with status 127 by the child, after a one-line message on
+ * stderr_fd.  Returns -errno if the process could not be created.
+ */
+int spawn_plugin(const struct host_config *cfg, int sock_fd, int stderr_fd, pid_t *ret_pid,
+		 int *ret_pidfd);
+
+#endif /* PLUGVM_HOST_SPAWN_H */
