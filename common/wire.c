@@ -76,17 +76,17 @@ ssize_t wire_recv(int sock, void *buf, size_t cap, int *fds, size_t max_fds, siz
 
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
 		size_t n;
-		int *data;
+		const unsigned char *data;
 
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
 		    c->cmsg_len < CMSG_LEN(0))
 			continue;
 		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		data = (int *)CMSG_DATA(c);
+		data = CMSG_DATA(c);
 		for (size_t i = 0; i < n; i++) {
 			int fd;
 
-			memcpy(&fd, &data[i], sizeof(fd));
+			memcpy(&fd, data + i * sizeof(int), sizeof(fd));
 			if (ret_nfds && fds && nfds < max_fds) {
 				fds[nfds++] = fd;
 			} else {
