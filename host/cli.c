@@ -895,10 +895,11 @@ static const struct cli_option *cli_find_short(char ch)
 	return NULL;
 }
 
-static int cli_print(const char *text)
+static int cli_print(struct cli *c, const char *text)
 {
+	/* "plugvm --help > /dev/full" must not claim success. */
 	if (fputs(text, stdout) == EOF || fflush(stdout) == EOF)
-		return -EIO;
+		return cli_err(c, "cannot write to stdout: %s", strerror(errno));
 	return CLI_EXIT_DONE;
 }
 
@@ -912,11 +913,11 @@ static int cli_apply(struct cli *c, const struct cli_option *o, const char *v)
 
 	switch (o->id) {
 	case OPT_HELP:
-		return cli_print(cli_usage);
+		return cli_print(c, cli_usage);
 	case OPT_VERSION:
 		snprintf(version, sizeof(version), "plugvm %s (crosvm plugin API %d.%d.%d)\n",
 			 PLUGVM_VERSION, CROSVM_API_MAJOR, CROSVM_API_MINOR, CROSVM_API_PATCH);
-		return cli_print(version);
+		return cli_print(c, version);
 	case OPT_LOG_LEVEL:
 		if (log_parse_level(v, &cfg->log_level) < 0)
 			return cli_err(c, "--log-level: unknown level '%s' (off, error, warn, info, "
@@ -1211,7 +1212,7 @@ static int cli_run(struct cli *c, int argc, char **argv)
 			break;
 		}
 		if (strcmp(arg, "help") == 0)
-			return cli_print(cli_usage);
+			return cli_print(c, cli_usage);
 		if (arg[0] != '-' || !arg[1])
 			return cli_err(c, "unknown command '%.40s' (only `run` is supported)", arg);
 		if (strcmp(arg, "--") == 0)

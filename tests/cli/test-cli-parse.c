@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -550,6 +551,18 @@ static void help_and_version(void **state)
 	/* Nothing is left allocated when help was printed half-way through. */
 	assert_null(cfg.plugin_path);
 	fflush(stdout);
+	/* Help that could not be written is an error, not a success. */
+	close(fd);
+	fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	dup2(fd, STDOUT_FILENO);
+	quiet();
+	assert_int_equal(parse_args(&cfg, "--help", NULL), -EINVAL);
+	assert_int_equal(parse_args(&cfg, "--version", NULL), -EINVAL);
+	loud();
+	/* Drop whatever stdio kept from the failed writes before stdout is real again. */
+	__fpurge(stdout);
+	clearerr(stdout);
 	dup2(out, STDOUT_FILENO);
 	close(out);
 	close(fd);
