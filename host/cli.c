@@ -1121,6 +1121,20 @@ static int cli_finish(struct cli *c)
 
 	if (!cfg->plugin_path)
 		return cli_err(c, "missing --plugin PATH (plugvm runs plugin VMs only)");
+	if (cfg->disable_sandbox) {
+		/*
+		 * Unjailed, the path means the same thing now as at exec time, so a typo
+		 * is a command-line error.  A jailed plugin is resolved inside the jail
+		 * and cannot be checked here.
+		 */
+		struct stat st;
+
+		if (stat(cfg->plugin_path, &st) < 0)
+			return cli_err(c, "--plugin: '%s': %s", cfg->plugin_path, strerror(errno));
+		if (!S_ISREG(st.st_mode) || access(cfg->plugin_path, X_OK) < 0)
+			return cli_err(c, "--plugin: '%s' is not an executable file",
+				       cfg->plugin_path);
+	}
 
 	if (c->kvm_device && c->seen[OPT_HYPERVISOR])
 		return cli_err(c, "--kvm-device and --hypervisor cannot be combined");

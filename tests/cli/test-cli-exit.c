@@ -220,6 +220,8 @@ static void bad_command_lines(void **state)
 	EXPECT_ERROR("run", "--plugin", "/bin/true", "--plugin-gid-map", "1:2:3:4");
 	EXPECT_ERROR("run", "--plugin", "/bin/true", "--plugin-gid-map-file", "%TMP/bad-gids");
 	EXPECT_ERROR("run", "--plugin", "/bin/true", "--vcpu-cgroup-path", "/nonexistent/plugvm");
+	EXPECT_ERROR("run", "--disable-sandbox", "--plugin", "/nonexistent/plugvm");
+	EXPECT_ERROR("run", "--disable-sandbox", "--plugin", "/dev/null");
 }
 
 static void help_and_version(void **state)

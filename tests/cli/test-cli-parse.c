@@ -478,7 +478,7 @@ static void sandbox_and_misc(void **state)
 
 	(void)state;
 	assert_int_equal(parse_args(&cfg, "--log-level", "debug", "--no-syslog", "--syslog-tag",
-				    "vm", "run", "--plugin", "/p", "--disable-sandbox",
+				    "vm", "run", "--plugin", "/bin/true", "--disable-sandbox",
 				    "--seccomp-policy-dir", "/usr/share/policy",
 				    "--seccomp-log-failures", "--pivot-root", "/var/empty2",
 				    "--plugin-root", "/tmp", "--hugepages", "--name", "vm1",
@@ -531,6 +531,11 @@ static void sandbox_and_misc(void **state)
 	REFUSE(&cfg, "run", "--plugin", "/p", "--seccomp-policy-dir", "");
 	REFUSE(&cfg, "run", "--plugin", "/p", "--pivot-root", "");
 	REFUSE(&cfg, "run", "--plugin", "/p", "--name");
+	/* Unjailed, the plugin path is checked on the spot. */
+	REFUSE(&cfg, "run", "--plugin", "/nonexistent/plugvm", "--disable-sandbox");
+	REFUSE(&cfg, "run", "--plugin", "/dev/null", "--disable-sandbox");
+	REFUSE(&cfg, "run", "--plugin", "/tmp", "--disable-sandbox");
+	REFUSE(&cfg, "run", "--plugin", "%TMP/gids", "--disable-sandbox");
 	loud();
 }
 
