@@ -573,6 +573,64 @@ static void help_and_version(void **state)
 	close(fd);
 }
 
+/*
+ * Random command lines built from option names and awkward values: cli_parse()
+ * must always answer 0, CLI_EXIT_DONE or -EINVAL, and leave nothing behind
+ * (run under ASan/LSan for the memory side).  Fixed seed: failures reproduce.
+ */
+static void random_command_lines(void **state)
+{
+	static const char *const pool[] = {
+		"run", "--", "-", "-p", "-c", "-h", "--plugin", "--plugin=", "--params", "--cpus",
+		"--cpus=", "--net", "--host-ip", "--netmask", "--mac", "--tap-name", "--tap-fd",
+		"--vhost-net", "--hypervisor", "--kvm-device", "--vcpu-cgroup-path",
+		"--disable-sandbox", "--seccomp-policy-dir", "--pivot-root", "--plugin-root",
+		"--plugin-mount", "--plugin-mount-file", "--plugin-gid-map", "--plugin-gid-map-file",
+		"--hugepages", "--name", "--log-level", "--syslog-tag", "--no-syslog", "/bin/true",
+		"/dev/null", "/tmp", "1", "0", "64", "65", "num-cores=2", "num-cores=2,clusters=[[0]]",
+		"[", "]", ",", "=", ":", "::", "1:2:3", "/dev/null::true", "tap-name=x",
+		"tap-fd=%FD", "host-ip=1.2.3.4,netmask=255.0.0.0,mac=1:2:3:4:5:6", "kvm",
+		"kvm[device=/dev/kvm]", "kvm[", "1.2.3.4", "255.255.255.252", "de:21:e8:47:6b:6a",
+		"%FD", "%CLOEXEC", "%TMP/mounts", "%TMP/gids", "%TMP/bad-gids", "debug", "", "x",
+		"\n", "\xff\xfe",
+	};
+	const size_t n_pool = sizeof(pool) / sizeof(pool[0]);
+	int out = dup(STDOUT_FILENO), fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	(void)state;
+	assert_true(out >= 0 && fd >= 0);
+	fflush(stdout);
+	dup2(fd, STDOUT_FILENO);
+	quiet();
+	srand(12345);
+	for (int iter = 0; iter < 20000; iter++) {
+		const char *a[12] = { NULL };
+		struct host_config cfg;
+		int n = rand() % 11, r;
+
+		/* Most lines start with "run" so that the run options get exercised. */
+		for (int k = 0; k < n; k++)
+			a[k] = k == 0 && rand() % 4 ? "run" : pool[(size_t)rand() % n_pool];
+		r = parse_args(&cfg, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9],
+			       a[10], NULL);
+		if (r == 0) {
+			assert_non_null(cfg.plugin_path);
+			assert_true(cfg.cpus >= 1 && cfg.cpus <= CONFIG_MAX_VCPUS);
+			assert_non_null(cfg.kvm_device);
+			config_free(&cfg);
+		} else if (r == CLI_EXIT_DONE) {
+			assert_null(cfg.plugin_path);
+		} else {
+			assert_refused(&cfg, r);
+		}
+	}
+	loud();
+	fflush(stdout);
+	dup2(out, STDOUT_FILENO);
+	close(out);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -580,7 +638,7 @@ int main(void)
 		cmocka_unit_test(cpus_forms),	 cmocka_unit_test(taps_order),
 		cmocka_unit_test(mounts),	 cmocka_unit_test(gid_maps),
 		cmocka_unit_test(kvm_device),	 cmocka_unit_test(sandbox_and_misc),
-		cmocka_unit_test(help_and_version),
+		cmocka_unit_test(help_and_version), cmocka_unit_test(random_command_lines),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
