@@ -461,12 +461,17 @@ GUEST_BEGIN(hyperv)
 GUEST_END(hyperv)
 
 /*
- * Triple fault: with an empty IDT every exception escalates, to #DF and
- * then to a shutdown.
+ * Triple fault: an empty IDT, then protected mode (real-mode delivery goes
+ * through the IVT whatever the IDT limit says), then #UD: it cannot be
+ * delivered, nor can the #GP and #DF that follow, so the vcpu shuts down.
  */
 GUEST_BEGIN(triple_fault)
+	cli
 	lidtw	(ADDR(triple_fault, 1f))
-	int3
+	movl	%cr0, %eax
+	orb	$1, %al
+	movl	%eax, %cr0
+	ud2
 	DONE
 	.balign 8
 1:	.word	0
