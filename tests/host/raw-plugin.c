@@ -1003,6 +1003,105 @@ static int scenario_errors(void)
 	return failures ? 1 : 0;
 }
 
+
+/*
+ * Random and mutated main requests on many connections: the host must answer
+ * or drop the connection, never crash or hang, and stay usable.
+ */
+static int scenario_fuzz(void)
+{
+	static const uint8_t seeds[][12] = {
+		{ 0x52, 0x05, 0x10, 0xf8, 0x07, 0x18, 0x01 },
+		{ 0x0a, 0x08, 0x08, 0x01, 0x22, 0x04, 0x08, 0x04, 0x10, 0x01 },
+		{ 0xaa, 0x06, 0x02, 0x08, 0x03 },
+		{ 0x8a, 0x01, 0x00 },
+		{ 0x62, 0x06, 0x0a, 0x04, 0x08, 0x01, 0x12, 0x00 },
+		{ 0x6a, 0x02, 0x08, 0x02 },
+		{ 0x9a, 0x01, 0x06, 0x10, 0x01, 0x22, 0x02, 0x08, 0x01 },
+		{ 0x0a, 0x06, 0x08, 0x05, 0x12, 0x02, 0x18, 0x02 },
+	};
+	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
+	static const size_t seed_len[] = { 7, 10, 5, 3, 8, 4, 9, 8 };
+	Plugvm__MainRequest__NewConnection nc = PLUGVM__MAIN_REQUEST__NEW_CONNECTION__INIT;
+	int conns[300];
+	size_t n = 0, cur = 0, dropped = 0, answered = 0;
+	unsigned seed = (unsigned)time(NULL);
+	uint8_t buf[512];
+
+	fprintf(stderr, "fuzz seed %u\n", seed);
+	srand(seed);
+	connect_env();
+	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_NEW_CONNECTION;
+	req.new_connection = &nc;
+	/* Up to the cap; the request past it must fail cleanly. */
+	for (;;) {
+		struct reply r;
+
+		call(&req, -1, &r);
+		if (r.resp->errnum) {
+			CHECK(r.resp->errnum == EMFILE && r.nfds == 0, "cap errnum %d", r.resp->errnum);
+			reply_free(&r);
+			break;
+		}
+		CHECK(r.nfds == 1 && n < 300, "new connection %zu", n);
+		conns[n++] = r.fds[0];
+		r.nfds = 0;
+		reply_free(&r);
+	}
+	CHECK(n >= 200, "only %zu connections", n);
+	/* Back under the cap, keeping the last one for fuzzing. */
+	while (n > 1)
+		close(conns[--n]);
+	for (int iter = 0; iter < 20000; iter++) {
+		size_t len;
+		uint8_t rbuf[4096];
+		ssize_t got;
+
+		if (rand() % 8) {
+			size_t k = (size_t)rand() % (sizeof(seeds) / sizeof(seeds[0]));
+
+			len = seed_len[k];
+			memcpy(buf, seeds[k], len);
+			if (rand() % 2)
+				buf[rand() % len] = (uint8_t)rand();
+		} else {
+			len = 1 + (size_t)rand() % sizeof(buf);
+			for (size_t k = 0; k < len; k++)
+				buf[k] = (uint8_t)rand();
+		}
+		/* Start would make vcpus wait for a handshake this plugin never does: harmless. */
+		send_raw(conns[cur], buf, len, -1);
+		got = recv(conns[cur], rbuf, sizeof(rbuf), 0);
+		if (got <= 0) {
+			struct reply r;
+
+			close(conns[cur]);
+			dropped++;
+			call(&req, -1, &r);
+			if (r.resp->errnum || r.nfds != 1)
+				die("cannot reconnect (errnum %d)", r.resp->errnum);
+			conns[cur] = r.fds[0];
+			r.nfds = 0;
+			reply_free(&r);
+			continue;
+		}
+		answered++;
+		{
+			Plugvm__MainResponse *resp =
+				plugvm__main_response__unpack(NULL, (size_t)got, rbuf);
+
+			CHECK(resp != NULL, "undecodable reply");
+			if (resp)
+				plugvm__main_response__free_unpacked(resp, NULL);
+		}
+	}
+	fprintf(stderr, "fuzz: %zu answered, %zu connections dropped\n", answered, dropped);
+	CHECK(simple(PLUGVM__MAIN_REQUEST__MESSAGE_GET_VCPUS,
+		     PLUGVM__MAIN_RESPONSE__MESSAGE_GET_VCPUS, NULL) == 0,
+	      "host still serves");
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *s = argc > 1 ? argv[1] : "";
@@ -1024,6 +1123,8 @@ int main(int argc, char **argv)
 		return scenario_pause();
 	if (!strcmp(s, "vcpu"))
 		return scenario_vcpu();
+	if (!strcmp(s, "fuzz"))
+		return scenario_fuzz();
 	if (!strcmp(s, "errors"))
 		return scenario_errors();
 	fprintf(stderr, "raw-plugin: unknown scenario '%s'\n", s);
