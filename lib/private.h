@@ -30,12 +30,6 @@ static_assert(sizeof(struct kvm_regs) == REGS_SIZE, "kvm_regs image size");
 static_assert(sizeof(struct kvm_sregs) == SREGS_SIZE, "kvm_sregs image size");
 static_assert(sizeof(struct kvm_debugregs) == DEBUGREGS_SIZE, "kvm_debugregs image size");
 
-/*
- * Most vcpus one GetVcpus reply can describe: SCM_MAX_FD (253) descriptors,
- * two per vcpu.
- */
-#define MAX_VCPUS (WIRE_MAX_FDS / 2)
-
 struct vcpu_chan;
 
 /*

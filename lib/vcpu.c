@@ -71,6 +71,16 @@ static int vcpu_recv(struct crosvm_vcpu *v, Plugvm__VcpuResponse **ret_resp)
 }
 
 /*
+ * The host reads this vcpu's requests only before the Init handshake and
+ * while the vcpu is stopped.  Otherwise a request would block, and its reply
+ * would be confused with the next event.
+ */
+static bool vcpu_host_reading(const struct crosvm_vcpu *v)
+{
+	return !v->wait_sent || v->stopped;
+}
+
+/*
  * One request/response round trip.  `expect` is the response member the
  * request must get.  Members with fields are required; for the empty ones
  * an absent member is accepted, but any *other* member (typically a Wait
@@ -84,12 +94,7 @@ static int vcpu_transact(struct crosvm_vcpu *v, const Plugvm__VcpuRequest *req,
 	Plugvm__VcpuResponse *resp;
 	int ret;
 
-	/*
-	 * The host reads this vcpu's requests only before the Init handshake
-	 * and while the vcpu is stopped.  Otherwise the request would block,
-	 * and its reply would be confused with the next event.
-	 */
-	if (v->wait_sent && !v->stopped)
+	if (!vcpu_host_reading(v))
 		return -EINVAL;
 	ret = vcpu_send(v, req);
 	if (ret)
@@ -183,7 +188,7 @@ static int wait_io(struct crosvm_vcpu *v, const Plugvm__VcpuResponse__Wait__Io *
 	const ProtobufCBinaryData *eager[REG_MAX] = { &io->regs, &io->sregs, &io->debugregs };
 	int ret;
 
-	/* Check and allocate before changing any state, so a failure leaves the handle as it was. */
+	/* Check and allocate before changing state: a failure leaves the handle as it was. */
 	if (io->data.len > UINT32_MAX)
 		return -EPROTO;
 	ret = io_data_reserve(v, io->data.len);
@@ -355,6 +360,9 @@ static int reg_get(struct crosvm_vcpu *v, enum reg_set which, void *out)
 
 	/* Flush a deferred write first so the read shows what KVM made of it. */
 	if (rc->set) {
+		/* Keep the write for the next resume if it cannot be flushed now. */
+		if (!vcpu_host_reading(v))
+			return -EINVAL;
 		rc->set = false;
 		ret = vcpu_set_state(v, reg_wire_sets[which], rc->bytes, reg_sizes[which]);
 		if (ret)

@@ -266,6 +266,12 @@ static void state_calls_only_when_stopped(void **state)
 	/* A deferred set needs no host and is kept for the next resume. */
 	fill(&regs, sizeof(regs), 3);
 	assert_int_equal(crosvm_vcpu_set_regs(F.v[0], &regs), 0);
+	/* A get cannot flush it now; the set must survive the refusal. */
+	{
+		struct kvm_regs r2;
+
+		assert_int_equal(crosvm_vcpu_get_regs(F.v[0], &r2), -EINVAL);
+	}
 	fh_vcpu_expect_none(0);
 
 	/* An async write does not stop the vcpu either. */
@@ -302,7 +308,8 @@ static void wait_bad_eager_regs(void **state)
 	assert_int_equal(crosvm_vcpu_resume(F.v[0]), 0);
 	fh_vcpu_expect(0, "12 00");
 	fill(regs, sizeof(regs), 1);
-	n = fh_cat(msg, sizeof(msg), "12 9d 01 12 9a 01 10 80 0a 18 01 2a 01 77 32 8f 01", regs, 143);
+	n = fh_cat(msg, sizeof(msg), "12 9d 01 12 9a 01 10 80 0a 18 01 2a 01 77 32 8f 01", regs,
+		   143);
 	fh_vcpu_send_bytes(0, msg, n);
 	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), 0);
 	assert_int_equal(ev.io_access.address, 0x500);
@@ -768,7 +775,7 @@ static void vcpu_state(void **state)
 		fh_vcpu_expect(1, sc->get_req);
 		assert_memory_equal(out, image, sc->size);
 
-		/* Wrong size, missing member, another member, errno: -EPROTO/-errno, out untouched. */
+		/* Wrong size, missing or other member, errno: -EPROTO/-errno, out untouched. */
 		memset(out, 0xee, sizeof(out));
 		fh_vcpu_send(1, "22 02 0a 00");
 		assert_int_equal(sc->get(F.v[1], out), -EPROTO);
