@@ -4,7 +4,7 @@
 BUILD ?= build
 MESON_OPTS ?= --werror
 
-.PHONY: all deps configure build run test bench clean
+.PHONY: all deps configure build run test bench install clean
 
 all: build
 
@@ -28,6 +28,12 @@ test: build
 
 bench: build
 	meson test -C $(BUILD) --benchmark --verbose
+
+# make install [PREFIX=/usr/local] [DESTDIR=/staging]
+PREFIX ?= /usr/local
+install: build
+	meson configure $(BUILD) -Dprefix=$(PREFIX)
+	meson install -C $(BUILD) $(if $(DESTDIR),--destdir $(DESTDIR))
 
 clean:
 	rm -rf $(BUILD)
