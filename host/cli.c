@@ -35,6 +35,7 @@ enum cli_opt_id {
 	OPT_HELP,
 	OPT_VERSION,
 	OPT_LOG_LEVEL,
+	OPT_SYSLOG,
 	OPT_SYSLOG_TAG,
 	OPT_NO_SYSLOG,
 	OPT_PLUGIN,
@@ -82,6 +83,7 @@ static const struct cli_option cli_options[] = {
 	{ "help", 'h', CLI_GLOBAL | CLI_REPEAT, OPT_HELP },
 	{ "version", 0, CLI_GLOBAL | CLI_REPEAT, OPT_VERSION },
 	{ "log-level", 0, CLI_GLOBAL | CLI_VALUE, OPT_LOG_LEVEL },
+	{ "syslog", 0, CLI_GLOBAL | CLI_REPEAT, OPT_SYSLOG },
 	{ "syslog-tag", 0, CLI_GLOBAL | CLI_VALUE, OPT_SYSLOG_TAG },
 	{ "no-syslog", 0, CLI_GLOBAL | CLI_REPEAT, OPT_NO_SYSLOG },
 	{ "plugin", 0, CLI_VALUE, OPT_PLUGIN },
@@ -123,8 +125,9 @@ static const char cli_usage[] =
 	"  -h, --help                  print this help and exit\n"
 	"      --version               print the version and exit\n"
 	"      --log-level LEVEL       off, error, warn, info (default), debug (trace = debug)\n"
-	"      --syslog-tag TAG        accepted for crosvm compatibility; no effect\n"
-	"      --no-syslog             accepted for crosvm compatibility; no effect\n"
+	"      --syslog                also send log lines to syslog (daemon facility)\n"
+	"      --syslog-tag TAG        syslog identity (default plugvm); implies --syslog\n"
+	"      --no-syslog             do not use syslog (the default; last one wins)\n"
 	"\n"
 	"Run options:\n"
 	"      --plugin PATH           plugin program (required); becomes its argv[0]\n"
@@ -923,8 +926,17 @@ static int cli_apply(struct cli *c, const struct cli_option *o, const char *v)
 			return cli_err(c, "--log-level: unknown level '%s' (off, error, warn, info, "
 					  "debug)", v);
 		return 0;
+	case OPT_SYSLOG:
+		cfg->syslog = true;
+		return 0;
 	case OPT_SYSLOG_TAG:
+		if (!v[0])
+			return cli_err(c, "--syslog-tag: empty tag");
+		cfg->syslog = true;
+		return cli_strdup(c, &cfg->syslog_tag, v);
 	case OPT_NO_SYSLOG:
+		cfg->syslog = false;
+		return 0;
 	case OPT_HUGEPAGES:
 		/* Accepted so that crosvm command lines keep working; nothing to do. */
 		return 0;
@@ -1309,5 +1321,6 @@ void config_free(struct host_config *cfg)
 		free(cfg->taps[i].name);
 	free(cfg->taps);
 	free(cfg->name);
+	free(cfg->syslog_tag);
 	memset(cfg, 0, sizeof(*cfg));
 }

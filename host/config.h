@@ -68,6 +68,8 @@ struct host_config {
 
 	int log_level;       /* enum log_level */
 	char *name;          /* run --name, or NULL */
+	bool syslog;         /* --syslog / --syslog-tag: also log to syslog */
+	char *syslog_tag;    /* --syslog-tag, or NULL for "plugvm" */
 };
 
 /*

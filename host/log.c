@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/uio.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +24,10 @@
 #define LOG_LEVEL_OFF (-1)
 
 static atomic_int log_level = LOG_LEVEL_INFO;
+static atomic_bool log_syslog_on;
+
+/* Which vcpu or connection the current thread is working for, if any. */
+static _Thread_local char log_context[32];
 
 /* Serialises the rate-limit counters, which vcpu threads share per call site. */
 static pthread_mutex_t log_ratelimit_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -46,6 +51,39 @@ void log_set_level(int level)
 int log_get_level(void)
 {
 	return atomic_load(&log_level);
+}
+
+void log_set_context(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!fmt) {
+		log_context[0] = '\0';
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(log_context, sizeof(log_context), fmt, ap);
+	va_end(ap);
+}
+
+void log_open_syslog(const char *tag)
+{
+	/* openlog keeps the pointer: the tag must outlive logging, as cfg strings do. */
+	openlog(tag && *tag ? tag : "plugvm", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	atomic_store(&log_syslog_on, true);
+}
+
+static void log_to_syslog(int level, const char *msg, size_t len)
+{
+	static const int prio[LOG_LEVEL_MAX] = {
+		[LOG_LEVEL_ERROR] = LOG_ERR,
+		[LOG_LEVEL_WARN] = LOG_WARNING,
+		[LOG_LEVEL_INFO] = LOG_INFO,
+		[LOG_LEVEL_DEBUG] = LOG_DEBUG,
+	};
+
+	if (atomic_load(&log_syslog_on))
+		syslog(prio[level], "%.*s", (int)len, msg);
 }
 
 int log_parse_level(const char *s, int *ret_level)
@@ -88,7 +126,8 @@ log_vformat(int level, const char *fmt, va_list ap, int saved_errno)
 	int prefix, n;
 	size_t len;
 
-	prefix = snprintf(line, sizeof(line), "plugvm: %s: ", log_level_names[level]);
+	prefix = snprintf(line, sizeof(line), "plugvm: %s: %s%s", log_level_names[level],
+			  log_context, log_context[0] ? ": " : "");
 	if (prefix < 0)
 		return;
 	/* %m must see the caller's errno, not whatever snprintf left behind. */
@@ -104,6 +143,8 @@ log_vformat(int level, const char *fmt, va_list ap, int saved_errno)
 		if (line[i] == '\n' || line[i] == '\r')
 			line[i] = ' ';
 	}
+	/* syslog gets the text after "plugvm: " (it adds its own tag). */
+	log_to_syslog(level, line + strlen("plugvm: "), len - strlen("plugvm: "));
 	line[len++] = '\n';
 
 	struct iovec iov = { .iov_base = line, .iov_len = len };
@@ -184,6 +225,8 @@ void log_relay_line(const char *prefix, const char *line, unsigned long len)
 	iov[2].iov_base = (void *)"\n";
 	iov[2].iov_len = 1;
 	log_write_all(iov, 3);
+	if (atomic_load(&log_syslog_on) && line && len < (1u << 20))
+		syslog(LOG_ERR, "%s%.*s", prefix ? prefix : "", (int)len, line);
 out:
 	errno = saved_errno;
 }

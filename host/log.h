@@ -25,6 +25,15 @@ int log_get_level(void);
 /* Parses "error", "warn", "info", "debug" (also crosvm's "trace" -> debug, "off"). -EINVAL if unknown. */
 int log_parse_level(const char *s, int *ret_level);
 
+/*
+ * Names what the calling thread works for ("vcpu 2", "conn 5"); every line it
+ * logs then carries that context after the level.  NULL clears it.
+ */
+void log_set_context(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Also sends every line to syslog (LOG_DAEMON) with the given tag (default "plugvm"). */
+void log_open_syslog(const char *tag);
+
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*

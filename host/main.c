@@ -20,6 +20,8 @@ int main(int argc, char **argv)
 	if (r < 0)
 		return EXIT_FAILURE;
 	log_set_level(cfg.log_level);
+	if (cfg.syslog)
+		log_open_syslog(cfg.syslog_tag);
 
 	/* A plugin that closes its socket must not kill us with SIGPIPE (the plugin gets the
 	 * default disposition back in spawn_plugin()). */

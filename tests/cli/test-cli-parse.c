@@ -485,6 +485,9 @@ static void sandbox_and_misc(void **state)
 				    "--vcpu-cgroup-path", "/tmp", NULL),
 			 0);
 	assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
+	/* --syslog-tag came after --no-syslog: the last one wins. */
+	assert_true(cfg.syslog);
+	assert_string_equal(cfg.syslog_tag, "vm");
 	assert_true(cfg.disable_sandbox);
 	assert_string_equal(cfg.seccomp_policy_dir, "/usr/share/policy");
 	assert_true(cfg.seccomp_log_failures);
@@ -499,6 +502,16 @@ static void sandbox_and_misc(void **state)
 				    "--no-syslog", NULL),
 			 0);
 	assert_int_equal(cfg.log_level, LOG_LEVEL_ERROR);
+	assert_false(cfg.syslog);
+	config_free(&cfg);
+	assert_int_equal(parse_args(&cfg, "--syslog", "run", "--plugin", "/p", NULL), 0);
+	assert_true(cfg.syslog);
+	assert_null(cfg.syslog_tag);
+	config_free(&cfg);
+	assert_int_equal(parse_args(&cfg, "--syslog-tag", "t", "run", "--plugin", "/p", "--no-syslog",
+				    NULL),
+			 0);
+	assert_false(cfg.syslog);
 	config_free(&cfg);
 	assert_int_equal(parse_args(&cfg, "run", "--plugin", "/p", "--log-level", "trace", NULL), 0);
 	assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
