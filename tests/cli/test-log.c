@@ -108,6 +108,21 @@ static void levels_and_format(void **state)
 	log_set_level(LOG_LEVEL_INFO);
 }
 
+static void context_prefix(void **state)
+{
+	const char *out;
+
+	(void)state;
+	log_set_level(LOG_LEVEL_INFO);
+	capture_start();
+	log_set_context("vcpu %d", 3);
+	log_msg(LOG_LEVEL_WARN, "exit %s", "odd");
+	log_set_context(NULL);
+	log_msg(LOG_LEVEL_WARN, "plain");
+	out = capture_end();
+	assert_string_equal(out, "plugvm: warn: vcpu 3: exit odd\nplugvm: warn: plain\n");
+}
+
 static void parse_levels(void **state)
 {
 	int level = 77;
@@ -253,6 +268,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(levels_and_format),
+		cmocka_unit_test(context_prefix),
 		cmocka_unit_test(parse_levels),
 		cmocka_unit_test(off_silences_everything),
 		cmocka_unit_test(long_lines_are_cut),
