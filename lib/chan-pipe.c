@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* Copyright 2026 The plugvm Authors. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "wire.h"
+
+struct pipe_chan {
+	struct vcpu_chan base;
+	int req_fd;
+	int resp_fd;
+	struct wire_frames frames;
+};
+
+static struct pipe_chan *to_pipe(struct vcpu_chan *ch)
+{
+	return (struct pipe_chan *)ch;
+}
+
+/*
+ * A write to a pipe whose reader is gone raises SIGPIPE, which kills a
+ * plugin with the default disposition.  The signal is thread-directed, so
+ * blocking it in this thread around the write and then consuming the one the
+ * write raised keeps it away from the plugin without touching process-wide
+ * signal state.  A SIGPIPE that was already pending (the plugin had it
+ * blocked) is left alone.
+ */
+static int write_nosigpipe(int fd, const void *buf, size_t len)
+{
+	sigset_t pipe_set, old_set, pending;
+	bool was_pending = false;
+	int ret;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	ret = -pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+	if (ret)
+		return ret;
+	if (sigismember(&old_set, SIGPIPE) && sigpending(&pending) == 0)
+		was_pending = sigismember(&pending, SIGPIPE);
+
+	ret = wire_write_all(fd, buf, len);
+
+	if (ret == -EPIPE && !was_pending) {
+		const struct timespec zero = { 0, 0 };
+
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+	return ret;
+}
+
+static int pipe_send(struct vcpu_chan *ch, const void *msg, size_t len)
+{
+	/*
+	 * The host decodes whatever one read() returns as one message, so a
+	 * request must go out in one piece and fit its read buffer.
+	 */
+	if (len > WIRE_VCPU_MESSAGE_MAX)
+		return -E2BIG;
+	return write_nosigpipe(to_pipe(ch)->req_fd, msg, len);
+}
+
+static int pipe_recv(struct vcpu_chan *ch, const uint8_t **ret_msg, size_t *ret_len)
+{
+	struct pipe_chan *pc = to_pipe(ch);
+
+	for (;;) {
+		ssize_t n;
+		int r;
+
+		/* Several framed responses can arrive in one read: drain the buffer first. */
+		r = wire_frames_next(&pc->frames, ret_msg, ret_len);
+		if (r > 0)
+			return 0;
+		if (r < 0)
+			return -EINVAL;
+		n = wire_frames_fill(&pc->frames, pc->resp_fd);
+		if (n == 0)
+			return -EPIPE;
+		if (n == -EPROTO)
+			return -EINVAL;
+		if (n < 0)
+			return (int)n;
+	}
+}
+
+static void pipe_destroy(struct vcpu_chan *ch)
+{
+	struct pipe_chan *pc = to_pipe(ch);
+
+	close(pc->req_fd);
+	close(pc->resp_fd);
+	wire_frames_free(&pc->frames);
+	free(pc);
+}
+
+static const struct vcpu_chan_ops pipe_ops = {
+	.send = pipe_send,
+	.recv = pipe_recv,
+	.destroy = pipe_destroy,
+};
+
+int chan_pipe_new(int req_fd, int resp_fd, struct vcpu_chan **ret_chan)
+{
+	struct pipe_chan *pc = calloc(1, sizeof(*pc));
+
+	if (!pc)
+		goto err_close;
+	if (wire_frames_init(&pc->frames, WIRE_VCPU_MESSAGE_MAX) < 0)
+		goto err_free;
+	pc->base.ops = &pipe_ops;
+	pc->req_fd = req_fd;
+	pc->resp_fd = resp_fd;
+	*ret_chan = &pc->base;
+	return 0;
+
+err_free:
+	free(pc);
+err_close:
+	close(req_fd);
+	close(resp_fd);
+	return -ENOMEM;
+}

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* Copyright 2026 The plugvm Authors. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "private.h"
+
+#define PAGE_SIZE 4096u
+
+/* Sends Create{id, <constructor>} and frees the id again if that fails. */
+static int create_object(struct crosvm *self, Plugvm__MainRequest__Create *create, const int *fds,
+			 size_t nfds, struct main_reply *r)
+{
+	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
+	int ret;
+
+	ret = ids_alloc(self->fam, &create->id);
+	if (ret)
+		return ret;
+	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_CREATE;
+	req.create = create;
+	ret = conn_transact(self, &req, fds, nfds, WIRE_MAIN_RESPONSE_MAX, r);
+	if (ret)
+		ids_free(self->fam, create->id);
+	return ret;
+}
+
+static int destroy_object(struct crosvm *self, uint32_t id)
+{
+	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
+	Plugvm__MainRequest__Destroy m = PLUGVM__MAIN_REQUEST__DESTROY__INIT;
+	int ret;
+
+	m.id = id;
+	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_DESTROY;
+	req.destroy = &m;
+	ret = conn_simple(self, &req);
+	if (ret == 0)
+		ids_free(self->fam, id);
+	return ret;
+}
+
+EXPORT int crosvm_create_io_event(struct crosvm *self, uint32_t space, uint64_t addr, uint32_t len,
+				  const uint8_t *datamatch, struct crosvm_io **out)
+{
+	Plugvm__MainRequest__Create create = PLUGVM__MAIN_REQUEST__CREATE__INIT;
+	Plugvm__MainRequest__Create__IoEvent m = PLUGVM__MAIN_REQUEST__CREATE__IO_EVENT__INIT;
+	struct main_reply r;
+	struct crosvm_io *io;
+	uint64_t dm = 0;
+	int ret, fd;
+
+	if (!self || !out || space > CROSVM_ADDRESS_SPACE_MMIO)
+		return -EINVAL;
+	if (len != 0 && len != 1 && len != 2 && len != 4 && len != 8)
+		return -EINVAL;
+	if (len > 0) {
+		if (!datamatch)
+			return -EINVAL;
+		/* The guest's value as KVM compares it: len bytes, little endian, any alignment. */
+		memcpy(&dm, datamatch, len);
+	}
+	io = calloc(1, sizeof(*io));
+	if (!io)
+		return -ENOMEM;
+
+	m.space = (Plugvm__AddressSpace)space;
+	m.address = addr;
+	m.length = len;
+	m.datamatch = dm;
+	create.constructor_case = PLUGVM__MAIN_REQUEST__CREATE__CONSTRUCTOR_IO_EVENT;
+	create.io_event = &m;
+	ret = create_object(self, &create, NULL, 0, &r);
+	if (ret)
+		goto err_free;
+	fd = reply_take_last_fd(&r);
+	reply_release(&r);
+	if (fd < 0) {
+		/* The host has the object; we cannot use it without its eventfd. */
+		ret = fd;
+		goto err_free;
+	}
+	io->id = create.id;
+	io->fd = fd;
+	*out = io;
+	return 0;
+
+err_free:
+	free(io);
+	return ret;
+}
+
+EXPORT int crosvm_destroy_io_event(struct crosvm *self, struct crosvm_io **io)
+{
+	int ret;
+
+	if (!self || !io || !*io)
+		return -EINVAL;
+	ret = destroy_object(self, (*io)->id);
+	if (ret)
+		return ret;
+	close((*io)->fd);
+	free(*io);
+	*io = NULL;
+	return 0;
+}
+
+EXPORT int crosvm_io_event_fd(struct crosvm_io *io)
+{
+	if (!io)
+		return -EINVAL;
+	return io->fd;
+}
+
+EXPORT int crosvm_create_memory(struct crosvm *self, int fd, uint64_t offset, uint64_t length,
+				uint64_t start, bool read_only, bool dirty_log,
+				struct crosvm_memory **out)
+{
+	Plugvm__MainRequest__Create create = PLUGVM__MAIN_REQUEST__CREATE__INIT;
+	Plugvm__MainRequest__Create__Memory m = PLUGVM__MAIN_REQUEST__CREATE__MEMORY__INIT;
+	struct crosvm_memory *mem;
+	struct main_reply r;
+	int ret;
+
+	if (!self || !out)
+		return -EINVAL;
+	if ((offset & (PAGE_SIZE - 1)) || (length & (PAGE_SIZE - 1)))
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	mem = calloc(1, sizeof(*mem));
+	if (!mem)
+		return -ENOMEM;
+
+	m.offset = offset;
+	m.start = start;
+	m.length = length;
+	m.read_only = read_only;
+	m.dirty_log = dirty_log;
+	create.constructor_case = PLUGVM__MAIN_REQUEST__CREATE__CONSTRUCTOR_MEMORY;
+	create.memory = &m;
+	ret = create_object(self, &create, &fd, 1, &r);
+	if (ret) {
+		free(mem);
+		return ret;
+	}
+	reply_release(&r);
+	mem->id = create.id;
+	mem->length = length;
+	*out = mem;
+	return 0;
+}
+
+EXPORT int crosvm_destroy_memory(struct crosvm *self, struct crosvm_memory **mem)
+{
+	int ret;
+
+	if (!self || !mem || !*mem)
+		return -EINVAL;
+	ret = destroy_object(self, (*mem)->id);
+	if (ret)
+		return ret;
+	free(*mem);
+	*mem = NULL;
+	return 0;
+}
+
+/* ceil(ceil(length / 4096) / 8): one bit per page (PROTOCOL.md 3.4). */
+static uint64_t dirty_log_size(uint64_t length)
+{
+	uint64_t pages = length / PAGE_SIZE + (length % PAGE_SIZE != 0);
+
+	return pages / 8 + (pages % 8 != 0);
+}
+
+EXPORT int crosvm_memory_get_dirty_log(struct crosvm *self, struct crosvm_memory *mem,
+				       uint8_t *log)
+{
+	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
+	Plugvm__MainRequest__MemoryDirtyLog m = PLUGVM__MAIN_REQUEST__MEMORY_DIRTY_LOG__INIT;
+	uint64_t size;
+	size_t max_reply;
+	struct main_reply r;
+	int ret;
+
+	if (!self || !mem || !log)
+		return -EINVAL;
+	/*
+	 * The reply holds the bitmap plus a few bytes of framing; size the
+	 * receive limit from the object so logs of any size fit.
+	 */
+	size = dirty_log_size(mem->length);
+	if (size > SIZE_MAX - 64)
+		return -E2BIG;
+	max_reply = size + 64 > WIRE_MAIN_RESPONSE_MAX ? size + 64 : WIRE_MAIN_RESPONSE_MAX;
+	m.id = mem->id;
+	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_DIRTY_LOG;
+	req.dirty_log = &m;
+	ret = conn_transact(self, &req, NULL, 0, max_reply, &r);
+	if (ret)
+		return ret;
+	if (r.msg->message_case != PLUGVM__MAIN_RESPONSE__MESSAGE_DIRTY_LOG ||
+	    r.msg->dirty_log->bitmap.len != size)
+		ret = -EPROTO;
+	else if (size)
+		memcpy(log, r.msg->dirty_log->bitmap.data, size);
+	reply_release(&r);
+	return ret;
+}
+
+EXPORT int crosvm_create_irq_event(struct crosvm *self, uint32_t irq_id, struct crosvm_irq **out)
+{
+	Plugvm__MainRequest__Create create = PLUGVM__MAIN_REQUEST__CREATE__INIT;
+	Plugvm__MainRequest__Create__IrqEvent m = PLUGVM__MAIN_REQUEST__CREATE__IRQ_EVENT__INIT;
+	struct main_reply r;
+	struct crosvm_irq *irq;
+	int ret;
+
+	if (!self || !out)
+		return -EINVAL;
+	irq = calloc(1, sizeof(*irq));
+	if (!irq)
+		return -ENOMEM;
+
+	m.irq_id = irq_id;
+	m.resample = true;
+	create.constructor_case = PLUGVM__MAIN_REQUEST__CREATE__CONSTRUCTOR_IRQ_EVENT;
+	create.irq_event = &m;
+	ret = create_object(self, &create, NULL, 0, &r);
+	if (ret)
+		goto err_free;
+	if (r.nfds < 2) {
+		reply_release(&r);
+		ret = -EPROTO;
+		goto err_free;
+	}
+	/* The last two descriptors are [trigger, resample]; extras are closed. */
+	irq->resample_fd = reply_take_last_fd(&r);
+	irq->trigger_fd = reply_take_last_fd(&r);
+	reply_release(&r);
+	irq->id = create.id;
+	*out = irq;
+	return 0;
+
+err_free:
+	free(irq);
+	return ret;
+}
+
+EXPORT int crosvm_destroy_irq_event(struct crosvm *self, struct crosvm_irq **irq)
+{
+	int ret;
+
+	if (!self || !irq || !*irq)
+		return -EINVAL;
+	ret = destroy_object(self, (*irq)->id);
+	if (ret)
+		return ret;
+	close((*irq)->trigger_fd);
+	close((*irq)->resample_fd);
+	free(*irq);
+	*irq = NULL;
+	return 0;
+}
+
+EXPORT int crosvm_irq_event_get_fd(const struct crosvm_irq *irq)
+{
+	if (!irq)
+		return -EINVAL;
+	return irq->trigger_fd;
+}
+
+EXPORT int crosvm_irq_event_get_resample_fd(const struct crosvm_irq *irq)
+{
+	if (!irq)
+		return -EINVAL;
+	return irq->resample_fd;
+}

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Copyright 2026 The plugvm Authors.
+ *
+ * Internals of libcrosvm_plugin shared by its source files.  Nothing here is
+ * exported: the library is built with hidden visibility and only functions
+ * marked EXPORT (the 60 of crosvm.h) leave the shared object.
+ */
+#ifndef PLUGVM_LIB_PRIVATE_H
+#define PLUGVM_LIB_PRIVATE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crosvm.h"
+#include "plugin.pb-c.h"
+#include "wire.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Sizes of the kernel images carried as bytes (PROTOCOL.md 2.4 and 4.2). */
+#define REGS_SIZE 144u
+#define SREGS_SIZE 312u
+#define DEBUGREGS_SIZE 128u
+static_assert(sizeof(struct kvm_regs) == REGS_SIZE, "kvm_regs image size");
+static_assert(sizeof(struct kvm_sregs) == SREGS_SIZE, "kvm_sregs image size");
+static_assert(sizeof(struct kvm_debugregs) == DEBUGREGS_SIZE, "kvm_debugregs image size");
+
+/*
+ * Most vcpus one GetVcpus reply can describe: SCM_MAX_FD (253) descriptors,
+ * two per vcpu.
+ */
+#define MAX_VCPUS (WIRE_MAX_FDS / 2)
+
+struct vcpu_chan;
+
+/*
+ * The three register sets that are cached: `get` means `bytes` holds what KVM
+ * has (sent eagerly with an event), `set` means `bytes` holds a write that
+ * has not reached KVM yet.  Never both.
+ */
+struct reg_cache {
+	bool get;
+	bool set;
+	uint8_t bytes[SREGS_SIZE]; /* the largest of the three */
+};
+
+enum reg_set {
+	REG_REGS,
+	REG_SREGS,
+	REG_DEBUGREGS,
+	REG_MAX,
+};
+
+struct crosvm_vcpu {
+	struct vcpu_chan *chan;
+	/* The Init handshake's Wait request goes out once per handle. */
+	bool wait_sent;
+	/*
+	 * Set while the host holds the vcpu stopped for us (an event without
+	 * no_resume was returned and not yet resumed).  Only resume checks it:
+	 * a Resume sent at any other time would be taken by the host as the
+	 * answer to some later event.
+	 */
+	bool stopped;
+	struct reg_cache regs[REG_MAX];
+	/*
+	 * Data returned to the host with the next Resume: the io access bytes
+	 * the plugin may have filled in, or the hypercall result.
+	 */
+	uint8_t *io_data;
+	size_t io_cap;
+	size_t resume_len;
+	bool resume_hcall;
+	uint64_t hcall_result;
+};
+
+/*
+ * State shared by every connection derived from one crosvm_connect(): the
+ * object id counter and the vcpu handles.  Freed with the last connection.
+ */
+struct family {
+	atomic_uint refs;
+	/* Next id to hand out; see ids_alloc(). */
+	atomic_uint_least64_t next_id;
+	uint32_t nvcpus;
+	struct crosvm_vcpu *vcpus;
+};
+
+struct crosvm {
+	int sock;
+	struct family *fam;
+	/* Receive buffer for responses, grown to the largest seen so far. */
+	uint8_t *rbuf;
+	size_t rcap;
+};
+
+struct crosvm_io {
+	uint32_t id;
+	int fd;
+};
+
+struct crosvm_memory {
+	uint32_t id;
+	uint64_t length;
+};
+
+struct crosvm_irq {
+	uint32_t id;
+	int trigger_fd;
+	int resample_fd;
+};
+
+/* A decoded main response and the descriptors that came with it. */
+struct main_reply {
+	Plugvm__MainResponse *msg;
+	int fds[WIRE_MAX_FDS];
+	size_t nfds;
+};
+
+/*
+ * Sends `req` (with `nfds` descriptors attached) on the connection and
+ * receives the reply, accepting replies of up to `max_reply` bytes.
+ * Returns 0 with `r` filled when the host reported success; otherwise
+ * -errno with `r` already released.  Requests that do not fit the
+ * original host's 4096-byte buffer fail with -E2BIG without being sent.
+ */
+int conn_transact(struct crosvm *c, const Plugvm__MainRequest *req, const int *fds, size_t nfds,
+		  size_t max_reply, struct main_reply *r);
+
+/* Takes the last received descriptor out of `r` (the caller owns it), or returns -EPROTO. */
+int reply_take_last_fd(struct main_reply *r);
+
+/* Frees the decoded message and closes every descriptor not taken. */
+void reply_release(struct main_reply *r);
+
+/* Sends a request whose reply carries nothing but an errno. */
+int conn_simple(struct crosvm *c, const Plugvm__MainRequest *req);
+
+/* Object ids (PROTOCOL.md 2.7).  Returns 0 or -ENOSPC when the 32-bit space is used up. */
+int ids_alloc(struct family *fam, uint32_t *ret_id);
+void ids_free(struct family *fam, uint32_t id);
+
+/* Releases a vcpu's channel and buffers (when its family dies). */
+void vcpu_release(struct crosvm_vcpu *v);
+
+/* Converts a CpuidEntry into KVM's layout (only the significant-index flag survives). */
+void cpuid_from_proto(const Plugvm__CpuidEntry *e, struct kvm_cpuid_entry2 *k);
+
+/*
+ * Copies a cpuid list to the caller: sets *out_count to the number of
+ * entries and returns -E2BIG (copying nothing) if more than n arrived.
+ */
+int cpuid_copy_out(const Plugvm__CpuidResponse *resp, uint32_t n, struct kvm_cpuid_entry2 *entries,
+		   uint32_t *out_count);
+
+/* Converts a kernel errno carried in a response (positive) into our return value. */
+int errnum_to_ret(int32_t errnum);
+
+#endif /* PLUGVM_LIB_PRIVATE_H */

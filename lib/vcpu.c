@@ -1,0 +1,600 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* Copyright 2026 The plugvm Authors. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chan.h"
+#include "private.h"
+
+static_assert(sizeof(struct kvm_fpu) == 416, "kvm_fpu image size");
+static_assert(sizeof(struct kvm_lapic_state) == 1024, "kvm_lapic_state image size");
+static_assert(sizeof(struct kvm_mp_state) == 4, "kvm_mp_state image size");
+static_assert(sizeof(struct kvm_xcrs) == 392, "kvm_xcrs image size");
+static_assert(sizeof(struct kvm_vcpu_events) == 64, "kvm_vcpu_events image size");
+
+static const size_t reg_sizes[REG_MAX] = {
+	[REG_REGS] = REGS_SIZE,
+	[REG_SREGS] = SREGS_SIZE,
+	[REG_DEBUGREGS] = DEBUGREGS_SIZE,
+};
+
+static const Plugvm__VcpuRequest__StateSet reg_wire_sets[REG_MAX] = {
+	[REG_REGS] = PLUGVM__VCPU_REQUEST__STATE_SET__REGS,
+	[REG_SREGS] = PLUGVM__VCPU_REQUEST__STATE_SET__SREGS,
+	[REG_DEBUGREGS] = PLUGVM__VCPU_REQUEST__STATE_SET__DEBUGREGS,
+};
+
+void vcpu_release(struct crosvm_vcpu *v)
+{
+	chan_destroy(v->chan);
+	v->chan = NULL;
+	free(v->io_data);
+	v->io_data = NULL;
+}
+
+static int vcpu_send(struct crosvm_vcpu *v, const Plugvm__VcpuRequest *req)
+{
+	uint8_t stack_buf[1024], *buf = stack_buf;
+	size_t len;
+	int ret;
+
+	len = plugvm__vcpu_request__get_packed_size(req);
+	if (len > WIRE_VCPU_MESSAGE_MAX)
+		return -E2BIG;
+	if (len > sizeof(stack_buf)) {
+		buf = malloc(len);
+		if (!buf)
+			return -ENOMEM;
+	}
+	plugvm__vcpu_request__pack(req, buf);
+	ret = chan_send(v->chan, buf, len);
+	if (buf != stack_buf)
+		free(buf);
+	return ret;
+}
+
+/* Receives the next response; 0 with *ret_resp set (free it), or -errno. */
+static int vcpu_recv(struct crosvm_vcpu *v, Plugvm__VcpuResponse **ret_resp)
+{
+	const uint8_t *msg;
+	size_t len;
+	int ret;
+
+	ret = chan_recv(v->chan, &msg, &len);
+	if (ret)
+		return ret;
+	*ret_resp = plugvm__vcpu_response__unpack(NULL, len, msg);
+	if (!*ret_resp)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * One request/response round trip.  `expect` is the response member the
+ * request must get.  Members with fields are required; for the empty ones
+ * an absent member is accepted, but any *other* member (typically a Wait
+ * event) is a desynchronised stream and fails with -EPROTO rather than being
+ * swallowed.
+ */
+static int vcpu_transact(struct crosvm_vcpu *v, const Plugvm__VcpuRequest *req,
+			 Plugvm__VcpuResponse__MessageCase expect, bool required,
+			 Plugvm__VcpuResponse **ret_resp)
+{
+	Plugvm__VcpuResponse *resp;
+	int ret;
+
+	ret = vcpu_send(v, req);
+	if (ret)
+		return ret;
+	ret = vcpu_recv(v, &resp);
+	if (ret)
+		return ret;
+	if (resp->errnum != 0) {
+		ret = errnum_to_ret(resp->errnum);
+		goto err_free;
+	}
+	if (resp->message_case != expect &&
+	    (required || resp->message_case != PLUGVM__VCPU_RESPONSE__MESSAGE__NOT_SET)) {
+		ret = -EPROTO;
+		goto err_free;
+	}
+	if (ret_resp)
+		*ret_resp = resp;
+	else
+		plugvm__vcpu_response__free_unpacked(resp, NULL);
+	return 0;
+
+err_free:
+	plugvm__vcpu_response__free_unpacked(resp, NULL);
+	return ret;
+}
+
+static int vcpu_get_state(struct crosvm_vcpu *v, Plugvm__VcpuRequest__StateSet set, void *out,
+			  size_t size)
+{
+	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
+	Plugvm__VcpuRequest__GetState m = PLUGVM__VCPU_REQUEST__GET_STATE__INIT;
+	Plugvm__VcpuResponse *resp;
+	int ret;
+
+	m.set = set;
+	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_GET_STATE;
+	req.get_state = &m;
+	ret = vcpu_transact(v, &req, PLUGVM__VCPU_RESPONSE__MESSAGE_GET_STATE, true, &resp);
+	if (ret)
+		return ret;
+	if (resp->get_state->state.len != size)
+		ret = -EPROTO;
+	else
+		memcpy(out, resp->get_state->state.data, size);
+	plugvm__vcpu_response__free_unpacked(resp, NULL);
+	return ret;
+}
+
+static int vcpu_set_state(struct crosvm_vcpu *v, Plugvm__VcpuRequest__StateSet set,
+			  const void *in, size_t size)
+{
+	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
+	Plugvm__VcpuRequest__SetState m = PLUGVM__VCPU_REQUEST__SET_STATE__INIT;
+
+	m.set = set;
+	m.state.data = (uint8_t *)in;
+	m.state.len = size;
+	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_SET_STATE;
+	req.set_state = &m;
+	return vcpu_transact(v, &req, PLUGVM__VCPU_RESPONSE__MESSAGE_SET_STATE, false, NULL);
+}
+
+static void regs_forget_eager(struct crosvm_vcpu *v)
+{
+	for (int i = 0; i < REG_MAX; i++)
+		v->regs[i].get = false;
+}
+
+/* Makes room for an io access's bytes; the pointer handed out must never be NULL. */
+static int io_data_reserve(struct crosvm_vcpu *v, size_t len)
+{
+	size_t cap = len > 8 ? len : 8;
+	uint8_t *nb;
+
+	if (cap <= v->io_cap)
+		return 0;
+	nb = realloc(v->io_data, cap);
+	if (!nb)
+		return -ENOMEM;
+	v->io_data = nb;
+	v->io_cap = cap;
+	return 0;
+}
+
+static int wait_io(struct crosvm_vcpu *v, const Plugvm__VcpuResponse__Wait__Io *io,
+		   struct crosvm_vcpu_event *ev)
+{
+	const ProtobufCBinaryData *eager[REG_MAX] = { &io->regs, &io->sregs, &io->debugregs };
+	int ret;
+
+	/*
+	 * Check everything before changing any state, so that a malformed
+	 * event leaves the vcpu handle as it was.  crosvm's library copied
+	 * eager registers of any length; a short one would be read past.
+	 */
+	for (int i = 0; i < REG_MAX; i++) {
+		if (eager[i]->len != 0 && eager[i]->len != reg_sizes[i])
+			return -EPROTO;
+	}
+	if (io->data.len > UINT32_MAX)
+		return -EPROTO;
+	ret = io_data_reserve(v, io->data.len);
+	if (ret)
+		return ret;
+
+	if (io->data.len)
+		memcpy(v->io_data, io->data.data, io->data.len);
+	for (int i = 0; i < REG_MAX; i++) {
+		struct reg_cache *rc = &v->regs[i];
+
+		/* A deferred write still waiting to be sent is newer than what KVM has. */
+		if (rc->set)
+			continue;
+		rc->get = eager[i]->len != 0;
+		if (rc->get)
+			memcpy(rc->bytes, eager[i]->data, reg_sizes[i]);
+	}
+	v->resume_len = io->data.len;
+	v->resume_hcall = false;
+	v->stopped = !io->no_resume;
+
+	ev->kind = CROSVM_VCPU_EVENT_KIND_IO_ACCESS;
+	ev->io_access.address_space = io->space;
+	ev->io_access.address = io->address;
+	ev->io_access.data = v->io_data;
+	ev->io_access.length = (uint32_t)io->data.len;
+	ev->io_access.is_write = io->is_write;
+	ev->io_access.no_resume = io->no_resume;
+	memset(ev->io_access._reserved, 0, sizeof(ev->io_access._reserved));
+	return 0;
+}
+
+static int wait_fill(struct crosvm_vcpu *v, const Plugvm__VcpuResponse__Wait *w,
+		     struct crosvm_vcpu_event *ev)
+{
+	switch (w->exit_case) {
+	case PLUGVM__VCPU_RESPONSE__WAIT__EXIT_IO:
+		return wait_io(v, w->io, ev);
+	case PLUGVM__VCPU_RESPONSE__WAIT__EXIT_INIT:
+		ev->kind = CROSVM_VCPU_EVENT_KIND_INIT;
+		break;
+	case PLUGVM__VCPU_RESPONSE__WAIT__EXIT_USER:
+		ev->kind = CROSVM_VCPU_EVENT_KIND_PAUSED;
+		ev->user = (void *)(uintptr_t)w->user->user;
+		break;
+	case PLUGVM__VCPU_RESPONSE__WAIT__EXIT_HYPERV_CALL:
+		ev->kind = CROSVM_VCPU_EVENT_KIND_HYPERV_HCALL;
+		ev->hyperv_call.input = w->hyperv_call->input;
+		ev->hyperv_call.params[0] = w->hyperv_call->params0;
+		ev->hyperv_call.params[1] = w->hyperv_call->params1;
+		v->hcall_result = 0;
+		ev->hyperv_call.result = &v->hcall_result;
+		break;
+	case PLUGVM__VCPU_RESPONSE__WAIT__EXIT_HYPERV_SYNIC:
+		ev->kind = CROSVM_VCPU_EVENT_KIND_HYPERV_SYNIC;
+		ev->hyperv_synic.msr = w->hyperv_synic->msr;
+		ev->hyperv_synic._reserved = 0;
+		ev->hyperv_synic.control = w->hyperv_synic->control;
+		ev->hyperv_synic.evt_page = w->hyperv_synic->evt_page;
+		ev->hyperv_synic.msg_page = w->hyperv_synic->msg_page;
+		break;
+	default:
+		return -EPROTO;
+	}
+	regs_forget_eager(v);
+	v->resume_len = 0;
+	v->resume_hcall = w->exit_case == PLUGVM__VCPU_RESPONSE__WAIT__EXIT_HYPERV_CALL;
+	v->stopped = true;
+	return 0;
+}
+
+EXPORT int crosvm_vcpu_wait(struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev)
+{
+	Plugvm__VcpuResponse *resp;
+	int ret;
+
+	if (!v || !ev)
+		return -EINVAL;
+	/*
+	 * The plugin asks only once, for Init; every later event is written
+	 * by the host unprompted when the guest exits.
+	 */
+	if (!v->wait_sent) {
+		Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
+		Plugvm__VcpuRequest__Wait m = PLUGVM__VCPU_REQUEST__WAIT__INIT;
+
+		req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_WAIT;
+		req.wait = &m;
+		ret = vcpu_send(v, &req);
+		if (ret)
+			return ret;
+		v->wait_sent = true;
+	}
+	ret = vcpu_recv(v, &resp);
+	if (ret)
+		return ret;
+	if (resp->errnum != 0)
+		ret = errnum_to_ret(resp->errnum);
+	else if (resp->message_case != PLUGVM__VCPU_RESPONSE__MESSAGE_WAIT)
+		ret = -EPROTO;
+	else
+		ret = wait_fill(v, resp->wait, ev);
+	plugvm__vcpu_response__free_unpacked(resp, NULL);
+	return ret;
+}
+
+EXPORT int crosvm_vcpu_resume(struct crosvm_vcpu *v)
+{
+	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
+	Plugvm__VcpuRequest__Resume m = PLUGVM__VCPU_REQUEST__RESUME__INIT;
+	ProtobufCBinaryData *fields[REG_MAX] = { &m.regs, &m.sregs, &m.debugregs };
+	uint8_t hcall[8];
+	int ret;
+
+	if (!v)
+		return -EINVAL;
+	/*
+	 * Only a stopped vcpu may be resumed: the host reads a Resume sent at
+	 * any other time as the answer to a later event.
+	 */
+	if (!v->stopped)
+		return -EINVAL;
+	if (v->resume_hcall) {
+		/* The hypercall result travels as 8 little-endian bytes. */
+		memcpy(hcall, &v->hcall_result, sizeof(hcall));
+		m.data.data = hcall;
+		m.data.len = sizeof(hcall);
+	} else {
+		m.data.data = v->io_data;
+		m.data.len = v->resume_len;
+	}
+	for (int i = 0; i < REG_MAX; i++) {
+		if (v->regs[i].set) {
+			fields[i]->data = v->regs[i].bytes;
+			fields[i]->len = reg_sizes[i];
+		}
+	}
+	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_RESUME;
+	req.resume = &m;
+	ret = vcpu_send(v, &req);
+	if (ret)
+		return ret;
+	/* Resume has no reply: the next message is the next event. */
+	for (int i = 0; i < REG_MAX; i++)
+		v->regs[i].set = false;
+	v->resume_len = 0;
+	v->resume_hcall = false;
+	v->stopped = false;
+	return 0;
+}
+
+static int reg_get(struct crosvm_vcpu *v, enum reg_set which, void *out)
+{
+	struct reg_cache *rc = &v->regs[which];
+	int ret;
+
+	/* Flush a deferred write first so the read shows what KVM made of it. */
+	if (rc->set) {
+		rc->set = false;
+		ret = vcpu_set_state(v, reg_wire_sets[which], rc->bytes, reg_sizes[which]);
+		if (ret)
+			return ret;
+	}
+	if (rc->get) {
+		memcpy(out, rc->bytes, reg_sizes[which]);
+		return 0;
+	}
+	return vcpu_get_state(v, reg_wire_sets[which], out, reg_sizes[which]);
+}
+
+static int reg_set(struct crosvm_vcpu *v, enum reg_set which, const void *in)
+{
+	struct reg_cache *rc = &v->regs[which];
+
+	memcpy(rc->bytes, in, reg_sizes[which]);
+	rc->set = true;
+	rc->get = false;
+	return 0;
+}
+
+EXPORT int crosvm_vcpu_get_regs(struct crosvm_vcpu *v, struct kvm_regs *regs)
+{
+	if (!v || !regs)
+		return -EINVAL;
+	return reg_get(v, REG_REGS, regs);
+}
+
+EXPORT int crosvm_vcpu_set_regs(struct crosvm_vcpu *v, const struct kvm_regs *regs)
+{
+	if (!v || !regs)
+		return -EINVAL;
+	return reg_set(v, REG_REGS, regs);
+}
+
+EXPORT int crosvm_vcpu_get_sregs(struct crosvm_vcpu *v, struct kvm_sregs *sregs)
+{
+	if (!v || !sregs)
+		return -EINVAL;
+	return reg_get(v, REG_SREGS, sregs);
+}
+
+EXPORT int crosvm_vcpu_set_sregs(struct crosvm_vcpu *v, const struct kvm_sregs *sregs)
+{
+	if (!v || !sregs)
+		return -EINVAL;
+	return reg_set(v, REG_SREGS, sregs);
+}
+
+EXPORT int crosvm_vcpu_get_debugregs(struct crosvm_vcpu *v, struct kvm_debugregs *dregs)
+{
+	if (!v || !dregs)
+		return -EINVAL;
+	return reg_get(v, REG_DEBUGREGS, dregs);
+}
+
+EXPORT int crosvm_vcpu_set_debugregs(struct crosvm_vcpu *v, const struct kvm_debugregs *dregs)
+{
+	if (!v || !dregs)
+		return -EINVAL;
+	return reg_set(v, REG_DEBUGREGS, dregs);
+}
+
+/* The state sets that are never cached: one round trip each way. */
+#define DIRECT_STATE(name, type, wire)                                                      \
+	EXPORT int crosvm_vcpu_get_##name(struct crosvm_vcpu *v, type *out)                  \
+	{                                                                                    \
+		if (!v || !out)                                                              \
+			return -EINVAL;                                                      \
+		return vcpu_get_state(v, PLUGVM__VCPU_REQUEST__STATE_SET__##wire, out,       \
+				      sizeof(*out));                                         \
+	}                                                                                    \
+	EXPORT int crosvm_vcpu_set_##name(struct crosvm_vcpu *v, const type *in)             \
+	{                                                                                    \
+		if (!v || !in)                                                               \
+			return -EINVAL;                                                      \
+		return vcpu_set_state(v, PLUGVM__VCPU_REQUEST__STATE_SET__##wire, in,        \
+				      sizeof(*in));                                          \
+	}
+
+DIRECT_STATE(fpu, struct kvm_fpu, FPU)
+DIRECT_STATE(xcrs, struct kvm_xcrs, XCREGS)
+DIRECT_STATE(lapic_state, struct kvm_lapic_state, LAPIC)
+DIRECT_STATE(mp_state, struct kvm_mp_state, MP)
+DIRECT_STATE(vcpu_events, struct kvm_vcpu_events, EVENTS)
+
+EXPORT int crosvm_vcpu_get_msrs(struct crosvm_vcpu *v, uint32_t msr_count,
+				struct kvm_msr_entry *msr_entries, uint32_t *out_count)
+{
+	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
+	Plugvm__VcpuRequest__GetMsrs m = PLUGVM__VCPU_REQUEST__GET_MSRS__INIT;
+	const Plugvm__VcpuResponse__GetMsrs *gm;
+	Plugvm__VcpuResponse *resp;
+	uint32_t *indices = NULL;
+	int ret;
+
+	if (!out_count)
+		return -EINVAL;
+	*out_count = 0;
+	if (!v || (msr_count > 0 && !msr_entries))
+		return -EINVAL;
+	/* Every index takes at least one byte on the wire. */
+	if (msr_count > WIRE_VCPU_MESSAGE_MAX)
+		return -E2BIG;
+	if (msr_count > 0) {
+		indices = malloc(msr_count * sizeof(*indices));
+		if (!indices)
+			return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < msr_count; i++)
+		indices[i] = msr_entries[i].index;
+	m.n_entry_indices = msr_count;
+	m.entry_indices = indices;
+	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_GET_MSRS;
+	req.get_msrs = &m;
+	ret = vcpu_transact(v, &req, PLUGVM__VCPU_RESPONSE__MESSAGE_GET_MSRS, true, &resp);
+	free(indices);
+	if (ret)
+		return ret;
+	gm = resp->get_msrs;
+	*out_count = gm->n_entry_data > UINT32_MAX ? UINT32_MAX : (uint32_t)gm->n_entry_data;
+	if (gm->n_entry_data > msr_count) {
+		ret = -E2BIG;
+	} else {
+		/* KVM stops at the first unreadable MSR: a short count is not an error. */
+		for (size_t i = 0; i < gm->n_entry_data; i++)
+			msr_entries[i].data = gm->entry_data[i];
+	}
+	plugvm__vcpu_response__free_unpacked(resp, NULL);
+	return ret;
+}
+
+EXPORT int crosvm_vcpu_set_msrs(struct crosvm_vcpu *v, uint32_t msr_count,
+				const struct kvm_msr_entry *msr_entries)
+{
+	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
+	Plugvm__VcpuRequest__SetMsrs m = PLUGVM__VCPU_REQUEST__SET_MSRS__INIT;
+	Plugvm__VcpuRequest__MsrEntry *ents = NULL, **ptrs = NULL;
+	int ret;
+
+	if (!v || (msr_count > 0 && !msr_entries))
+		return -EINVAL;
+	/* Every entry takes at least two bytes (tag and length). */
+	if (msr_count > WIRE_VCPU_MESSAGE_MAX / 2)
+		return -E2BIG;
+	if (msr_count > 0) {
+		ents = calloc(msr_count, sizeof(*ents));
+		ptrs = calloc(msr_count, sizeof(*ptrs));
+		if (!ents || !ptrs) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	for (uint32_t i = 0; i < msr_count; i++) {
+		plugvm__vcpu_request__msr_entry__init(&ents[i]);
+		ents[i].index = msr_entries[i].index;
+		ents[i].data = msr_entries[i].data;
+		ptrs[i] = &ents[i];
+	}
+	m.n_entries = msr_count;
+	m.entries = ptrs;
+	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_SET_MSRS;
+	req.set_msrs = &m;
+	ret = vcpu_transact(v, &req, PLUGVM__VCPU_RESPONSE__MESSAGE_SET_MSRS, false, NULL);
+out:
+	free(ptrs);
+	free(ents);
+	return ret;
+}
+
+EXPORT int crosvm_vcpu_set_cpuid(struct crosvm_vcpu *v, uint32_t cpuid_count,
+				 const struct kvm_cpuid_entry2 *cpuid_entries)
+{
+	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
+	Plugvm__VcpuRequest__SetCpuid m = PLUGVM__VCPU_REQUEST__SET_CPUID__INIT;
+	Plugvm__CpuidEntry *ents = NULL, **ptrs = NULL;
+	int ret;
+
+	if (!v || (cpuid_count > 0 && !cpuid_entries))
+		return -EINVAL;
+	if (cpuid_count > WIRE_VCPU_MESSAGE_MAX / 2)
+		return -E2BIG;
+	if (cpuid_count > 0) {
+		ents = calloc(cpuid_count, sizeof(*ents));
+		ptrs = calloc(cpuid_count, sizeof(*ptrs));
+		if (!ents || !ptrs) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	for (uint32_t i = 0; i < cpuid_count; i++) {
+		const struct kvm_cpuid_entry2 *k = &cpuid_entries[i];
+
+		plugvm__cpuid_entry__init(&ents[i]);
+		ents[i].function = k->function;
+		ents[i].has_index = (k->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) != 0;
+		ents[i].index = k->index;
+		ents[i].eax = k->eax;
+		ents[i].ebx = k->ebx;
+		ents[i].ecx = k->ecx;
+		ents[i].edx = k->edx;
+		ptrs[i] = &ents[i];
+	}
+	m.n_entries = cpuid_count;
+	m.entries = ptrs;
+	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_SET_CPUID;
+	req.set_cpuid = &m;
+	ret = vcpu_transact(v, &req, PLUGVM__VCPU_RESPONSE__MESSAGE_SET_CPUID, false, NULL);
+out:
+	free(ptrs);
+	free(ents);
+	return ret;
+}
+
+EXPORT int crosvm_get_hyperv_cpuid(struct crosvm_vcpu *v, uint32_t entry_count,
+				   struct kvm_cpuid_entry2 *cpuid_entries, uint32_t *out_count)
+{
+	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
+	Plugvm__CpuidRequest m = PLUGVM__CPUID_REQUEST__INIT;
+	Plugvm__VcpuResponse *resp;
+	int ret;
+
+	if (!out_count)
+		return -EINVAL;
+	*out_count = 0;
+	if (!v || (entry_count > 0 && !cpuid_entries))
+		return -EINVAL;
+	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_GET_HYPERV_CPUID;
+	req.get_hyperv_cpuid = &m;
+	ret = vcpu_transact(v, &req, PLUGVM__VCPU_RESPONSE__MESSAGE_GET_HYPERV_CPUID, true, &resp);
+	if (ret)
+		return ret;
+	ret = cpuid_copy_out(resp->get_hyperv_cpuid, entry_count, cpuid_entries, out_count);
+	plugvm__vcpu_response__free_unpacked(resp, NULL);
+	return ret;
+}
+
+EXPORT int crosvm_vcpu_enable_capability(struct crosvm_vcpu *v, uint32_t capability,
+					 uint32_t flags, uint64_t args[4])
+{
+	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
+	Plugvm__VcpuRequest__EnableCapability m = PLUGVM__VCPU_REQUEST__ENABLE_CAPABILITY__INIT;
+
+	if (!v || !args || flags != 0)
+		return -EINVAL;
+	for (int i = 0; i < 4; i++) {
+		if (args[i] != 0)
+			return -EINVAL;
+	}
+	m.capability = capability;
+	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_ENABLE_CAPABILITY;
+	req.enable_capability = &m;
+	return vcpu_transact(v, &req, PLUGVM__VCPU_RESPONSE__MESSAGE_ENABLE_CAPABILITY, false,
+			     NULL);
+}
