@@ -30,22 +30,18 @@ static_assert(sizeof(struct kvm_regs) == REGS_SIZE, "kvm_regs image size");
 static_assert(sizeof(struct kvm_sregs) == SREGS_SIZE, "kvm_sregs image size");
 static_assert(sizeof(struct kvm_debugregs) == DEBUGREGS_SIZE, "kvm_debugregs image size");
 
-/*
- * Most vcpus one GetVcpus reply can describe: SCM_MAX_FD (253) descriptors,
- * two per vcpu.
- */
-#define MAX_VCPUS (WIRE_MAX_FDS / 2)
-
 struct vcpu_chan;
 
 /*
  * The three register sets that are cached: `get` means `bytes` holds what KVM
  * has (sent eagerly with an event), `set` means `bytes` holds a write that
- * has not reached KVM yet.  Never both.
+ * has not reached KVM yet.  Never both.  `bad` marks eager data of the wrong
+ * size: the event is still delivered, but reading the copy fails.
  */
 struct reg_cache {
 	bool get;
 	bool set;
+	bool bad;
 	uint8_t bytes[SREGS_SIZE]; /* the largest of the three */
 };
 
@@ -62,9 +58,9 @@ struct crosvm_vcpu {
 	bool wait_sent;
 	/*
 	 * Set while the host holds the vcpu stopped for us (an event without
-	 * no_resume was returned and not yet resumed).  Only resume checks it:
-	 * a Resume sent at any other time would be taken by the host as the
-	 * answer to some later event.
+	 * no_resume was returned and not yet resumed), i.e. while the host
+	 * reads our requests.  A Resume or state request sent at any other
+	 * time after Init would be read by the host only at some later event.
 	 */
 	bool stopped;
 	struct reg_cache regs[REG_MAX];

@@ -71,6 +71,16 @@ static int vcpu_recv(struct crosvm_vcpu *v, Plugvm__VcpuResponse **ret_resp)
 }
 
 /*
+ * The host reads this vcpu's requests only before the Init handshake and
+ * while the vcpu is stopped.  Otherwise a request would block, and its reply
+ * would be confused with the next event.
+ */
+static bool vcpu_host_reading(const struct crosvm_vcpu *v)
+{
+	return !v->wait_sent || v->stopped;
+}
+
+/*
  * One request/response round trip.  `expect` is the response member the
  * request must get.  Members with fields are required; for the empty ones
  * an absent member is accepted, but any *other* member (typically a Wait
@@ -84,6 +94,8 @@ static int vcpu_transact(struct crosvm_vcpu *v, const Plugvm__VcpuRequest *req,
 	Plugvm__VcpuResponse *resp;
 	int ret;
 
+	if (!vcpu_host_reading(v))
+		return -EINVAL;
 	ret = vcpu_send(v, req);
 	if (ret)
 		return ret;
@@ -148,8 +160,10 @@ static int vcpu_set_state(struct crosvm_vcpu *v, Plugvm__VcpuRequest__StateSet s
 
 static void regs_forget_eager(struct crosvm_vcpu *v)
 {
-	for (int i = 0; i < REG_MAX; i++)
+	for (int i = 0; i < REG_MAX; i++) {
 		v->regs[i].get = false;
+		v->regs[i].bad = false;
+	}
 }
 
 /* Makes room for an io access's bytes; the pointer handed out must never be NULL. */
@@ -174,15 +188,7 @@ static int wait_io(struct crosvm_vcpu *v, const Plugvm__VcpuResponse__Wait__Io *
 	const ProtobufCBinaryData *eager[REG_MAX] = { &io->regs, &io->sregs, &io->debugregs };
 	int ret;
 
-	/*
-	 * Check everything before changing any state, so that a malformed
-	 * event leaves the vcpu handle as it was.  crosvm's library copied
-	 * eager registers of any length; a short one would be read past.
-	 */
-	for (int i = 0; i < REG_MAX; i++) {
-		if (eager[i]->len != 0 && eager[i]->len != reg_sizes[i])
-			return -EPROTO;
-	}
+	/* Check and allocate before changing state: a failure leaves the handle as it was. */
 	if (io->data.len > UINT32_MAX)
 		return -EPROTO;
 	ret = io_data_reserve(v, io->data.len);
@@ -197,8 +203,14 @@ static int wait_io(struct crosvm_vcpu *v, const Plugvm__VcpuResponse__Wait__Io *
 		/* A deferred write still waiting to be sent is newer than what KVM has. */
 		if (rc->set)
 			continue;
+		/*
+		 * crosvm's library copied eager registers of any length and
+		 * read past a short one.  A wrong size is kept as "bad" so the
+		 * event still reaches the plugin and only the get fails.
+		 */
 		rc->get = eager[i]->len != 0;
-		if (rc->get)
+		rc->bad = rc->get && eager[i]->len != reg_sizes[i];
+		if (rc->get && !rc->bad)
 			memcpy(rc->bytes, eager[i]->data, reg_sizes[i]);
 	}
 	v->resume_len = io->data.len;
@@ -264,9 +276,11 @@ EXPORT int crosvm_vcpu_wait(struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev)
 		return -EINVAL;
 	/*
 	 * The plugin asks only once, for Init; every later event is written
-	 * by the host unprompted when the guest exits.
+	 * by the host unprompted when the guest exits.  Waiting again while
+	 * the vcpu is stopped would block forever in crosvm's library; the
+	 * host answers a Wait in that state with EPROTO, so ask it instead.
 	 */
-	if (!v->wait_sent) {
+	if (!v->wait_sent || v->stopped) {
 		Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
 		Plugvm__VcpuRequest__Wait m = PLUGVM__VCPU_REQUEST__WAIT__INIT;
 
@@ -326,9 +340,13 @@ EXPORT int crosvm_vcpu_resume(struct crosvm_vcpu *v)
 	ret = vcpu_send(v, &req);
 	if (ret)
 		return ret;
-	/* Resume has no reply: the next message is the next event. */
+	/*
+	 * Resume has no reply: the next message is the next event.  Once the
+	 * guest runs, eager copies are stale.
+	 */
 	for (int i = 0; i < REG_MAX; i++)
 		v->regs[i].set = false;
+	regs_forget_eager(v);
 	v->resume_len = 0;
 	v->resume_hcall = false;
 	v->stopped = false;
@@ -342,12 +360,17 @@ static int reg_get(struct crosvm_vcpu *v, enum reg_set which, void *out)
 
 	/* Flush a deferred write first so the read shows what KVM made of it. */
 	if (rc->set) {
+		/* Keep the write for the next resume if it cannot be flushed now. */
+		if (!vcpu_host_reading(v))
+			return -EINVAL;
 		rc->set = false;
 		ret = vcpu_set_state(v, reg_wire_sets[which], rc->bytes, reg_sizes[which]);
 		if (ret)
 			return ret;
 	}
 	if (rc->get) {
+		if (rc->bad)
+			return -EPROTO;
 		memcpy(out, rc->bytes, reg_sizes[which]);
 		return 0;
 	}
@@ -361,6 +384,7 @@ static int reg_set(struct crosvm_vcpu *v, enum reg_set which, const void *in)
 	memcpy(rc->bytes, in, reg_sizes[which]);
 	rc->set = true;
 	rc->get = false;
+	rc->bad = false;
 	return 0;
 }
 
