@@ -1157,7 +1157,11 @@ int seccomp_policy_compile(const char *dir, bool log_failures, struct seccomp_po
 
 int seccomp_policy_install(const struct seccomp_policy *p)
 {
-	for (size_t i = 0; i < p->n_progs; i++) {
+	/*
+	 * Each installation is itself filtered by the ones before it: the helper
+	 * filters allow seccomp(), the main allow-list may not, so it goes last.
+	 */
+	for (size_t i = p->n_progs; i-- > 0;) {
 		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p->progs[i]) < 0)
 			return -errno;
 	}
