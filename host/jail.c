@@ -20,6 +20,7 @@
  * the pipe's EOF means the plugin was executed.
  */
 
+#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1016,15 +1017,43 @@ static void cgroup_reap_atexit(void)
 {
 	/* The plugin has been reaped by now; its pid namespace is torn down with it. */
 	for (int tries = 0; tries < 50; tries++) {
-		bool left = false;
+		bool busy = false;
 
-		cgroup_reap();
-		for (size_t i = 0; i < CGROUP_MAX_DIRS; i++)
-			left |= cgroup_dirs[i] != NULL;
-		if (!left)
+		for (size_t i = 0; i < CGROUP_MAX_DIRS; i++) {
+			if (!cgroup_dirs[i])
+				continue;
+			if (rmdir(cgroup_dirs[i]) < 0 && errno == EBUSY) {
+				busy = true;
+				continue;
+			}
+			free(cgroup_dirs[i]);
+			cgroup_dirs[i] = NULL;
+		}
+		if (!busy)
 			return;
 		usleep(2000);
 	}
+}
+
+/* Removes empty leftovers of hosts that died without cleaning up (best effort). */
+static void cgroup_reap_stale(const char *parent)
+{
+	DIR *d = opendir(parent);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char path[PATH_MAX + 300];
+		int host;
+
+		if (sscanf(e->d_name, "%d-", &host) != 1 || host <= 0 ||
+		    (kill(host, 0) < 0 && errno != ESRCH) || (kill(host, 0) == 0))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+		rmdir(path);
+	}
+	closedir(d);
 }
 
 static int cgroup_find_base(char *base, size_t size)
@@ -1114,8 +1143,19 @@ static void jail_pid_cgroup(pid_t child)
 			slot = i;
 	}
 	r = slot == CGROUP_MAX_DIRS ? -ENOSPC : cgroup_find_base(base, sizeof(base));
+	/*
+	 * Inside a "plugvm" directory that stays: cgroup roots are often mode
+	 * 0555, and the host, which has dropped CAP_DAC_OVERRIDE by the time the
+	 * plugin exits, can then still remove its own entries as their owner.
+	 */
+	if (r == 0 && strlen(base) + 8 < sizeof(base)) {
+		strcat(base, "/plugvm");
+		if (mkdir(base, 0755) < 0 && errno != EEXIST)
+			r = -errno;
+	}
 	if (r == 0) {
-		snprintf(dir, sizeof(dir), "%s/plugvm-%d-%d", base, (int)getpid(), (int)child);
+		cgroup_reap_stale(base);
+		snprintf(dir, sizeof(dir), "%s/%d-%d", base, (int)getpid(), (int)child);
 		r = mkdir(dir, 0755) < 0 ? -errno : 0;
 	}
 	if (r == 0) {

@@ -404,6 +404,9 @@ int main(int argc, char **argv)
 		probe_path_writable(argc, argv, false);
 	else if (strcmp(mode, "gid-map") == 0)
 		probe_gid_map(argc, argv);
+	else if (strcmp(mode, "ping") == 0)
+		return getenv("CROSVM_SOCKET") &&
+		       write(atoi(getenv("CROSVM_SOCKET")), "x", 1) == 1 ? 0 : 1;
 	else if (strcmp(mode, "sleep") == 0)
 		sleep(60);
 	else if (strcmp(mode, "exit") == 0)
