@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jail.h"
 #include "log.h"
 #include "net.h"
 #include "plugin-main.h"
@@ -343,16 +344,6 @@ static void run_loop(struct host *h)
  * Setup and teardown.
  */
 
-static void run_drop_caps(void)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2];
-
-	memset(data, 0, sizeof(data));
-	if (syscall(SYS_capset, &hdr, data) < 0)
-		log_warn("cannot drop capabilities: %m");
-}
-
 static void run_stop_plugin(struct host *h)
 {
 	int status;
@@ -402,7 +393,10 @@ static int run_result(struct host *h)
 		return 1;
 	}
 	if (WIFSIGNALED(st)) {
-		log_err("plugin killed by signal %d", WTERMSIG(st));
+		const char *why = jail_explain_status(st);
+
+		log_err("plugin killed by signal %d (%s)%s%s", WTERMSIG(st), strsignal(WTERMSIG(st)),
+			why ? ": " : "", why ? why : "");
 		return 1;
 	}
 	log_err("plugin ended with status 0x%x", st);
@@ -487,7 +481,7 @@ int run_vm(const struct host_config *cfg)
 	close(stderr_pipe[1]);
 	stderr_pipe[1] = -1;
 	if (r < 0) {
-		log_err("cannot start plugin %s: %s", cfg->plugin_path, strerror(-r));
+		/* spawn_plugin() has said why. */
 		h->pid = -1;
 		goto out_vm;
 	}
@@ -500,7 +494,10 @@ int run_vm(const struct host_config *cfg)
 		vm_fail(&h->vm, "cannot create the kill eventfd: %s", strerror(errno));
 		run_start_dying(h);
 	} else {
-		run_drop_caps();
+		/* The host needs no privilege from here on (KVM fds are already open). */
+		r = host_drop_privileges();
+		if (r < 0)
+			log_warn("cannot drop all privileges: %s", strerror(-r));
 	}
 
 	if (!h->dying)

@@ -328,8 +328,10 @@ int spawn_plugin(const struct host_config *cfg, int sock_fd, int stderr_fd, pid_
 		return jail_spawn(cfg, sock_fd, stderr_fd, ret_pid, ret_pidfd);
 
 	r = spawn_plan_build(&plan, cfg, sock_fd, stderr_fd);
-	if (r < 0)
+	if (r < 0) {
+		log_err("cannot start plugin %s: %s", cfg->plugin_path, strerror(-r));
 		return r;
+	}
 
 	/* No host handler may run in the child before it resets the dispositions. */
 	sigfillset(&all);
@@ -340,9 +342,10 @@ int spawn_plugin(const struct host_config *cfg, int sock_fd, int stderr_fd, pid_
 	r = pid < 0 ? -errno : 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	spawn_plan_free(&plan);
-	/* The caller reports the failure; one line per cause is enough. */
-	if (r < 0)
+	if (r < 0) {
+		log_err("cannot start plugin %s: fork: %s", cfg->plugin_path, strerror(-r));
 		return r;
+	}
 
 	/* Linux < 5.3 has no pidfds; the caller then falls back to the pid and SIGCHLD. */
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);

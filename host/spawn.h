@@ -24,7 +24,8 @@
  * Returns 0 and sets *ret_pid (and *ret_pidfd, or -1 if pidfds are not
  * available) on success.  A plugin that cannot be executed is reported as
  * an ordinary exit with status 127 by the child, after a one-line message on
- * stderr_fd.  Returns -errno if the process could not be created.
+ * stderr_fd.  Returns -errno if the process could not be created, after
+ * logging one line that names the cause (the caller adds nothing).
  */
 int spawn_plugin(const struct host_config *cfg, int sock_fd, int stderr_fd, pid_t *ret_pid,
 		 int *ret_pidfd);
