@@ -53,6 +53,7 @@ enum reg_set {
 };
 
 struct crosvm_vcpu {
+	struct family *fam;
 	struct vcpu_chan *chan;
 	/* The Init handshake's Wait request goes out once per handle. */
 	bool wait_sent;
@@ -140,6 +141,15 @@ int conn_simple(struct crosvm *c, const Plugvm__MainRequest *req);
 /* Object ids (PROTOCOL.md 2.7).  Returns 0 or -ENOSPC when the 32-bit space is used up. */
 int ids_alloc(struct family *fam, uint32_t *ret_id);
 void ids_free(struct family *fam, uint32_t id);
+
+/*
+ * A family lives while a connection or an in-progress vcpu call holds it.
+ * vcpu calls take a reference for their duration, so a plugin that destroys
+ * its last connection while a vcpu thread is blocked in crosvm_vcpu_wait()
+ * does not pull the pipes and memory out from under that thread.
+ */
+void family_get(struct family *fam);
+void family_put(struct family *fam);
 
 /* Releases a vcpu's channel and buffers (when its family dies). */
 void vcpu_release(struct crosvm_vcpu *v);

@@ -25,6 +25,18 @@ static const Plugvm__VcpuRequest__StateSet reg_wire_sets[REG_MAX] = {
 	[REG_DEBUGREGS] = PLUGVM__VCPU_REQUEST__STATE_SET__DEBUGREGS,
 };
 
+/* Holds the family for the duration of one vcpu call (see family_get()). */
+static void vcpu_enter(struct crosvm_vcpu *v)
+{
+	family_get(v->fam);
+}
+
+static int vcpu_leave(struct crosvm_vcpu *v, int ret)
+{
+	family_put(v->fam);
+	return ret;
+}
+
 void vcpu_release(struct crosvm_vcpu *v)
 {
 	chan_destroy(v->chan);
@@ -87,9 +99,9 @@ static bool vcpu_host_reading(const struct crosvm_vcpu *v)
  * event) is a desynchronised stream and fails with -EPROTO rather than being
  * swallowed.
  */
-static int vcpu_transact(struct crosvm_vcpu *v, const Plugvm__VcpuRequest *req,
-			 Plugvm__VcpuResponse__MessageCase expect, bool required,
-			 Plugvm__VcpuResponse **ret_resp)
+static int vcpu_transact_locked(struct crosvm_vcpu *v, const Plugvm__VcpuRequest *req,
+				Plugvm__VcpuResponse__MessageCase expect, bool required,
+				Plugvm__VcpuResponse **ret_resp)
 {
 	Plugvm__VcpuResponse *resp;
 	int ret;
@@ -120,6 +132,15 @@ static int vcpu_transact(struct crosvm_vcpu *v, const Plugvm__VcpuRequest *req,
 err_free:
 	plugvm__vcpu_response__free_unpacked(resp, NULL);
 	return ret;
+}
+
+/* Callers touch only the decoded reply and their own buffers afterwards. */
+static int vcpu_transact(struct crosvm_vcpu *v, const Plugvm__VcpuRequest *req,
+			 Plugvm__VcpuResponse__MessageCase expect, bool required,
+			 Plugvm__VcpuResponse **ret_resp)
+{
+	vcpu_enter(v);
+	return vcpu_leave(v, vcpu_transact_locked(v, req, expect, required, ret_resp));
 }
 
 static int vcpu_get_state(struct crosvm_vcpu *v, Plugvm__VcpuRequest__StateSet set, void *out,
@@ -267,13 +288,11 @@ static int wait_fill(struct crosvm_vcpu *v, const Plugvm__VcpuResponse__Wait *w,
 	return 0;
 }
 
-EXPORT int crosvm_vcpu_wait(struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev)
+static int vcpu_wait(struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev)
 {
 	Plugvm__VcpuResponse *resp;
 	int ret;
 
-	if (!v || !ev)
-		return -EINVAL;
 	/*
 	 * The plugin asks only once, for Init; every later event is written
 	 * by the host unprompted when the guest exits.  Waiting again while
@@ -304,7 +323,15 @@ EXPORT int crosvm_vcpu_wait(struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev)
 	return ret;
 }
 
-EXPORT int crosvm_vcpu_resume(struct crosvm_vcpu *v)
+EXPORT int crosvm_vcpu_wait(struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev)
+{
+	if (!v || !ev)
+		return -EINVAL;
+	vcpu_enter(v);
+	return vcpu_leave(v, vcpu_wait(v, ev));
+}
+
+static int vcpu_resume(struct crosvm_vcpu *v)
 {
 	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
 	Plugvm__VcpuRequest__Resume m = PLUGVM__VCPU_REQUEST__RESUME__INIT;
@@ -312,8 +339,6 @@ EXPORT int crosvm_vcpu_resume(struct crosvm_vcpu *v)
 	uint8_t hcall[8];
 	int ret;
 
-	if (!v)
-		return -EINVAL;
 	/*
 	 * Only a stopped vcpu may be resumed: the host reads a Resume sent at
 	 * any other time as the answer to a later event.
@@ -353,7 +378,15 @@ EXPORT int crosvm_vcpu_resume(struct crosvm_vcpu *v)
 	return 0;
 }
 
-static int reg_get(struct crosvm_vcpu *v, enum reg_set which, void *out)
+EXPORT int crosvm_vcpu_resume(struct crosvm_vcpu *v)
+{
+	if (!v)
+		return -EINVAL;
+	vcpu_enter(v);
+	return vcpu_leave(v, vcpu_resume(v));
+}
+
+static int reg_get_locked(struct crosvm_vcpu *v, enum reg_set which, void *out)
 {
 	struct reg_cache *rc = &v->regs[which];
 	int ret;
@@ -375,6 +408,12 @@ static int reg_get(struct crosvm_vcpu *v, enum reg_set which, void *out)
 		return 0;
 	}
 	return vcpu_get_state(v, reg_wire_sets[which], out, reg_sizes[which]);
+}
+
+static int reg_get(struct crosvm_vcpu *v, enum reg_set which, void *out)
+{
+	vcpu_enter(v);
+	return vcpu_leave(v, reg_get_locked(v, which, out));
 }
 
 static int reg_set(struct crosvm_vcpu *v, enum reg_set which, const void *in)
@@ -436,15 +475,17 @@ EXPORT int crosvm_vcpu_set_debugregs(struct crosvm_vcpu *v, const struct kvm_deb
 	{                                                                                    \
 		if (!v || !out)                                                              \
 			return -EINVAL;                                                      \
-		return vcpu_get_state(v, PLUGVM__VCPU_REQUEST__STATE_SET__##wire, out,       \
-				      sizeof(*out));                                         \
+		vcpu_enter(v);                                                               \
+		return vcpu_leave(v, vcpu_get_state(v, PLUGVM__VCPU_REQUEST__STATE_SET__##wire, \
+						    out, sizeof(*out)));                     \
 	}                                                                                    \
 	EXPORT int crosvm_vcpu_set_##name(struct crosvm_vcpu *v, const type *in)             \
 	{                                                                                    \
 		if (!v || !in)                                                               \
 			return -EINVAL;                                                      \
-		return vcpu_set_state(v, PLUGVM__VCPU_REQUEST__STATE_SET__##wire, in,        \
-				      sizeof(*in));                                          \
+		vcpu_enter(v);                                                               \
+		return vcpu_leave(v, vcpu_set_state(v, PLUGVM__VCPU_REQUEST__STATE_SET__##wire, \
+						    in, sizeof(*in)));                       \
 	}
 
 DIRECT_STATE(fpu, struct kvm_fpu, FPU)

@@ -7,6 +7,7 @@
  * with varint-framed responses.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -521,6 +522,52 @@ static void resume_only_when_stopped(void **state)
 	fh_vcpu_expect_none(0);
 }
 
+static void *wait_for_init(void *arg)
+{
+	struct crosvm_vcpu_event ev;
+	int r = crosvm_vcpu_wait(arg, &ev);
+
+	return (void *)(intptr_t)(r == 0 && ev.kind == CROSVM_VCPU_EVENT_KIND_INIT ? 0 : 1);
+}
+
+static short poll_events(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	assert_true(poll(&p, 1, 0) >= 0);
+	return p.revents;
+}
+
+/*
+ * The usual plugin shutdown: the main thread destroys its last connection
+ * while a vcpu thread is still blocked in crosvm_vcpu_wait().  The call in
+ * progress keeps the vcpu's pipes and memory; they go when it returns.
+ */
+static void destroy_while_waiting(void **state)
+{
+	struct pollfd p = { .fd = F.req_rd[0], .events = POLLIN };
+	pthread_t t;
+	void *res;
+
+	(void)state;
+	assert_int_equal(pthread_create(&t, NULL, wait_for_init, F.v[0]), 0);
+	/* The Wait request shows the thread is inside the call. */
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	fh_vcpu_expect(0, "0a 00");
+
+	assert_int_equal(crosvm_destroy_connection(&F.c), 0);
+	assert_null(F.c);
+	/* Still open: the library's end of the request pipe has not hung up. */
+	assert_false(poll_events(F.req_rd[0]) & POLLHUP);
+
+	fh_vcpu_send(0, "12 02 0a 00");
+	assert_int_equal(pthread_join(t, &res), 0);
+	assert_null(res);
+	/* The call has returned, the family is gone and every vcpu pipe with it. */
+	assert_true(poll_events(F.req_rd[0]) & POLLHUP);
+	assert_true(poll_events(F.req_rd[1]) & POLLHUP);
+}
+
 /* ---- register caches ------------------------------------------------------------------------ */
 
 /* Deferred sets travel in the next Resume and nowhere else. */
@@ -1009,6 +1056,7 @@ int main(void)
 		T(several_frames_in_one_read),
 		T(frame_split_across_reads),
 		T(resume_only_when_stopped),
+		T(destroy_while_waiting),
 		T(deferred_sets_in_resume),
 		T(get_after_set_flushes),
 		T(eager_regs_from_hint),
