@@ -15,6 +15,7 @@
  * and the gets do round trips.
  */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -32,6 +33,20 @@ static void host_stop(bool stop)
 	char path[64], buf[512], *p;
 	FILE *f;
 
+	/*
+	 * Jailed, the host lives outside the plugin's pid namespace (getppid()
+	 * is 0) and cannot be signalled at all; the eager values are still
+	 * checked, and the unjailed run of this test supplies the no-IPC proof.
+	 */
+	if (host == 0) {
+		static bool noted;
+
+		if (!noted)
+			fprintf(stderr, "TEST NOTE: hint: jailed, the host cannot be stopped; "
+					"checking eager values only\n");
+		noted = true;
+		return;
+	}
 	if (stop)
 		test_set_host_stopped(true);
 	TEST_ASSERT(kill(host, stop ? SIGSTOP : SIGCONT) == 0, "kill(%d): %m", host);

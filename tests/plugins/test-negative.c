@@ -4,7 +4,7 @@
 /*
  * Plugins that go wrong, one per mode (the first parameter); the runner
  * checks the host's exit status and error line:
- *   crash         raise(SIGSEGV) after connecting: the host names the signal.
+ *   crash         a write to a PROT_NONE page after connecting: the host names the signal.
  *   exit3         exit(3): "plugin exited with error: 3".
  *   triple-fault  the guest triple-faults; the host must end the vcpu, signal
  *                 the shutdown eventfd and still serve the plugin's clean-up
@@ -14,6 +14,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -69,9 +70,19 @@ int main(int argc, char **argv)
 	test_init(mode);
 	if (!strcmp(mode, "crash")) {
 		TEST_OK(crosvm_connect(&crosvm));
-		/* Die by the signal itself, even where a sanitizer installed a handler. */
+		/*
+		 * Die by a real fault, even where a sanitizer installed a handler.  Not
+		 * raise(): jailed, the plugin is its pid namespace's init, which ignores
+		 * signals it sends itself; a fault is delivered regardless.
+		 */
 		signal(SIGSEGV, SIG_DFL);
-		raise(SIGSEGV);
+		{
+			volatile int *guard = mmap(NULL, 4096, PROT_NONE,
+						   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+			TEST_ASSERT(guard != MAP_FAILED, "mmap: %m");
+			*guard = 1;
+		}
 	} else if (!strcmp(mode, "exit3")) {
 		TEST_OK(crosvm_connect(&crosvm));
 		exit(3);
