@@ -24,15 +24,15 @@ def functions(header):
         args = []
         for i, p in enumerate(x.strip() for x in params.split(",")):
             array = re.search(r"\[\s*\d*\s*\]$", p)
+            suffix = ""
             if array:
+                suffix = array.group(0)
                 p = p[: array.start()].strip()
             toks = re.findall(r"\w+|\*", p)
             named = len(toks) >= 2 and re.match(r"\w+$", toks[-1]) and toks[-2] != "struct"
             if named:
                 p = p[: p.rfind(toks[-1])].strip()
-            if array:
-                p += " *"
-            args.append((p, "a%d" % i))
+            args.append((p, "a%d" % i, suffix))
         out.append((name, args))
     if len(out) != 60:
         sys.exit("gen-stats: expected 60 functions in %s, found %d" % (header, len(out)))
@@ -54,8 +54,8 @@ def main():
             f.write('\t"%s",\n' % name)
         f.write("};\n\n")
         for idx, (name, args) in enumerate(fns):
-            decl = ", ".join("%s %s" % (t, n) for t, n in args)
-            call = ", ".join(n for _, n in args)
+            decl = ", ".join("%s %s%s" % (t, n, sfx) for t, n, sfx in args)
+            call = ", ".join(n for _, n, _ in args)
             f.write("int plugvm_impl_%s(%s);\n" % (name, decl))
             f.write("EXPORT int %s(%s)\n{\n" % (name, decl))
             f.write("\tuint64_t t0;\n\tint r;\n\n")
