@@ -25,6 +25,10 @@
  * Error handling is deliberately blunt: any failure prints one line and
  * exits 1, which plugvm reports as "plugin exited with error: 1".
  */
+/* memfd_create() is a GNU extension; our build defines this already, a plain `cc` does not. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
