@@ -194,6 +194,11 @@ int main(void)
 
 	board.shutdown_fd = crosvm_get_shutdown_eventfd(crosvm);
 	check(board.shutdown_fd, "get_shutdown_eventfd");
+	/*
+	 * One vcpu, the default of plugvm's --cpus.  With more, this plugin
+	 * would hang: no vcpu runs until every vcpu has been resumed from its
+	 * INIT event (examples/multi-vcpu serves them all).
+	 */
 	check(crosvm_get_vcpu(crosvm, 0, &board.vcpu), "get_vcpu");
 
 	/* Setup is complete: the host creates the vcpus, and each reports INIT. */
