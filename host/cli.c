@@ -895,10 +895,11 @@ static const struct cli_option *cli_find_short(char ch)
 	return NULL;
 }
 
-static int cli_print(const char *text)
+static int cli_print(struct cli *c, const char *text)
 {
+	/* "plugvm --help > /dev/full" must not claim success. */
 	if (fputs(text, stdout) == EOF || fflush(stdout) == EOF)
-		return -EIO;
+		return cli_err(c, "cannot write to stdout: %s", strerror(errno));
 	return CLI_EXIT_DONE;
 }
 
@@ -912,11 +913,11 @@ static int cli_apply(struct cli *c, const struct cli_option *o, const char *v)
 
 	switch (o->id) {
 	case OPT_HELP:
-		return cli_print(cli_usage);
+		return cli_print(c, cli_usage);
 	case OPT_VERSION:
 		snprintf(version, sizeof(version), "plugvm %s (crosvm plugin API %d.%d.%d)\n",
 			 PLUGVM_VERSION, CROSVM_API_MAJOR, CROSVM_API_MINOR, CROSVM_API_PATCH);
-		return cli_print(version);
+		return cli_print(c, version);
 	case OPT_LOG_LEVEL:
 		if (log_parse_level(v, &cfg->log_level) < 0)
 			return cli_err(c, "--log-level: unknown level '%s' (off, error, warn, info, "
@@ -1120,6 +1121,20 @@ static int cli_finish(struct cli *c)
 
 	if (!cfg->plugin_path)
 		return cli_err(c, "missing --plugin PATH (plugvm runs plugin VMs only)");
+	if (cfg->disable_sandbox) {
+		/*
+		 * Unjailed, the path means the same thing now as at exec time, so a typo
+		 * is a command-line error.  A jailed plugin is resolved inside the jail
+		 * and cannot be checked here.
+		 */
+		struct stat st;
+
+		if (stat(cfg->plugin_path, &st) < 0)
+			return cli_err(c, "--plugin: '%s': %s", cfg->plugin_path, strerror(errno));
+		if (!S_ISREG(st.st_mode) || access(cfg->plugin_path, X_OK) < 0)
+			return cli_err(c, "--plugin: '%s' is not an executable file",
+				       cfg->plugin_path);
+	}
 
 	if (c->kvm_device && c->seen[OPT_HYPERVISOR])
 		return cli_err(c, "--kvm-device and --hypervisor cannot be combined");
@@ -1211,7 +1226,7 @@ static int cli_run(struct cli *c, int argc, char **argv)
 			break;
 		}
 		if (strcmp(arg, "help") == 0)
-			return cli_print(cli_usage);
+			return cli_print(c, cli_usage);
 		if (arg[0] != '-' || !arg[1])
 			return cli_err(c, "unknown command '%.40s' (only `run` is supported)", arg);
 		if (strcmp(arg, "--") == 0)

@@ -81,7 +81,8 @@ static void log_write_all(const struct iovec *iov, int iovcnt)
 	} while (n < 0 && errno == EINTR);
 }
 
-static void log_vformat(int level, const char *fmt, va_list ap, int saved_errno)
+static void __attribute__((format(printf, 2, 0)))
+log_vformat(int level, const char *fmt, va_list ap, int saved_errno)
 {
 	char line[LOG_LINE_MAX];
 	int prefix, n;

@@ -153,9 +153,11 @@ static int net_adopt_fd(int fd, char ret_name[IFNAMSIZ], const char **ret_step)
 	if (flags_fd < 0)
 		return -errno;
 	/* A CLOEXEC descriptor was not meant to be handed to us (crosvm refuses it too). */
-	if (flags_fd & FD_CLOEXEC)
+	if (flags_fd & FD_CLOEXEC) {
+		*ret_step = "descriptor is close-on-exec, so it was not inherited";
 		return -EBADF;
-	*ret_step = "query tap";
+	}
+	*ret_step = "not a tap device";
 	r = net_tap_name(fd, ret_name, &flags);
 	if (r < 0)
 		return r == -EBADFD || r == -ENOTTY || r == -EINVAL ? -ENOTTY : r;

@@ -51,7 +51,7 @@ int reply_take_last_fd(struct main_reply *r)
 	if (r->nfds == 0)
 		return -EPROTO;
 	fd = r->fds[r->nfds - 1];
-	r->fds[r->nfds - 1] = -1;
+	r->fds[--r->nfds] = -1;
 	return fd;
 }
 

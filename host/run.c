@@ -1,0 +1,543 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* Copyright 2026 The plugvm Authors. */
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "plugin-main.h"
+#include "spawn.h"
+#include "vcpu.h"
+#include "vm.h"
+#include "wire.h"
+
+/* How long the plugin may keep running once the VM is stopping (PROTOCOL.md 1.5). */
+#define RUN_GRACE_MS 1000
+/* Longest relayed stderr line; longer ones are split. */
+#define RUN_LINE_MAX 4096u
+/* Chunks of plugin stderr read per wake-up, so a chatty plugin cannot starve the loop. */
+#define RUN_STDERR_BURST 16
+
+struct host {
+	const struct host_config *cfg;
+	struct vm vm;
+	int sig_fd;
+	int stderr_rd;
+	char line[RUN_LINE_MAX];
+	size_t line_len;
+	int conns[VM_MAX_CONNECTIONS];
+	size_t n_conns;
+	uint8_t *rx;
+	pid_t pid;
+	int pidfd;
+	bool plugin_exited;
+	int plugin_status;
+	bool exit_seen;
+	bool dying;
+	struct timespec dying_since;
+};
+
+static long long elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1000LL + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* Starts the 1 s grace period and stops the VM (vcpus leave, the plugin sees its kill eventfd). */
+static void run_start_dying(struct host *h)
+{
+	if (!h->dying) {
+		h->dying = true;
+		clock_gettime(CLOCK_MONOTONIC, &h->dying_since);
+	}
+	vm_signal_kill(&h->vm);
+}
+
+/* ---------------------------------------------------------------------------
+ * Plugin stderr relay.
+ */
+
+static void relay_flush(struct host *h)
+{
+	if (h->line_len)
+		log_relay_line("plugin: ", h->line, h->line_len);
+	h->line_len = 0;
+}
+
+static void relay_bytes(struct host *h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\n') {
+			log_relay_line("plugin: ", h->line, h->line_len);
+			h->line_len = 0;
+			continue;
+		}
+		if (h->line_len == sizeof(h->line))
+			relay_flush(h);
+		h->line[h->line_len++] = p[i];
+	}
+}
+
+static void relay_stderr(struct host *h)
+{
+	char chunk[4096];
+
+	for (int i = 0; i < RUN_STDERR_BURST && h->stderr_rd >= 0; i++) {
+		ssize_t n = read(h->stderr_rd, chunk, sizeof(chunk));
+
+		if (n > 0) {
+			relay_bytes(h, chunk, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		/* Hang-up (every writer is gone) or a read error: flush and stop watching. */
+		relay_flush(h);
+		close(h->stderr_rd);
+		h->stderr_rd = -1;
+	}
+}
+
+/* ---------------------------------------------------------------------------
+ * Main connections.
+ */
+
+static void conn_close(struct host *h, size_t i)
+{
+	close(h->conns[i]);
+	h->conns[i] = -1;
+}
+
+static void conn_compact(struct host *h)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < h->n_conns; i++)
+		if (h->conns[i] >= 0)
+			h->conns[j++] = h->conns[i];
+	h->n_conns = j;
+}
+
+static int conn_send(int sock, const Plugvm__MainResponse *resp, const int *fds, size_t nfds)
+{
+	size_t len = plugvm__main_response__get_packed_size(resp);
+	uint8_t *buf = malloc(len ? len : 1);
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	plugvm__main_response__pack(resp, buf);
+	r = wire_send(sock, buf, len, fds, nfds);
+	free(buf);
+	return r;
+}
+
+/* Serves one request on connection i; any transport or codec failure closes that connection only. */
+static void conn_serve(struct host *h, size_t i)
+{
+	int sock = h->conns[i], fd_in = -1, fds[1];
+	struct main_ctx ctx = { .vm = &h->vm, .n_conns = h->n_conns, .new_conn_fd = -1 };
+	struct main_reply reply;
+	Plugvm__MainRequest *req;
+	size_t nfds = 0;
+	unsigned flags = 0;
+	ssize_t n;
+	int r;
+
+	n = wire_recv(sock, h->rx, WIRE_MAIN_REQUEST_MAX, fds, 1, &nfds, &flags);
+	if (n <= 0) {
+		if (n < 0)
+			log_debug("main connection: recv: %s", strerror((int)-n));
+		conn_close(h, i);
+		return;
+	}
+	if (nfds)
+		fd_in = fds[0];
+	/* Like the original, more than one descriptor means none (PROTOCOL.md 2.1). */
+	if ((flags & WIRE_RECV_CTRUNC) && fd_in >= 0) {
+		close(fd_in);
+		fd_in = -1;
+	}
+	if (flags & WIRE_RECV_TRUNC) {
+		Plugvm__MainResponse resp = PLUGVM__MAIN_RESPONSE__INIT;
+
+		/* Too large to decode: say so instead of dropping the connection (7.3). */
+		if (fd_in >= 0)
+			close(fd_in);
+		resp.errnum = E2BIG;
+		if (conn_send(sock, &resp, NULL, 0) < 0)
+			conn_close(h, i);
+		return;
+	}
+	req = plugvm__main_request__unpack(NULL, (size_t)n, h->rx);
+	if (!req) {
+		log_debug("main connection: undecodable request (%zd bytes), closing it", n);
+		if (fd_in >= 0)
+			close(fd_in);
+		conn_close(h, i);
+		return;
+	}
+	plugin_main_handle(&ctx, req, &fd_in, &reply);
+	if (fd_in >= 0)
+		close(fd_in);
+	r = conn_send(sock, &reply.resp, reply.fds, reply.nfds);
+	main_reply_release(&reply);
+	plugvm__main_request__free_unpacked(req, NULL);
+	if (r < 0) {
+		log_debug("main connection: send: %s", strerror(-r));
+		conn_close(h, i);
+		if (ctx.new_conn_fd >= 0)
+			close(ctx.new_conn_fd);
+		return;
+	}
+	if (ctx.new_conn_fd >= 0)
+		h->conns[h->n_conns++] = ctx.new_conn_fd;
+}
+
+/* ---------------------------------------------------------------------------
+ * Signals.  Returns true when the plugin has exited.
+ */
+
+static bool run_handle_signals(struct host *h)
+{
+	struct signalfd_siginfo si;
+	bool child = false;
+	int status;
+	pid_t p;
+
+	for (;;) {
+		ssize_t n = read(h->sig_fd, &si, sizeof(si));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(si))
+			break;
+		if (si.ssi_signo == SIGCHLD) {
+			child = true;
+		} else if (!h->dying) {
+			vm_fail(&h->vm, "stopped by signal %u (%s)", si.ssi_signo, strsignal((int)si.ssi_signo));
+			run_start_dying(h);
+		}
+	}
+	if (!child)
+		return false;
+	/*
+	 * SIGCHLDs coalesce, so reap whatever is ready rather than trusting
+	 * ssi_pid; a plugin that was only stopped or continued is not reaped.
+	 */
+	while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (p == h->pid) {
+			h->plugin_exited = true;
+			h->plugin_status = status;
+			continue;
+		}
+		vm_fail(&h->vm, "process %d died with signal %d, status %d, and code %d", (int)p,
+			WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+			WIFEXITED(status) ? WEXITSTATUS(status) : 0,
+			WIFSIGNALED(status) ? CLD_KILLED : CLD_EXITED);
+		run_start_dying(h);
+	}
+	return h->plugin_exited;
+}
+
+/* ---------------------------------------------------------------------------
+ * The main loop (PROTOCOL.md 1.5).
+ */
+
+static void run_loop(struct host *h)
+{
+	struct vm *vm = &h->vm;
+	struct pollfd pfds[3 + VM_MAX_CONNECTIONS];
+	int conn_of[3 + VM_MAX_CONNECTIONS];
+
+	for (;;) {
+		size_t np = 0, n_conns;
+		int timeout = -1, r;
+
+		if (h->dying) {
+			long long left = RUN_GRACE_MS - elapsed_ms(&h->dying_since);
+
+			if (left <= 0)
+				return;
+			timeout = (int)left;
+		}
+		if (!h->exit_seen) {
+			pfds[np] = (struct pollfd){ .fd = vm->exit_efd, .events = POLLIN };
+			conn_of[np++] = -1;
+		}
+		pfds[np] = (struct pollfd){ .fd = h->sig_fd, .events = POLLIN };
+		conn_of[np++] = -2;
+		if (h->stderr_rd >= 0) {
+			pfds[np] = (struct pollfd){ .fd = h->stderr_rd, .events = POLLIN };
+			conn_of[np++] = -3;
+		}
+		n_conns = h->n_conns;
+		for (size_t i = 0; i < n_conns; i++) {
+			pfds[np] = (struct pollfd){ .fd = h->conns[i], .events = POLLIN };
+			conn_of[np++] = (int)i;
+		}
+
+		r = poll(pfds, np, timeout);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			vm_fail(&h->vm, "poll failed: %s", strerror(errno));
+			return;
+		}
+
+		for (size_t k = 0; k < np; k++) {
+			if (!pfds[k].revents)
+				continue;
+			switch (conn_of[k]) {
+			case -1:
+				/* Not read: it is simply left out of the poll set from now on. */
+				h->exit_seen = true;
+				run_start_dying(h);
+				break;
+			case -2:
+				if (run_handle_signals(h))
+					return;
+				break;
+			case -3:
+				relay_stderr(h);
+				break;
+			default:
+				if (h->conns[conn_of[k]] >= 0)
+					conn_serve(h, (size_t)conn_of[k]);
+				break;
+			}
+		}
+		conn_compact(h);
+
+		if (vm->start_requested && !vm->vcpus_started && !h->dying) {
+			vm->vcpus_started = true;
+			if (vcpus_start(vm) < 0)
+				run_start_dying(h);
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------------
+ * Setup and teardown.
+ */
+
+static void run_drop_caps(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		log_warn("cannot drop capabilities: %m");
+}
+
+static void run_stop_plugin(struct host *h)
+{
+	int status;
+	pid_t p;
+
+	if (h->plugin_exited)
+		return;
+	p = waitpid(h->pid, &status, WNOHANG);
+	if (p == h->pid) {
+		h->plugin_exited = true;
+		h->plugin_status = status;
+		return;
+	}
+	/* The original never killed it (7.20); we do, and reap it. */
+	vm_fail(&h->vm, "plugin did not exit within timeout");
+	if (h->pidfd >= 0) {
+		if (syscall(SYS_pidfd_send_signal, h->pidfd, SIGKILL, NULL, 0) < 0)
+			log_warn("pidfd_send_signal: %m");
+	} else {
+		kill(h->pid, SIGKILL);
+	}
+	do
+		p = waitpid(h->pid, &status, 0);
+	while (p < 0 && errno == EINTR);
+	if (p == h->pid) {
+		h->plugin_exited = true;
+		h->plugin_status = status;
+	}
+}
+
+static int run_result(struct host *h)
+{
+	int st = h->plugin_status;
+
+	if (h->vm.failed) {
+		log_err("%s", h->vm.fail_msg);
+		return 1;
+	}
+	if (!h->plugin_exited) {
+		log_err("plugin did not exit within timeout");
+		return 1;
+	}
+	if (WIFEXITED(st)) {
+		if (WEXITSTATUS(st) == 0)
+			return 0;
+		log_err("plugin exited with error: %d", WEXITSTATUS(st));
+		return 1;
+	}
+	if (WIFSIGNALED(st)) {
+		log_err("plugin killed by signal %d", WTERMSIG(st));
+		return 1;
+	}
+	log_err("plugin ended with status 0x%x", st);
+	return 1;
+}
+
+static int run_setup_signals(struct host *h)
+{
+	sigset_t set;
+
+	/* SIGPIPE stays off: a plugin that closed its end must not kill the host. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	/* Blocked before anything is spawned, so an early plugin death is not lost. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -EINVAL;
+	h->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (h->sig_fd < 0)
+		return -errno;
+	return 0;
+}
+
+int run_vm(const struct host_config *cfg)
+{
+	struct host *h;
+	int stderr_pipe[2] = { -1, -1 }, sock[2] = { -1, -1 };
+	int *tap_fds = NULL;
+	int r, ret = 1;
+
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		log_err("out of memory");
+		return 1;
+	}
+	h->cfg = cfg;
+	h->sig_fd = h->stderr_rd = h->pidfd = -1;
+	h->pid = -1;
+	h->vm.kvm_fd = h->vm.vm_fd = h->vm.kill_efd = h->vm.exit_efd = h->vm.stop_efd = -1;
+	h->rx = malloc(WIRE_MAIN_REQUEST_MAX);
+	if (!h->rx) {
+		log_err("out of memory");
+		goto out_free;
+	}
+
+	r = run_setup_signals(h);
+	if (r < 0) {
+		log_err("cannot set up signal handling: %s", strerror(-r));
+		goto out_free;
+	}
+	if (pipe2(stderr_pipe, O_CLOEXEC) < 0 || fcntl(stderr_pipe[0], F_SETFL, O_NONBLOCK) < 0) {
+		log_err("cannot create the plugin stderr pipe: %m");
+		goto out_signals;
+	}
+	h->stderr_rd = stderr_pipe[0];
+	stderr_pipe[0] = -1;
+
+	r = net_open_taps(cfg, &tap_fds);
+	if (r < 0)
+		goto out_signals; /* net_open_taps() logged the tap that failed */
+	r = vm_init(&h->vm, cfg);
+	h->vm.tap_fds = tap_fds;
+	h->vm.n_taps = tap_fds ? cfg->n_taps : 0;
+	if (r < 0)
+		goto out_vm; /* vm_init() logged the cause */
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sock) < 0 ||
+	    ioctl(sock[0], FIOCLEX) < 0) {
+		log_err("cannot create the plugin socket: %m");
+		goto out_vm;
+	}
+	r = vcpus_prepare(&h->vm);
+	if (r < 0)
+		goto out_vm;
+
+	r = spawn_plugin(cfg, sock[1], stderr_pipe[1], &h->pid, &h->pidfd);
+	/* From here on EOF on these means the plugin (and its children) are gone. */
+	close(sock[1]);
+	sock[1] = -1;
+	close(stderr_pipe[1]);
+	stderr_pipe[1] = -1;
+	if (r < 0) {
+		log_err("cannot start plugin %s: %s", cfg->plugin_path, strerror(-r));
+		h->pid = -1;
+		goto out_vm;
+	}
+	h->conns[h->n_conns++] = sock[0];
+	sock[0] = -1;
+
+	/* Made after the spawn, so it is never inherited; the plugin gets it on request. */
+	h->vm.kill_efd = eventfd(0, EFD_CLOEXEC);
+	if (h->vm.kill_efd < 0) {
+		vm_fail(&h->vm, "cannot create the kill eventfd: %s", strerror(errno));
+		run_start_dying(h);
+	} else {
+		run_drop_caps();
+	}
+
+	if (!h->dying)
+		run_loop(h);
+
+	vm_signal_kill(&h->vm);
+	vcpus_join(&h->vm);
+	run_stop_plugin(h);
+	relay_stderr(h);
+	relay_flush(h);
+	ret = run_result(h);
+
+out_vm:
+	if (h->pid > 0 && !h->plugin_exited) {
+		/* Only reached on setup failures after a successful spawn. */
+		kill(h->pid, SIGKILL);
+		waitpid(h->pid, NULL, 0);
+	}
+	for (size_t i = 0; i < h->n_conns; i++)
+		close(h->conns[i]);
+	wire_close_fds(sock, 2);
+	vcpus_free(&h->vm);
+	vm_release(&h->vm);
+	tap_fds = NULL;
+out_signals:
+	if (tap_fds) {
+		for (size_t i = 0; i < cfg->n_taps; i++)
+			close(tap_fds[i]);
+		free(tap_fds);
+	}
+	wire_close_fds(stderr_pipe, 2);
+	if (h->stderr_rd >= 0)
+		close(h->stderr_rd);
+	if (h->pidfd >= 0)
+		close(h->pidfd);
+	if (h->sig_fd >= 0)
+		close(h->sig_fd);
+out_free:
+	free(h->rx);
+	free(h);
+	return ret;
+}

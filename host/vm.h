@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Copyright 2026 The plugvm Authors.
+ *
+ * One VM: the KVM handles, the state shared between the main thread and the
+ * vcpu threads, and the VM-level KVM operations behind the main requests.
+ *
+ * Locking (see docs/architecture.md):
+ * - objects, connections and the start flags belong to the main thread.
+ * - io_lock (rwlock) guards ranges[] and hint: the main thread writes them,
+ *   vcpu threads read them on every trapped exit.
+ * - each vcpu's pause_lock guards its pending pause.
+ * - fail_lock guards the first recorded error.
+ * - kill_signaled is atomic; stop_efd is written once and never read, so it
+ *   stays readable and wakes every vcpu thread that polls it.
+ */
+#ifndef PLUGVM_HOST_VM_H
+#define PLUGVM_HOST_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "objects.h"
+#include "ranges.h"
+
+/* Resource caps (PROTOCOL.md 7.21); generous, so that no sane plugin meets them. */
+#define VM_MAX_CONNECTIONS 256u
+#define VM_MAX_OBJECTS 4096u
+#define VM_MAX_MEM_SLOTS 512u
+#define VM_MAX_RANGES 65536u /* per address space */
+#define VM_MAX_ROUTES 4096u  /* also the kernel's KVM_MAX_IRQ_ROUTES */
+#define VM_MAX_HINT_DETAILS 256u
+
+/* Address spaces, as on the wire. */
+#define VM_SPACE_PIO 0u
+#define VM_SPACE_MMIO 1u
+
+struct vcpu;
+
+struct hint_detail {
+	bool match[4]; /* rax, rbx, rcx, rdx */
+	uint64_t value[4];
+	bool send_sregs;
+	bool send_debugregs;
+};
+
+struct io_hint {
+	bool active;
+	uint32_t space;
+	uint64_t address;
+	bool on_write;
+	size_t n_details;
+	struct hint_detail *details;
+};
+
+/* A tiny barrier that the stop path can break, unlike pthread_barrier_t. */
+struct vm_barrier {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned waiting;
+	unsigned count;
+	bool broken;
+};
+
+struct vm {
+	const struct host_config *cfg;
+	int kvm_fd;
+	int vm_fd;
+	size_t run_size;     /* mmap size of struct kvm_run */
+	bool immediate_exit; /* KVM_CAP_IMMEDIATE_EXIT: kicks set kvm_run->immediate_exit */
+
+	unsigned n_vcpus;
+	struct vcpu *vcpus; /* n_vcpus entries, pipes made before the spawn */
+
+	struct objects objects;
+
+	pthread_rwlock_t io_lock;
+	struct ranges ranges[2]; /* indexed by VM_SPACE_* */
+	struct io_hint hint;
+
+	int kill_efd; /* handed to the plugin; written by vm_signal_kill() */
+	int exit_efd; /* written by any vcpu thread that ends */
+	int stop_efd; /* host-internal: wakes vcpu threads blocked on their channel */
+
+	int *tap_fds;
+	size_t n_taps;
+
+	bool start_requested; /* main thread only */
+	bool vcpus_started;   /* main thread only */
+	atomic_bool kill_signaled;
+	struct vm_barrier barrier;
+
+	pthread_mutex_t fail_lock;
+	bool failed;
+	char fail_msg[256];
+};
+
+/* Opens the KVM device, creates the VM with its irqchip and PIT (PROTOCOL.md 1.2 step 5). */
+int vm_init(struct vm *vm, const struct host_config *cfg);
+/* Releases everything vm_init() and the objects made; vcpu threads must be joined. */
+void vm_release(struct vm *vm);
+
+/* Records the first failure; later ones are only logged. Thread safe. */
+void vm_fail(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Stops the VM: sets kill_signaled, signals the plugin's kill eventfd and the
+ * internal stop eventfd, breaks the start barrier and kicks every vcpu
+ * thread.  Idempotent; main thread only.
+ */
+void vm_signal_kill(struct vm *vm);
+
+/* Barrier used between the Init handshakes and the first KVM_RUN. */
+void vm_barrier_wait(struct vm *vm);
+
+/* VM-level operations; each returns 0 or -errno (the kernel's errno passes through). */
+int vm_create_io_event(struct vm *vm, struct object *obj, uint32_t space, uint64_t addr,
+		       uint32_t len, uint64_t datamatch);
+int vm_create_memory(struct vm *vm, struct object *obj, int fd, uint64_t offset, uint64_t start,
+		     uint64_t length, bool read_only, bool dirty_log);
+/* On success *ret_resample_fd is the resample eventfd, for the caller to send and close. */
+int vm_create_irq_event(struct vm *vm, struct object *obj, uint32_t gsi, int *ret_resample_fd);
+/* Undoes one object; on failure the object is left fully registered. */
+int vm_destroy_object(struct vm *vm, struct object *obj);
+/* Fills *ret_bitmap (malloc'd, *ret_len = ceil(npages / 8) bytes). */
+int vm_dirty_log(struct vm *vm, const struct object *obj, uint8_t **ret_bitmap, size_t *ret_len);
+
+/* VM state images (PROTOCOL.md 2.4); set is the wire StateSet value. */
+int vm_state_size(uint32_t set);
+int vm_get_state(struct vm *vm, uint32_t set, void *buf);
+int vm_set_state(struct vm *vm, uint32_t set, const void *buf, size_t len);
+
+/*
+ * System-wide KVM lists on the /dev/kvm fd (supported or emulated cpuid,
+ * MSR index list).  Retries with a larger buffer on E2BIG; results are
+ * malloc'd.
+ */
+struct kvm_cpuid2;
+int vm_get_cpuid(struct vm *vm, bool emulated, struct kvm_cpuid2 **ret_cpuid);
+int vm_get_msr_index_list(struct vm *vm, uint32_t **ret_indices, size_t *ret_n);
+
+#endif /* PLUGVM_HOST_VM_H */
