@@ -51,7 +51,7 @@ struct options {
 	const char *expect;
 	uint64_t mem_mib;
 	double timeout;
-	bool stay, quiet, no_fwcfg, boot_menu, sercon, sync_debugcon;
+	bool stay, quiet, verbose, no_fwcfg, boot_menu, sercon, sync_debugcon;
 };
 
 struct vcpu_ctx {
@@ -81,7 +81,9 @@ struct pc {
 	struct ata ata;
 	struct pc_memory mem;
 	bool have_disk, debugcon_async;
-	struct line lines[PC_CONSOLE_MAX];
+	struct line lines[PC_CONSOLE_MAX]; /* output not yet written */
+	struct line match[PC_CONSOLE_MAX]; /* the current line, for --expect */
+	bool mid_line;                     /* stdout does not end with a newline */
 
 	struct crosvm *crosvm;
 	unsigned int nvcpus;
@@ -165,8 +167,10 @@ static void flush_line(struct pc *pc, enum pc_console_source src)
 {
 	struct line *l = &pc->lines[src];
 
-	if (!pc->opt.quiet && l->len)
+	if (!pc->opt.quiet && l->len) {
 		write_out(l->buf, l->len);
+		pc->mid_line = l->buf[l->len - 1] != '\n';
+	}
 	l->len = 0;
 }
 
@@ -187,11 +191,16 @@ static void env_set_irq(void *opaque, unsigned int irq, bool level)
 static void env_pam_changed(void *opaque, const uint8_t pam[7])
 {
 	struct pc *pc = opaque;
+	double t;
 	int r;
 
 	if (!tls_conn)
 		return;
+	t = elapsed(pc);
 	r = memory_pam_apply(&pc->mem, tls_conn, pam);
+	if (pc->opt.verbose)
+		say("PAM %02x %02x %02x %02x %02x %02x %02x at %.3f s, remapped in %.3f s", pam[0],
+		    pam[1], pam[2], pam[3], pam[4], pam[5], pam[6], t, elapsed(pc) - t);
 	if (r < 0) {
 		say("remapping the BIOS shadow area after a PAM change: %s", strerror(-r));
 		pc_finish(pc, 1);
@@ -210,27 +219,38 @@ static void env_reset(void *opaque, const char *why)
 static void env_console(void *opaque, enum pc_console_source src, const uint8_t *buf, size_t len)
 {
 	struct pc *pc = opaque;
-	struct line *l = &pc->lines[src];
+	struct line *out = &pc->lines[src], *m = &pc->match[src];
 	size_t elen = strlen(pc->opt.expect);
 	size_t i;
 
 	for (i = 0; i < len; i++) {
-		/* Keep a line whole for matching; very long lines are passed on in pieces. */
-		if (l->len == sizeof(l->buf))
+		char ch = (char)buf[i];
+
+		/* Output is passed on by line (the UART at once: it may be interactive). */
+		if (out->len == sizeof(out->buf))
 			flush_line(pc, src);
-		l->buf[l->len++] = (char)buf[i];
-		if (elen && !atomic_load(&pc->matched) && l->len >= elen &&
-		    !memcmp(l->buf + l->len - elen, pc->opt.expect, elen)) {
+		out->buf[out->len++] = ch;
+		if (ch == '\n' || src == PC_CONSOLE_UART)
+			flush_line(pc, src);
+
+		/* Matching looks at the current line only; a longer one keeps its tail. */
+		if (ch == '\n') {
+			m->len = 0;
+			continue;
+		}
+		if (m->len == sizeof(m->buf)) {
+			memmove(m->buf, m->buf + sizeof(m->buf) / 2, sizeof(m->buf) / 2);
+			m->len = sizeof(m->buf) / 2;
+		}
+		m->buf[m->len++] = ch;
+		if (elen && !atomic_load(&pc->matched) && m->len >= elen &&
+		    !memcmp(m->buf + m->len - elen, pc->opt.expect, elen)) {
 			atomic_store(&pc->matched, true);
 			flush_line(pc, src);
 			say("saw \"%s\" after %.3f s", pc->opt.expect, elapsed(pc));
 			if (!pc->opt.stay)
 				pc_finish(pc, 0);
-			continue;
 		}
-		/* The UART is interactive, so it is not held back until the newline. */
-		if (buf[i] == '\n' || src == PC_CONSOLE_UART)
-			flush_line(pc, src);
 	}
 }
 
@@ -725,6 +745,9 @@ static void teardown(struct pc *pc)
 
 	for (i = 0; i < PC_CONSOLE_MAX; i++)
 		flush_line(pc, i);
+	/* The run may end mid-line (right at the expected text): end it for the terminal. */
+	if (pc->mid_line)
+		write_out("\n", 1);
 	if (pc->crosvm) {
 		if (pc->rtc_irq)
 			crosvm_destroy_irq_event(pc->crosvm, &pc->rtc_irq);
@@ -750,8 +773,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pc [--bios FILE] [--mem MIB] [--disk IMAGE] [--timeout SECONDS]\n"
-		"          [--expect TEXT] [--stay] [--quiet] [--no-fw-cfg] [--boot-menu]\n"
-		"          [--sercon] [--sync-debugcon]\n"
+		"          [--expect TEXT] [--stay] [--quiet] [--verbose] [--no-fw-cfg]\n"
+		"          [--boot-menu] [--sercon] [--sync-debugcon]\n"
 		"  --bios FILE       firmware image (default " DEFAULT_BIOS ")\n"
 		"  --mem MIB         guest RAM in MiB (default 128, at least 16)\n"
 		"  --disk IMAGE      ATA disk on the primary channel (copy-on-write, in memory)\n"
@@ -760,6 +783,7 @@ static void usage(FILE *f)
 		"\")\n"
 		"  --stay            keep running after TEXT (until timeout, reset or VM stop)\n"
 		"  --quiet           do not copy the console to stdout\n"
+		"  --verbose         log PAM changes and timings on stderr\n"
 		"  --no-fw-cfg       no fw_cfg device: the firmware falls back to CMOS for RAM size\n"
 		"  --boot-menu       let SeaBIOS offer its boot menu (fw_cfg only)\n"
 		"  --sercon          ask SeaBIOS to mirror its screen on COM1 (fw_cfg only)\n"
@@ -776,6 +800,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "expect", required_argument, NULL, 'e' },
 		{ "stay", no_argument, NULL, 's' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "no-fw-cfg", no_argument, NULL, 'F' },
 		{ "boot-menu", no_argument, NULL, 'M' },
 		{ "sercon", no_argument, NULL, 'S' },
@@ -830,6 +855,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'q':
 			o->quiet = true;
+			break;
+		case 'v':
+			o->verbose = true;
 			break;
 		case 'F':
 			o->no_fwcfg = true;
