@@ -238,10 +238,10 @@ static void cmos_write(struct cmos *c, uint8_t i, uint8_t v)
 		break;
 	case RTC_REG_B:
 		old = c->ram[i];
-		/* Entering SET freezes the registers at the current time. */
+		c->ram[i] = v;
+		/* Entering SET freezes the registers at the current time, in the new format. */
 		if ((v & REG_B_SET) && !(old & REG_B_SET))
 			cmos_latch_time(c);
-		c->ram[i] = v;
 		if (!(v & REG_B_SET) && (old & REG_B_SET))
 			cmos_commit_time(c);
 		if (!(v & REG_B_PIE))
