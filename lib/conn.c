@@ -161,7 +161,12 @@ int conn_simple(struct crosvm *c, const Plugvm__MainRequest *req)
 	return 0;
 }
 
-static void family_put(struct family *fam)
+void family_get(struct family *fam)
+{
+	atomic_fetch_add(&fam->refs, 1);
+}
+
+void family_put(struct family *fam)
 {
 	if (atomic_fetch_sub(&fam->refs, 1) != 1)
 		return;
@@ -208,6 +213,7 @@ static int family_add_vcpus(struct family *fam, struct main_reply *r)
 	for (uint32_t i = 0; i < n; i++) {
 		struct crosvm_vcpu *v = &fam->vcpus[i];
 
+		v->fam = fam;
 		ret = chan_pipe_new(r->fds[2 * i], r->fds[2 * i + 1], &v->chan);
 		r->fds[2 * i] = r->fds[2 * i + 1] = -1;
 		if (ret)
@@ -318,7 +324,7 @@ EXPORT int crosvm_new_connection(struct crosvm *self, struct crosvm **out)
 		close(sock);
 		return -ENOMEM;
 	}
-	atomic_fetch_add(&self->fam->refs, 1);
+	family_get(self->fam);
 	*out = c;
 	return 0;
 }

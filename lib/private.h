@@ -30,22 +30,18 @@ static_assert(sizeof(struct kvm_regs) == REGS_SIZE, "kvm_regs image size");
 static_assert(sizeof(struct kvm_sregs) == SREGS_SIZE, "kvm_sregs image size");
 static_assert(sizeof(struct kvm_debugregs) == DEBUGREGS_SIZE, "kvm_debugregs image size");
 
-/*
- * Most vcpus one GetVcpus reply can describe: SCM_MAX_FD (253) descriptors,
- * two per vcpu.
- */
-#define MAX_VCPUS (WIRE_MAX_FDS / 2)
-
 struct vcpu_chan;
 
 /*
  * The three register sets that are cached: `get` means `bytes` holds what KVM
  * has (sent eagerly with an event), `set` means `bytes` holds a write that
- * has not reached KVM yet.  Never both.
+ * has not reached KVM yet.  Never both.  `bad` marks eager data of the wrong
+ * size: the event is still delivered, but reading the copy fails.
  */
 struct reg_cache {
 	bool get;
 	bool set;
+	bool bad;
 	uint8_t bytes[SREGS_SIZE]; /* the largest of the three */
 };
 
@@ -57,14 +53,15 @@ enum reg_set {
 };
 
 struct crosvm_vcpu {
+	struct family *fam;
 	struct vcpu_chan *chan;
 	/* The Init handshake's Wait request goes out once per handle. */
 	bool wait_sent;
 	/*
 	 * Set while the host holds the vcpu stopped for us (an event without
-	 * no_resume was returned and not yet resumed).  Only resume checks it:
-	 * a Resume sent at any other time would be taken by the host as the
-	 * answer to some later event.
+	 * no_resume was returned and not yet resumed), i.e. while the host
+	 * reads our requests.  A Resume or state request sent at any other
+	 * time after Init would be read by the host only at some later event.
 	 */
 	bool stopped;
 	struct reg_cache regs[REG_MAX];
@@ -144,6 +141,15 @@ int conn_simple(struct crosvm *c, const Plugvm__MainRequest *req);
 /* Object ids (PROTOCOL.md 2.7).  Returns 0 or -ENOSPC when the 32-bit space is used up. */
 int ids_alloc(struct family *fam, uint32_t *ret_id);
 void ids_free(struct family *fam, uint32_t id);
+
+/*
+ * A family lives while a connection or an in-progress vcpu call holds it.
+ * vcpu calls take a reference for their duration, so a plugin that destroys
+ * its last connection while a vcpu thread is blocked in crosvm_vcpu_wait()
+ * does not pull the pipes and memory out from under that thread.
+ */
+void family_get(struct family *fam);
+void family_put(struct family *fam);
 
 /* Releases a vcpu's channel and buffers (when its family dies). */
 void vcpu_release(struct crosvm_vcpu *v);

@@ -25,6 +25,18 @@ static const Plugvm__VcpuRequest__StateSet reg_wire_sets[REG_MAX] = {
 	[REG_DEBUGREGS] = PLUGVM__VCPU_REQUEST__STATE_SET__DEBUGREGS,
 };
 
+/* Holds the family for the duration of one vcpu call (see family_get()). */
+static void vcpu_enter(struct crosvm_vcpu *v)
+{
+	family_get(v->fam);
+}
+
+static int vcpu_leave(struct crosvm_vcpu *v, int ret)
+{
+	family_put(v->fam);
+	return ret;
+}
+
 void vcpu_release(struct crosvm_vcpu *v)
 {
 	chan_destroy(v->chan);
@@ -71,19 +83,31 @@ static int vcpu_recv(struct crosvm_vcpu *v, Plugvm__VcpuResponse **ret_resp)
 }
 
 /*
+ * The host reads this vcpu's requests only before the Init handshake and
+ * while the vcpu is stopped.  Otherwise a request would block, and its reply
+ * would be confused with the next event.
+ */
+static bool vcpu_host_reading(const struct crosvm_vcpu *v)
+{
+	return !v->wait_sent || v->stopped;
+}
+
+/*
  * One request/response round trip.  `expect` is the response member the
  * request must get.  Members with fields are required; for the empty ones
  * an absent member is accepted, but any *other* member (typically a Wait
  * event) is a desynchronised stream and fails with -EPROTO rather than being
  * swallowed.
  */
-static int vcpu_transact(struct crosvm_vcpu *v, const Plugvm__VcpuRequest *req,
-			 Plugvm__VcpuResponse__MessageCase expect, bool required,
-			 Plugvm__VcpuResponse **ret_resp)
+static int vcpu_transact_locked(struct crosvm_vcpu *v, const Plugvm__VcpuRequest *req,
+				Plugvm__VcpuResponse__MessageCase expect, bool required,
+				Plugvm__VcpuResponse **ret_resp)
 {
 	Plugvm__VcpuResponse *resp;
 	int ret;
 
+	if (!vcpu_host_reading(v))
+		return -EINVAL;
 	ret = vcpu_send(v, req);
 	if (ret)
 		return ret;
@@ -108,6 +132,15 @@ static int vcpu_transact(struct crosvm_vcpu *v, const Plugvm__VcpuRequest *req,
 err_free:
 	plugvm__vcpu_response__free_unpacked(resp, NULL);
 	return ret;
+}
+
+/* Callers touch only the decoded reply and their own buffers afterwards. */
+static int vcpu_transact(struct crosvm_vcpu *v, const Plugvm__VcpuRequest *req,
+			 Plugvm__VcpuResponse__MessageCase expect, bool required,
+			 Plugvm__VcpuResponse **ret_resp)
+{
+	vcpu_enter(v);
+	return vcpu_leave(v, vcpu_transact_locked(v, req, expect, required, ret_resp));
 }
 
 static int vcpu_get_state(struct crosvm_vcpu *v, Plugvm__VcpuRequest__StateSet set, void *out,
@@ -148,8 +181,10 @@ static int vcpu_set_state(struct crosvm_vcpu *v, Plugvm__VcpuRequest__StateSet s
 
 static void regs_forget_eager(struct crosvm_vcpu *v)
 {
-	for (int i = 0; i < REG_MAX; i++)
+	for (int i = 0; i < REG_MAX; i++) {
 		v->regs[i].get = false;
+		v->regs[i].bad = false;
+	}
 }
 
 /* Makes room for an io access's bytes; the pointer handed out must never be NULL. */
@@ -174,15 +209,7 @@ static int wait_io(struct crosvm_vcpu *v, const Plugvm__VcpuResponse__Wait__Io *
 	const ProtobufCBinaryData *eager[REG_MAX] = { &io->regs, &io->sregs, &io->debugregs };
 	int ret;
 
-	/*
-	 * Check everything before changing any state, so that a malformed
-	 * event leaves the vcpu handle as it was.  crosvm's library copied
-	 * eager registers of any length; a short one would be read past.
-	 */
-	for (int i = 0; i < REG_MAX; i++) {
-		if (eager[i]->len != 0 && eager[i]->len != reg_sizes[i])
-			return -EPROTO;
-	}
+	/* Check and allocate before changing state: a failure leaves the handle as it was. */
 	if (io->data.len > UINT32_MAX)
 		return -EPROTO;
 	ret = io_data_reserve(v, io->data.len);
@@ -197,8 +224,14 @@ static int wait_io(struct crosvm_vcpu *v, const Plugvm__VcpuResponse__Wait__Io *
 		/* A deferred write still waiting to be sent is newer than what KVM has. */
 		if (rc->set)
 			continue;
+		/*
+		 * crosvm's library copied eager registers of any length and
+		 * read past a short one.  A wrong size is kept as "bad" so the
+		 * event still reaches the plugin and only the get fails.
+		 */
 		rc->get = eager[i]->len != 0;
-		if (rc->get)
+		rc->bad = rc->get && eager[i]->len != reg_sizes[i];
+		if (rc->get && !rc->bad)
 			memcpy(rc->bytes, eager[i]->data, reg_sizes[i]);
 	}
 	v->resume_len = io->data.len;
@@ -255,18 +288,18 @@ static int wait_fill(struct crosvm_vcpu *v, const Plugvm__VcpuResponse__Wait *w,
 	return 0;
 }
 
-EXPORT int crosvm_vcpu_wait(struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev)
+static int vcpu_wait(struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev)
 {
 	Plugvm__VcpuResponse *resp;
 	int ret;
 
-	if (!v || !ev)
-		return -EINVAL;
 	/*
 	 * The plugin asks only once, for Init; every later event is written
-	 * by the host unprompted when the guest exits.
+	 * by the host unprompted when the guest exits.  Waiting again while
+	 * the vcpu is stopped would block forever in crosvm's library; the
+	 * host answers a Wait in that state with EPROTO, so ask it instead.
 	 */
-	if (!v->wait_sent) {
+	if (!v->wait_sent || v->stopped) {
 		Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
 		Plugvm__VcpuRequest__Wait m = PLUGVM__VCPU_REQUEST__WAIT__INIT;
 
@@ -290,7 +323,15 @@ EXPORT int crosvm_vcpu_wait(struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev)
 	return ret;
 }
 
-EXPORT int crosvm_vcpu_resume(struct crosvm_vcpu *v)
+EXPORT int crosvm_vcpu_wait(struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev)
+{
+	if (!v || !ev)
+		return -EINVAL;
+	vcpu_enter(v);
+	return vcpu_leave(v, vcpu_wait(v, ev));
+}
+
+static int vcpu_resume(struct crosvm_vcpu *v)
 {
 	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
 	Plugvm__VcpuRequest__Resume m = PLUGVM__VCPU_REQUEST__RESUME__INIT;
@@ -298,8 +339,6 @@ EXPORT int crosvm_vcpu_resume(struct crosvm_vcpu *v)
 	uint8_t hcall[8];
 	int ret;
 
-	if (!v)
-		return -EINVAL;
 	/*
 	 * Only a stopped vcpu may be resumed: the host reads a Resume sent at
 	 * any other time as the answer to a later event.
@@ -326,32 +365,55 @@ EXPORT int crosvm_vcpu_resume(struct crosvm_vcpu *v)
 	ret = vcpu_send(v, &req);
 	if (ret)
 		return ret;
-	/* Resume has no reply: the next message is the next event. */
+	/*
+	 * Resume has no reply: the next message is the next event.  Once the
+	 * guest runs, eager copies are stale.
+	 */
 	for (int i = 0; i < REG_MAX; i++)
 		v->regs[i].set = false;
+	regs_forget_eager(v);
 	v->resume_len = 0;
 	v->resume_hcall = false;
 	v->stopped = false;
 	return 0;
 }
 
-static int reg_get(struct crosvm_vcpu *v, enum reg_set which, void *out)
+EXPORT int crosvm_vcpu_resume(struct crosvm_vcpu *v)
+{
+	if (!v)
+		return -EINVAL;
+	vcpu_enter(v);
+	return vcpu_leave(v, vcpu_resume(v));
+}
+
+static int reg_get_locked(struct crosvm_vcpu *v, enum reg_set which, void *out)
 {
 	struct reg_cache *rc = &v->regs[which];
 	int ret;
 
 	/* Flush a deferred write first so the read shows what KVM made of it. */
 	if (rc->set) {
+		/* Keep the write for the next resume if it cannot be flushed now. */
+		if (!vcpu_host_reading(v))
+			return -EINVAL;
 		rc->set = false;
 		ret = vcpu_set_state(v, reg_wire_sets[which], rc->bytes, reg_sizes[which]);
 		if (ret)
 			return ret;
 	}
 	if (rc->get) {
+		if (rc->bad)
+			return -EPROTO;
 		memcpy(out, rc->bytes, reg_sizes[which]);
 		return 0;
 	}
 	return vcpu_get_state(v, reg_wire_sets[which], out, reg_sizes[which]);
+}
+
+static int reg_get(struct crosvm_vcpu *v, enum reg_set which, void *out)
+{
+	vcpu_enter(v);
+	return vcpu_leave(v, reg_get_locked(v, which, out));
 }
 
 static int reg_set(struct crosvm_vcpu *v, enum reg_set which, const void *in)
@@ -361,6 +423,7 @@ static int reg_set(struct crosvm_vcpu *v, enum reg_set which, const void *in)
 	memcpy(rc->bytes, in, reg_sizes[which]);
 	rc->set = true;
 	rc->get = false;
+	rc->bad = false;
 	return 0;
 }
 
@@ -412,15 +475,17 @@ EXPORT int crosvm_vcpu_set_debugregs(struct crosvm_vcpu *v, const struct kvm_deb
 	{                                                                                    \
 		if (!v || !out)                                                              \
 			return -EINVAL;                                                      \
-		return vcpu_get_state(v, PLUGVM__VCPU_REQUEST__STATE_SET__##wire, out,       \
-				      sizeof(*out));                                         \
+		vcpu_enter(v);                                                               \
+		return vcpu_leave(v, vcpu_get_state(v, PLUGVM__VCPU_REQUEST__STATE_SET__##wire, \
+						    out, sizeof(*out)));                     \
 	}                                                                                    \
 	EXPORT int crosvm_vcpu_set_##name(struct crosvm_vcpu *v, const type *in)             \
 	{                                                                                    \
 		if (!v || !in)                                                               \
 			return -EINVAL;                                                      \
-		return vcpu_set_state(v, PLUGVM__VCPU_REQUEST__STATE_SET__##wire, in,        \
-				      sizeof(*in));                                          \
+		vcpu_enter(v);                                                               \
+		return vcpu_leave(v, vcpu_set_state(v, PLUGVM__VCPU_REQUEST__STATE_SET__##wire, \
+						    in, sizeof(*in)));                       \
 	}
 
 DIRECT_STATE(fpu, struct kvm_fpu, FPU)

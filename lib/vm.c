@@ -22,7 +22,8 @@ static_assert(sizeof(struct kvm_clock_data) == 48, "kvm_clock_data image size");
 EXPORT int crosvm_get_shutdown_eventfd(struct crosvm *self)
 {
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
-	Plugvm__MainRequest__GetShutdownEventfd m = PLUGVM__MAIN_REQUEST__GET_SHUTDOWN_EVENTFD__INIT;
+	Plugvm__MainRequest__GetShutdownEventfd m =
+		PLUGVM__MAIN_REQUEST__GET_SHUTDOWN_EVENTFD__INIT;
 	struct main_reply r;
 	int ret;
 
@@ -213,7 +214,7 @@ EXPORT int crosvm_net_get_config(struct crosvm *self, struct crosvm_net_config *
 	}
 	memset(config, 0, sizeof(*config));
 	config->tap_fd = fd;
-	/* The wire value is s_addr read as a native u32; it is stored unchanged (PROTOCOL.md 3.12). */
+	/* The wire value is s_addr read as a native u32; stored unchanged (PROTOCOL.md 3.12). */
 	config->host_ip = nc->host_ipv4_address;
 	config->netmask = nc->netmask;
 	memcpy(config->host_mac_address, nc->host_mac_address.data,
@@ -304,7 +305,8 @@ EXPORT int crosvm_set_irq_routing(struct crosvm *self, uint32_t route_count,
 			plugvm__main_request__set_irq_routing__route__irqchip__init(&chips[i]);
 			chips[i].irqchip = src->irqchip.irqchip;
 			chips[i].pin = src->irqchip.pin;
-			rt[i].route_case = PLUGVM__MAIN_REQUEST__SET_IRQ_ROUTING__ROUTE__ROUTE_IRQCHIP;
+			rt[i].route_case =
+				PLUGVM__MAIN_REQUEST__SET_IRQ_ROUTING__ROUTE__ROUTE_IRQCHIP;
 			rt[i].irqchip = &chips[i];
 		} else {
 			plugvm__main_request__set_irq_routing__route__msi__init(&msis[i]);
@@ -481,7 +483,8 @@ EXPORT int crosvm_set_clock(struct crosvm *self, const struct kvm_clock_data *cl
 EXPORT int crosvm_set_identity_map_addr(struct crosvm *self, uint32_t addr)
 {
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
-	Plugvm__MainRequest__SetIdentityMapAddr m = PLUGVM__MAIN_REQUEST__SET_IDENTITY_MAP_ADDR__INIT;
+	Plugvm__MainRequest__SetIdentityMapAddr m =
+		PLUGVM__MAIN_REQUEST__SET_IDENTITY_MAP_ADDR__INIT;
 
 	if (!self)
 		return -EINVAL;

@@ -81,7 +81,8 @@ size_t fh_cat(uint8_t *out, size_t cap, const char *hdr, const void *payload, si
 	size_t h = fh_unhex(hdr, out, cap);
 
 	assert_true(h + n <= cap);
-	memcpy(out + h, payload, n);
+	if (n)
+		memcpy(out + h, payload, n);
 	return h + n;
 }
 

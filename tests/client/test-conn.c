@@ -224,9 +224,10 @@ static void new_connection(void **state)
 		struct crosvm_io *io2;
 		uint32_t dm4 = 0x12345678;
 
-		assert_int_equal(crosvm_create_io_event(c2, 1, 0xd0000000, 4, (uint8_t *)&dm4, &io2),
-				 0);
-		fh_expect_on(sv[0], "0a 14 08 01 12 10 08 01 10 80 80 80 80 0d 18 04 20 f8 ac d1 91 01");
+		assert_int_equal(
+			crosvm_create_io_event(c2, 1, 0xd0000000, 4, (uint8_t *)&dm4, &io2), 0);
+		fh_expect_on(sv[0], "0a 14 08 01 12 10 08 01 10 80 80 80 80 0d 18 04"
+				    " 20 f8 ac d1 91 01");
 		fh_send_on(sv[0], "1a 00", NULL, 0);
 		assert_int_equal(crosvm_destroy_io_event(c2, &io2), 0);
 		fh_expect_on(sv[0], "12 02 08 01");
@@ -747,7 +748,7 @@ static void set_hypercall_hint(void **state)
 	assert_int_equal(crosvm_set_hypercall_hint(F.c, 1, &h), 0);
 	fh_expect("9a 01 0f 10 80 0a 18 01 22 08 08 01 28 77 48 01 50 01");
 
-	/* MMIO, reads, two details (the second matching everything); reserved detail bytes ignored. */
+	/* MMIO, reads, two details (the second matches anything); reserved bytes are ignored. */
 	memset(d, 0, sizeof(d));
 	d[0].match_rbx = d[0].match_rcx = d[0].match_rdx = true;
 	d[0].rbx = 1;
@@ -761,7 +762,8 @@ static void set_hypercall_hint(void **state)
 	h.details_count = 2;
 	fh_send("a2 01 00");
 	assert_int_equal(crosvm_set_hypercall_hint(F.c, 1, &h), 0);
-	fh_expect("9a 01 18 08 01 10 80 80 b4 f7 0f 22 0c 10 01 18 01 20 01 30 01 38 02 40 03 22 00");
+	fh_expect("9a 01 18 08 01 10 80 80 b4 f7 0f"
+		  " 22 0c 10 01 18 01 20 01 30 01 38 02 40 03 22 00");
 
 	/* Zero hints clear: space 0, address 0, no details (hints may be NULL). */
 	fh_send("a2 01 00");

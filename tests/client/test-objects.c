@@ -45,8 +45,8 @@ static void io_event(void **state)
 
 	(void)state;
 	fh_send_fds("12 00", &efd, 1);
-	assert_int_equal(crosvm_create_io_event(F.c, CROSVM_ADDRESS_SPACE_IOPORT, 0x3f8, 1, &dm, &io),
-			 0);
+	assert_int_equal(
+		crosvm_create_io_event(F.c, CROSVM_ADDRESS_SPACE_IOPORT, 0x3f8, 1, &dm, &io), 0);
 	fh_expect("0a 0a 12 08 10 f8 07 18 01 20 88 01");
 	assert_non_null(io);
 	fd = crosvm_io_event_fd(io);
@@ -163,7 +163,8 @@ static void memory(void **state)
 
 	(void)state;
 	fh_send("12 00");
-	assert_int_equal(crosvm_create_memory(F.c, mfd, 0x1000, 0x2000, 0x10000, true, true, &m), 0);
+	assert_int_equal(crosvm_create_memory(F.c, mfd, 0x1000, 0x2000, 0x10000, true, true, &m),
+			 0);
 	/* The memfd travels with the request; the caller keeps its own. */
 	fh_expect_fds("0a 10 1a 0e 08 80 20 10 80 80 04 18 80 40 20 01 28 01", &got, 1);
 	same_file(got, mfd);
@@ -183,13 +184,15 @@ static void memory(void **state)
 		assert_ptr_equal(m2, (struct crosvm_memory *)0x1);
 		/* Length 0 passes the local check; the host decides. */
 		fh_send("08 2c 12 00");
-		assert_int_equal(crosvm_create_memory(F.c, mfd, 0, 0, 0, false, false, &m2), -EINVAL);
+		assert_int_equal(crosvm_create_memory(F.c, mfd, 0, 0, 0, false, false, &m2),
+				 -EINVAL);
 		fh_expect_fds("0a 04 08 01 1a 00", &got, 1);
 		close(got);
 	}
 
 	/* Local checks: 4 KiB alignment, a descriptor; nothing is sent. */
-	assert_int_equal(crosvm_create_memory(F.c, mfd, 0x800, 0x1000, 0, false, false, &m), -EINVAL);
+	assert_int_equal(crosvm_create_memory(F.c, mfd, 0x800, 0x1000, 0, false, false, &m),
+			 -EINVAL);
 	assert_int_equal(crosvm_create_memory(F.c, mfd, 0, 0x1001, 0, false, false, &m), -EINVAL);
 	assert_int_equal(crosvm_create_memory(F.c, -1, 0, 0x1000, 0, false, false, &m), -EBADF);
 	assert_int_equal(crosvm_create_memory(F.c, mfd, 0, 0x1000, 0, false, false, NULL), -EINVAL);

@@ -7,6 +7,7 @@
  * with varint-framed responses.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -195,17 +196,112 @@ static void wait_errors(void **state)
 	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), 0);
 	assert_int_equal(ev.kind, CROSVM_VCPU_EVENT_KIND_INIT);
 
+	assert_int_equal(crosvm_vcpu_resume(F.v[0]), 0);
+	fh_vcpu_expect(0, "12 00");
+
 	/* A frame longer than any message is a framing error. */
 	assert_int_equal(write(F.resp_wr[0], "\xff\xff\xff\xff\x0f", 5), 5);
 	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), -EINVAL);
 	fh_vcpu_expect_none(0);
 }
 
-/* Eager registers of the wrong size are rejected and leave no state behind. */
+/*
+ * Waiting again while stopped: crosvm's library blocked forever; the host
+ * answers a Wait in that state with EPROTO, so ours asks and reports it.
+ */
+static void wait_twice(void **state)
+{
+	struct crosvm_vcpu_event ev;
+
+	(void)state;
+	fh_vcpu_init(0);
+	fh_vcpu_send(0, "08 8e 01");
+	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), -EPROTO);
+	fh_vcpu_expect(0, "0a 00");
+	/* Still stopped: state calls and resume work. */
+	fh_vcpu_send(0, "22 06 0a 04 02 00 00 00");
+	{
+		struct kvm_mp_state mp;
+
+		assert_int_equal(crosvm_vcpu_get_mp_state(F.v[0], &mp), 0);
+		assert_int_equal(mp.mp_state, 2);
+	}
+	fh_vcpu_expect(0, "1a 02 08 05");
+	assert_int_equal(crosvm_vcpu_resume(F.v[0]), 0);
+	fh_vcpu_expect(0, "12 00");
+}
+
+/*
+ * While the guest runs the host does not read the vcpu channel: requests
+ * are refused locally instead of blocking or eating the next event.
+ */
+static void state_calls_only_when_stopped(void **state)
+{
+	struct crosvm_vcpu_event ev;
+	struct kvm_msr_entry msr = { .index = 0x10 };
+	struct kvm_regs regs;
+	struct kvm_fpu fpu;
+	uint64_t args[4] = { 0 };
+	uint32_t out = 9;
+	uint8_t msg[256];
+	size_t n;
+
+	(void)state;
+	/* Before the Init handshake the host does answer (EPROTO, or after Start). */
+	fh_vcpu_send(0, "08 8e 01");
+	assert_int_equal(crosvm_vcpu_get_fpu(F.v[0], &fpu), -EPROTO);
+	fh_vcpu_expect(0, "1a 02 08 02");
+	fh_vcpu_init(0);
+	assert_int_equal(crosvm_vcpu_resume(F.v[0]), 0);
+	fh_vcpu_expect(0, "12 00");
+
+	assert_int_equal(crosvm_vcpu_get_fpu(F.v[0], &fpu), -EINVAL);
+	assert_int_equal(crosvm_vcpu_set_fpu(F.v[0], &fpu), -EINVAL);
+	assert_int_equal(crosvm_vcpu_get_regs(F.v[0], &regs), -EINVAL);
+	assert_int_equal(crosvm_vcpu_get_msrs(F.v[0], 1, &msr, &out), -EINVAL);
+	assert_int_equal(out, 0);
+	assert_int_equal(crosvm_vcpu_set_msrs(F.v[0], 1, &msr), -EINVAL);
+	assert_int_equal(crosvm_vcpu_set_cpuid(F.v[0], 0, NULL), -EINVAL);
+	assert_int_equal(crosvm_vcpu_enable_capability(F.v[0], 123, 0, args), -EINVAL);
+	assert_int_equal(crosvm_get_hyperv_cpuid(F.v[0], 0, NULL, &out), -EINVAL);
+	/* A deferred set needs no host and is kept for the next resume. */
+	fill(&regs, sizeof(regs), 3);
+	assert_int_equal(crosvm_vcpu_set_regs(F.v[0], &regs), 0);
+	/* A get cannot flush it now; the set must survive the refusal. */
+	{
+		struct kvm_regs r2;
+
+		assert_int_equal(crosvm_vcpu_get_regs(F.v[0], &r2), -EINVAL);
+	}
+	fh_vcpu_expect_none(0);
+
+	/* An async write does not stop the vcpu either. */
+	fh_vcpu_send(0, "12 0e 12 0c 08 01 10 80 40 18 01 20 01 2a 01 01");
+	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), 0);
+	assert_int_equal(ev.io_access.no_resume, 1);
+	assert_int_equal(crosvm_vcpu_get_fpu(F.v[0], &fpu), -EINVAL);
+	fh_vcpu_expect_none(0);
+
+	/* The next stop serves requests again, and the resume carries the set. */
+	fh_vcpu_send(0, "12 02 1a 00");
+	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), 0);
+	assert_int_equal(ev.kind, CROSVM_VCPU_EVENT_KIND_PAUSED);
+	assert_int_equal(crosvm_vcpu_resume(F.v[0]), 0);
+	n = fh_cat(msg, sizeof(msg), "12 93 01 12 90 01", &regs, sizeof(regs));
+	fh_vcpu_expect_bytes(0, msg, n);
+}
+
+/*
+ * Eager registers of the wrong size: the event is still delivered (the host
+ * holds the vcpu stopped), but reading that copy fails instead of reading
+ * past it as crosvm's library did.
+ */
 static void wait_bad_eager_regs(void **state)
 {
 	uint8_t msg[1024], regs[144];
 	struct crosvm_vcpu_event ev;
+	struct kvm_regs r;
+	struct kvm_sregs s;
 	size_t n;
 
 	(void)state;
@@ -213,20 +309,37 @@ static void wait_bad_eager_regs(void **state)
 	assert_int_equal(crosvm_vcpu_resume(F.v[0]), 0);
 	fh_vcpu_expect(0, "12 00");
 	fill(regs, sizeof(regs), 1);
-	n = fh_cat(msg, sizeof(msg), "12 9d 01 12 9a 01 10 80 0a 18 01 2a 01 77 32 8f 01", regs, 143);
+	n = fh_cat(msg, sizeof(msg), "12 9d 01 12 9a 01 10 80 0a 18 01 2a 01 77 32 8f 01", regs,
+		   143);
 	fh_vcpu_send_bytes(0, msg, n);
-	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), -EPROTO);
-	assert_int_equal(crosvm_vcpu_resume(F.v[0]), -EINVAL);
-	/* Neither the io data nor a register cache changed: a get goes to the host. */
+	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), 0);
+	assert_int_equal(ev.io_access.address, 0x500);
+	assert_int_equal(crosvm_vcpu_get_regs(F.v[0], &r), -EPROTO);
+	assert_int_equal(crosvm_vcpu_get_regs(F.v[0], &r), -EPROTO);
+	fh_vcpu_expect_none(0);
+	/* sregs were not sent: they come from the host. */
+	fill(&s, sizeof(s), 2);
+	n = fh_cat(msg, sizeof(msg), "22 bb 02 0a b8 02", &s, sizeof(s));
+	fh_vcpu_send_bytes(0, msg, n);
+	assert_int_equal(crosvm_vcpu_get_sregs(F.v[0], &s), 0);
+	fh_vcpu_expect(0, "1a 02 08 01");
+	/* A set replaces the bad copy; the get then flushes and asks. */
+	memcpy(&r, regs, sizeof(r));
+	assert_int_equal(crosvm_vcpu_set_regs(F.v[0], &r), 0);
+	fh_vcpu_send(0, "2a 00");
 	n = fh_cat(msg, sizeof(msg), "22 93 01 0a 90 01", regs, 144);
 	fh_vcpu_send_bytes(0, msg, n);
+	assert_int_equal(crosvm_vcpu_get_regs(F.v[0], &r), 0);
+	assert_memory_equal(&r, regs, 144);
 	{
-		struct kvm_regs r;
+		uint8_t exp[512];
+		size_t m = fh_cat(exp, sizeof(exp), "22 93 01 12 90 01", regs, 144);
 
-		assert_int_equal(crosvm_vcpu_get_regs(F.v[0], &r), 0);
-		assert_memory_equal(&r, regs, 144);
+		m += fh_cat(exp + m, sizeof(exp) - m, "1a 00", NULL, 0);
+		fh_vcpu_expect_bytes(0, exp, m);
 	}
-	fh_vcpu_expect(0, "1a 00");
+	assert_int_equal(crosvm_vcpu_resume(F.v[0]), 0);
+	fh_vcpu_expect(0, "12 03 0a 01 77");
 }
 
 static void wait_eof(void **state)
@@ -240,11 +353,16 @@ static void wait_eof(void **state)
 	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), -EPIPE);
 	fh_vcpu_expect(0, "0a 00");
 	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), -EPIPE);
+	fh_vcpu_expect_none(0);
+	/* Stopped in an event when the host goes away. */
+	fh_vcpu_init(1);
+	close(F.resp_wr[1]);
+	F.resp_wr[1] = -1;
 	{
 		struct kvm_fpu fpu;
 
-		assert_int_equal(crosvm_vcpu_get_fpu(F.v[0], &fpu), -EPIPE);
-		fh_vcpu_expect(0, "1a 02 08 02");
+		assert_int_equal(crosvm_vcpu_get_fpu(F.v[1], &fpu), -EPIPE);
+		fh_vcpu_expect(1, "1a 02 08 02");
 	}
 }
 
@@ -402,6 +520,52 @@ static void resume_only_when_stopped(void **state)
 	/* Twice for one event. */
 	assert_int_equal(crosvm_vcpu_resume(F.v[0]), -EINVAL);
 	fh_vcpu_expect_none(0);
+}
+
+static void *wait_for_init(void *arg)
+{
+	struct crosvm_vcpu_event ev;
+	int r = crosvm_vcpu_wait(arg, &ev);
+
+	return (void *)(intptr_t)(r == 0 && ev.kind == CROSVM_VCPU_EVENT_KIND_INIT ? 0 : 1);
+}
+
+static short poll_events(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	assert_true(poll(&p, 1, 0) >= 0);
+	return p.revents;
+}
+
+/*
+ * The usual plugin shutdown: the main thread destroys its last connection
+ * while a vcpu thread is still blocked in crosvm_vcpu_wait().  The call in
+ * progress keeps the vcpu's pipes and memory; they go when it returns.
+ */
+static void destroy_while_waiting(void **state)
+{
+	struct pollfd p = { .fd = F.req_rd[0], .events = POLLIN };
+	pthread_t t;
+	void *res;
+
+	(void)state;
+	assert_int_equal(pthread_create(&t, NULL, wait_for_init, F.v[0]), 0);
+	/* The Wait request shows the thread is inside the call. */
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	fh_vcpu_expect(0, "0a 00");
+
+	assert_int_equal(crosvm_destroy_connection(&F.c), 0);
+	assert_null(F.c);
+	/* Still open: the library's end of the request pipe has not hung up. */
+	assert_false(poll_events(F.req_rd[0]) & POLLHUP);
+
+	fh_vcpu_send(0, "12 02 0a 00");
+	assert_int_equal(pthread_join(t, &res), 0);
+	assert_null(res);
+	/* The call has returned, the family is gone and every vcpu pipe with it. */
+	assert_true(poll_events(F.req_rd[0]) & POLLHUP);
+	assert_true(poll_events(F.req_rd[1]) & POLLHUP);
 }
 
 /* ---- register caches ------------------------------------------------------------------------ */
@@ -658,7 +822,7 @@ static void vcpu_state(void **state)
 		fh_vcpu_expect(1, sc->get_req);
 		assert_memory_equal(out, image, sc->size);
 
-		/* Wrong size, missing member, another member, errno: -EPROTO/-errno, out untouched. */
+		/* Wrong size, missing or other member, errno: -EPROTO/-errno, out untouched. */
 		memset(out, 0xee, sizeof(out));
 		fh_vcpu_send(1, "22 02 0a 00");
 		assert_int_equal(sc->get(F.v[1], out), -EPROTO);
@@ -884,12 +1048,15 @@ int main(void)
 		T(io_events),
 		T(hyperv_events),
 		T(wait_errors),
+		T(wait_twice),
+		T(state_calls_only_when_stopped),
 		T(wait_bad_eager_regs),
 		T(wait_eof),
 		T(wait_no_sigpipe),
 		T(several_frames_in_one_read),
 		T(frame_split_across_reads),
 		T(resume_only_when_stopped),
+		T(destroy_while_waiting),
 		T(deferred_sets_in_resume),
 		T(get_after_set_flushes),
 		T(eager_regs_from_hint),
