@@ -33,6 +33,7 @@
 #define RUN_LINE_MAX 4096u
 /* Chunks of plugin stderr read per wake-up, so a chatty plugin cannot starve the loop. */
 #define RUN_STDERR_BURST 16
+#define RUN_STDERR_FINAL_BURST 256
 
 struct host {
 	const struct host_config *cfg;
@@ -96,11 +97,12 @@ static void relay_bytes(struct host *h, const char *p, size_t n)
 	}
 }
 
-static void relay_stderr(struct host *h)
+/* Relays up to burst chunks of plugin stderr that are ready now. */
+static void relay_stderr(struct host *h, int burst)
 {
 	char chunk[4096];
 
-	for (int i = 0; i < RUN_STDERR_BURST && h->stderr_rd >= 0; i++) {
+	for (int i = 0; i < burst && h->stderr_rd >= 0; i++) {
 		ssize_t n = read(h->stderr_rd, chunk, sizeof(chunk));
 
 		if (n > 0) {
@@ -319,7 +321,7 @@ static void run_loop(struct host *h)
 					return;
 				break;
 			case -3:
-				relay_stderr(h);
+				relay_stderr(h, RUN_STDERR_BURST);
 				break;
 			default:
 				if (h->conns[conn_of[k]] >= 0)
@@ -507,7 +509,8 @@ int run_vm(const struct host_config *cfg)
 	vm_signal_kill(&h->vm);
 	vcpus_join(&h->vm);
 	run_stop_plugin(h);
-	relay_stderr(h);
+	/* The plugin's last words; bounded in case its descendants keep writing. */
+	relay_stderr(h, RUN_STDERR_FINAL_BURST);
 	relay_flush(h);
 	ret = run_result(h);
 
