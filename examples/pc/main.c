@@ -437,7 +437,7 @@ static void *rtc_thread(void *arg)
 			pthread_mutex_lock(&pc->lock);
 			fire = cmos_periodic_tick(&pc->cmos);
 			pthread_mutex_unlock(&pc->lock);
-			/* Ticks that came while the line was still raised are lost, as on real chips. */
+			/* Ticks while the line is still raised are lost, as on real chips. */
 			n = 1;
 			if (fire && write(crosvm_irq_event_get_fd(pc->rtc_irq), &n, sizeof(n)) < 0)
 				say("RTC: irqfd: %s", strerror(errno));
@@ -778,13 +778,13 @@ static void usage(FILE *f)
 		"  --bios FILE       firmware image (default " DEFAULT_BIOS ")\n"
 		"  --mem MIB         guest RAM in MiB (default 128, at least 16)\n"
 		"  --disk IMAGE      ATA disk on the primary channel (copy-on-write, in memory)\n"
-		"  --timeout S       give up after S seconds (exit status 1 unless --expect was seen)\n"
+		"  --timeout S       give up after S seconds (exit 1 unless TEXT was seen)\n"
 		"  --expect TEXT     success text in the console output (default \"" DEFAULT_EXPECT
 		"\")\n"
 		"  --stay            keep running after TEXT (until timeout, reset or VM stop)\n"
 		"  --quiet           do not copy the console to stdout\n"
 		"  --verbose         log PAM changes and timings on stderr\n"
-		"  --no-fw-cfg       no fw_cfg device: the firmware falls back to CMOS for RAM size\n"
+		"  --no-fw-cfg       no fw_cfg: the firmware reads the RAM size from CMOS\n"
 		"  --boot-menu       let SeaBIOS offer its boot menu (fw_cfg only)\n"
 		"  --sercon          ask SeaBIOS to mirror its screen on COM1 (fw_cfg only)\n"
 		"  --sync-debugcon   keep port 0x402 a synchronous range (slower)\n");
@@ -826,7 +826,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			errno = 0;
 			o->mem_mib = strtoull(optarg, &end, 10);
 			if (errno || *end || o->mem_mib < 16 || o->mem_mib > (1ull << 20)) {
-				fprintf(stderr, "pc: --mem: '%s' is not a size in MiB (16..1048576)\n",
+				fprintf(stderr,
+					"pc: --mem: '%s' is not a size in MiB (16..1048576)\n",
 					optarg);
 				return -EINVAL;
 			}
@@ -930,7 +931,8 @@ int main(int argc, char **argv)
 
 	r = crosvm_connect(&pc->crosvm);
 	if (r < 0) {
-		snprintf(err, sizeof(err), "crosvm_connect: %s (run me under plugvm)", strerror(-r));
+		snprintf(err, sizeof(err), "crosvm_connect: %s (run me under plugvm)",
+			 strerror(-r));
 		goto fail;
 	}
 	r = crosvm_get_shutdown_eventfd(pc->crosvm);

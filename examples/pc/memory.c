@@ -154,8 +154,9 @@ int memory_init(struct pc_memory *m, uint64_t ram_size, const char *bios_path, c
 		return r;
 	}
 	if (rom_len < 0x10000 || rom_len % 4096) {
-		snprintf(err, errlen, "%s: %zu bytes; expected a multiple of 4 KiB, at least 64 KiB",
-			 bios_path, rom_len);
+		snprintf(err, errlen,
+			 "%s: %zu bytes; expected a multiple of 4 KiB, at least 64 KiB", bios_path,
+			 rom_len);
 		r = -EINVAL;
 		goto err_rom;
 	}
@@ -173,7 +174,7 @@ int memory_init(struct pc_memory *m, uint64_t ram_size, const char *bios_path, c
 	if (r < 0)
 		goto err_msg;
 	m->ram_fd = r;
-	/* The ISA BIOS alias: the image's last 128 KiB end at 1 MiB, as in the chipset's ROM decode. */
+	/* The ISA BIOS alias: the image's last 128 KiB end at 1 MiB, as the chipset decodes it. */
 	isa = rom_len < ISA_BIOS_MAX ? rom_len : ISA_BIOS_MAX;
 	r = write_all(m->ram_fd, rom + rom_len - isa, isa, (off_t)(SHADOW_END - isa));
 	if (r < 0)

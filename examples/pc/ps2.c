@@ -305,7 +305,8 @@ static uint8_t ps2_read8(void *dev, uint16_t port)
 	uint8_t v;
 
 	if (port == 0x64) {
-		v = (uint8_t)(STS_UNLOCKED | (p->status & STS_CMD) | (p->ctr & CTR_SYS ? STS_SYS : 0));
+		v = (uint8_t)(STS_UNLOCKED | (p->status & STS_CMD) |
+			      (p->ctr & CTR_SYS ? STS_SYS : 0));
 		if (p->obf)
 			v |= STS_OBF | (p->obf_aux ? STS_AUX : 0);
 		return v;

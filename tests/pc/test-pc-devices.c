@@ -138,7 +138,8 @@ static void test_cmos_memory_sizes(void **state)
 	assert_int_equal(cmos_get(&c, 0x30) | cmos_get(&c, 0x31) << 8, 0xffff);
 	assert_int_equal(cmos_get(&c, 0x17) | cmos_get(&c, 0x18) << 8, 0xffff);
 	/* 64 KiB units above 16 MiB: (3 GiB - 16 MiB) / 64 KiB. */
-	assert_int_equal(cmos_get(&c, 0x34) | cmos_get(&c, 0x35) << 8, ((3u << 30) - (16u << 20)) >> 16);
+	assert_int_equal(cmos_get(&c, 0x34) | cmos_get(&c, 0x35) << 8,
+			 ((3u << 30) - (16u << 20)) >> 16);
 	assert_int_equal(cmos_get(&c, 0x5b) | cmos_get(&c, 0x5c) << 8 | cmos_get(&c, 0x5d) << 16,
 			 (1u << 30) >> 16);
 	assert_int_equal(cmos_get(&c, 0x5f), 3);
