@@ -4,7 +4,7 @@
 #
 # Runs the pc example under the real host and checks what SeaBIOS printed.
 #   run-pc-test.sh PLUGVM PC_PLUGIN BOOTSECT CASE
-# CASE: post | cmos | bootsector | smp | fail
+# CASE: post | post-jailed | cmos | bootsector | smp | fail
 # Exit 77 (skip) only when /usr/share/seabios/bios.bin is missing or /dev/kvm unusable.
 set -u
 PLUGVM=$1
@@ -61,6 +61,15 @@ post)
 		echo "FAIL: etc/boot-fail-wait was not honoured"
 		fail=1
 	fi
+	;;
+post-jailed)
+	# The same POST in the default jail: only the firmware directory is mounted in.
+	timeout -k 5 90 "$PLUGVM" run --plugin-mount "$(dirname "$BIOS")" --plugin "$PC" -- \
+		--bios "$BIOS" --timeout 60 >"$OUT" 2>"$ERR"
+	status=$?
+	expect_status 0
+	expect_line "SeaBIOS (version"
+	expect_line "No bootable device."
 	;;
 cmos)
 	# No fw_cfg: SeaBIOS takes RAM size from the CMOS registers and shows the boot menu
