@@ -566,8 +566,14 @@ static void unprivileged_host(void **state)
 		prctl(PR_SET_DUMPABLE, 1);
 		/* A build tree in a private directory (a 0700 temporary clone, say) is out
 		 * of nobody's reach: nothing to test then. */
-		if (access(probe_path, X_OK) < 0)
-			_exit(3);
+		{
+			/* By absolute path: the relative one starts at our cwd, inside the tree. */
+			char *abs = realpath(probe_path, NULL);
+
+			if (!abs || access(abs, X_OK) < 0)
+				_exit(3);
+			free(abs);
+		}
 		run_probe(&cfg, &r, "identity", probe_path);
 		if (r.spawn_ret < 0 || !WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
 			_exit(4);
