@@ -12,8 +12,10 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "hist.h"
 #include "plugin.pb-c.h"
 #include "vcpu-shm.h"
 #include "vm.h"
@@ -924,9 +926,64 @@ static int vcpu_deliver_pause(struct vcpu *v, uint64_t user)
 	return r == 0 || r == -EIO ? VCPU_CONTINUE : VCPU_STOP;
 }
 
+/*
+ * --stats: what each exit was, and how long it kept the vcpu out of the guest
+ * (from KVM_RUN's return to the next KVM_RUN, i.e. including the plugin's
+ * round trip), plus the time spent in the guest.
+ */
+enum vcpu_stat_kind {
+	VSTAT_IO_IN,
+	VSTAT_IO_OUT,
+	VSTAT_MMIO_READ,
+	VSTAT_MMIO_WRITE,
+	VSTAT_HYPERV,
+	VSTAT_KICK,
+	VSTAT_OTHER,
+	VSTAT_MAX,
+};
+
+static const char *const vcpu_stat_names[VSTAT_MAX] = {
+	[VSTAT_IO_IN] = "pio in",       [VSTAT_IO_OUT] = "pio out",
+	[VSTAT_MMIO_READ] = "mmio read", [VSTAT_MMIO_WRITE] = "mmio write",
+	[VSTAT_HYPERV] = "hyper-v",      [VSTAT_KICK] = "kick (pause)",
+	[VSTAT_OTHER] = "other",
+};
+
+struct vcpu_stats {
+	uint64_t guest_ns;
+	struct hist exits[VSTAT_MAX];
+};
+
+static uint64_t vcpu_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static enum vcpu_stat_kind vcpu_stat_kind(const struct kvm_run *run, bool interrupted)
+{
+	if (interrupted)
+		return VSTAT_KICK;
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		return run->io.direction == KVM_EXIT_IO_OUT ? VSTAT_IO_OUT : VSTAT_IO_IN;
+	case KVM_EXIT_MMIO:
+		return run->mmio.is_write ? VSTAT_MMIO_WRITE : VSTAT_MMIO_READ;
+	case KVM_EXIT_HYPERV:
+		return VSTAT_HYPERV;
+	default:
+		return VSTAT_OTHER;
+	}
+}
+
 static void vcpu_run_loop(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
+	struct vcpu_stats *st = v->stats;
+	uint64_t t_exit = 0;
+	enum vcpu_stat_kind kind = VSTAT_OTHER;
 
 	for (;;) {
 		bool interrupted = false;
@@ -935,7 +992,20 @@ static void vcpu_run_loop(struct vcpu *v)
 
 		if (atomic_load(&vm->kill_signaled))
 			return;
-		r = ioctl(v->fd, KVM_RUN, 0);
+		if (st && t_exit) {
+			uint64_t t_entry = vcpu_now_ns();
+
+			hist_add(&st->exits[kind], t_entry - t_exit);
+			r = ioctl(v->fd, KVM_RUN, 0);
+			t_exit = vcpu_now_ns();
+			st->guest_ns += t_exit - t_entry;
+		} else {
+			r = ioctl(v->fd, KVM_RUN, 0);
+			if (st)
+				t_exit = vcpu_now_ns();
+		}
+		if (st)
+			kind = vcpu_stat_kind(v->run, r < 0 && errno == EINTR);
 		if (r < 0) {
 			if (errno == EINTR) {
 				interrupted = true;
@@ -1115,6 +1185,11 @@ static int vcpu_alloc_buffers(struct vcpu *v)
 	v->allocator.allocator_data = &v->arena;
 	if (!v->rx || !v->tx || !v->scratch || !v->arena.base)
 		return -ENOMEM;
+	if (v->vm->cfg->stats) {
+		v->stats = calloc(1, sizeof(*v->stats));
+		if (!v->stats)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -1264,8 +1339,60 @@ void vcpus_free(struct vm *vm)
 		free(v->tx);
 		free(v->scratch);
 		free(v->arena.base);
+		free(v->stats);
 		pthread_mutex_destroy(&v->pause_lock);
 	}
 	free(vm->vcpus);
 	vm->vcpus = NULL;
+}
+
+void vcpus_print_stats(struct vm *vm)
+{
+	struct vcpu_stats *all;
+	char line[256];
+	int n;
+
+	if (!vm->vcpus || !vm->cfg->stats)
+		return;
+	all = calloc(1, sizeof(*all));
+	if (!all)
+		return;
+	/* stderr directly: the table was asked for, whatever the log level. */
+	n = snprintf(line, sizeof(line),
+		     "plugvm: vcpu exit statistics (handling = KVM_RUN return to re-entry), "
+		     "times in microseconds:\n%-6s %-13s %10s %12s %9s %9s %9s %9s\n",
+		     "vcpu", "exit", "count", "total", "mean", "p50", "p99", "max");
+	(void)!write(STDERR_FILENO, line, (size_t)n);
+	for (unsigned i = 0; i <= vm->n_vcpus; i++) {
+		const struct vcpu_stats *st = i < vm->n_vcpus ? vm->vcpus[i].stats : all;
+		char who[16];
+
+		if (!st)
+			continue;
+		if (i < vm->n_vcpus) {
+			snprintf(who, sizeof(who), "%u", i);
+			all->guest_ns += st->guest_ns;
+			for (unsigned k = 0; k < VSTAT_MAX; k++)
+				hist_merge(&all->exits[k], &st->exits[k]);
+		} else {
+			snprintf(who, sizeof(who), "all");
+		}
+		for (unsigned k = 0; k < VSTAT_MAX; k++) {
+			const struct hist *h = &st->exits[k];
+
+			if (!h->count)
+				continue;
+			n = snprintf(line, sizeof(line),
+				     "%-6s %-13s %10llu %12.1f %9.2f %9.2f %9.2f %9.2f\n", who,
+				     vcpu_stat_names[k], (unsigned long long)h->count,
+				     (double)h->total / 1e3, (double)h->total / (double)h->count / 1e3,
+				     (double)hist_percentile(h, 50) / 1e3,
+				     (double)hist_percentile(h, 99) / 1e3, (double)h->max / 1e3);
+			(void)!write(STDERR_FILENO, line, (size_t)n);
+		}
+		n = snprintf(line, sizeof(line), "%-6s %-13s %10s %12.1f\n", who, "in guest", "",
+			     (double)st->guest_ns / 1e3);
+		(void)!write(STDERR_FILENO, line, (size_t)n);
+	}
+	free(all);
 }

@@ -101,6 +101,8 @@ struct vcpu {
 	struct kvm_debugregs hint_debugregs;
 
 	struct log_ratelimit rl; /* for anything the guest or plugin can trigger at will */
+
+	struct vcpu_stats *stats; /* --stats only; written by the vcpu thread alone */
 };
 
 /* Allocates vm->vcpus and creates every vcpu's pipes. Before the spawn. */
@@ -141,5 +143,8 @@ int vcpus_negotiate_channel(struct vm *vm, uint32_t version, struct vcpu_channel
 
 /* Closes vcpu fds, mappings and pipes, and frees vm->vcpus.  Threads must be joined. */
 void vcpus_free(struct vm *vm);
+
+/* --stats: prints the exit table of every vcpu (after vcpus_join()). */
+void vcpus_print_stats(struct vm *vm);
 
 #endif /* PLUGVM_HOST_VCPU_H */
