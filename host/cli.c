@@ -63,6 +63,7 @@ enum cli_opt_id {
 	OPT_PLUGIN_GID_MAP_FILE,
 	OPT_HUGEPAGES,
 	OPT_NAME,
+	OPT_STATS,
 	OPT_MAX,
 };
 
@@ -111,6 +112,7 @@ static const struct cli_option cli_options[] = {
 	{ "plugin-gid-map-file", 0, CLI_VALUE, OPT_PLUGIN_GID_MAP_FILE },
 	{ "hugepages", 0, CLI_REPEAT, OPT_HUGEPAGES },
 	{ "name", 0, CLI_VALUE, OPT_NAME },
+	{ "stats", 0, CLI_REPEAT, OPT_STATS },
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -153,6 +155,7 @@ static const char cli_usage[] =
 	"      --plugin-gid-map-file FILE  one --plugin-gid-map value per line\n"
 	"      --hugepages             accepted; no effect for plugin VMs\n"
 	"      --name NAME             name of the host's main thread\n"
+	"      --stats                 print vcpu exit counts and handling latencies at the end\n"
 	"      --vhost-net, --vhost-net-device PATH  rejected: vhost-net is not supported\n"
 	"\n"
 	"Exit status: 0 if the plugin exited with status 0, 1 on any error.\n";
@@ -1040,6 +1043,9 @@ static int cli_apply(struct cli *c, const struct cli_option *o, const char *v)
 		return r;
 	case OPT_PLUGIN_GID_MAP_FILE:
 		return cli_strdup(c, &c->gid_map_file, v);
+	case OPT_STATS:
+		cfg->stats = true;
+		return 0;
 	case OPT_NAME:
 		return cli_strdup(c, &cfg->name, v);
 	case OPT_MAX:

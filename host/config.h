@@ -69,6 +69,7 @@ struct host_config {
 	int log_level;       /* enum log_level */
 	char *name;          /* run --name, or NULL */
 	bool syslog;         /* --syslog / --syslog-tag: also log to syslog */
+	bool stats;          /* --stats: print a table of vcpu exits at the end */
 	char *syslog_tag;    /* --syslog-tag, or NULL for "plugvm" */
 };
 

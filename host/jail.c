@@ -753,6 +753,29 @@ static int child_drop_caps(void)
 	return 0;
 }
 
+/* The kernel's struct sigaction on x86-64, for rt_sigaction(2) without glibc's filtering. */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+void spawn_reset_signal_dispositions(void)
+{
+	struct kernel_sigaction ksa = { .handler = SIG_DFL };
+
+	/*
+	 * The raw system call, because glibc refuses its reserved signals (32 and
+	 * 33), and an ignored disposition of those inherited from whoever started
+	 * the host would otherwise reach the plugin.
+	 */
+	for (int sig = 1; sig <= 64; sig++) {
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
+	}
+}
+
 static void __attribute__((noreturn)) child_main(struct jail_plan *p)
 {
 	static const char *const ns_limits[] = {
@@ -761,7 +784,6 @@ static void __attribute__((noreturn)) child_main(struct jail_plan *p)
 		"/proc/sys/user/max_ipc_namespaces",    "/proc/sys/user/max_uts_namespaces",
 		"/proc/sys/user/max_cgroup_namespaces", "/proc/sys/user/max_time_namespaces",
 	};
-	struct sigaction sa;
 	struct mount_attr attr;
 	struct rlimit rl;
 	sigset_t none;
@@ -770,13 +792,7 @@ static void __attribute__((noreturn)) child_main(struct jail_plan *p)
 	ssize_t n;
 
 	/* Handlers survive execve() as "default" only if we reset them; do it while all is blocked. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	for (int sig = 1; sig < NSIG; sig++) {
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);
-	}
+	spawn_reset_signal_dispositions();
 	/* Before anything else: a host that dies from now on takes us with it. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		child_fail(p, STEP_SYNC, errno, -1);

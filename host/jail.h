@@ -50,4 +50,11 @@ const char *jail_explain_status(int wstatus);
  */
 int host_drop_privileges(void);
 
+/*
+ * Sets every signal's disposition to the default, including glibc's reserved
+ * real-time signals that sigaction() refuses.  Async-signal-safe: for use in
+ * a child between fork/clone and execve.
+ */
+void spawn_reset_signal_dispositions(void);
+
 #endif /* PLUGVM_HOST_JAIL_H */

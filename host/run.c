@@ -505,6 +505,7 @@ int run_vm(const struct host_config *cfg)
 
 	vm_signal_kill(&h->vm);
 	vcpus_join(&h->vm);
+	vcpus_print_stats(&h->vm);
 	run_stop_plugin(h);
 	/* The plugin's last words; bounded in case its descendants keep writing. */
 	relay_stderr(h, RUN_STDERR_FINAL_BURST);

@@ -260,18 +260,11 @@ brute: {
 
 static void __attribute__((noreturn)) child_main(const struct spawn_plan *p)
 {
-	struct sigaction sa;
 	sigset_t none;
 	int fd;
 
 	/* Handlers and ignored dispositions survive execve(); the plugin must start clean. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	for (int sig = 1; sig < NSIG; sig++) {
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);
-	}
+	spawn_reset_signal_dispositions();
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		child_fail(p, "sigprocmask", errno);

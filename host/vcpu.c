@@ -12,9 +12,12 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "hist.h"
 #include "plugin.pb-c.h"
+#include "vcpu-shm.h"
 #include "vm.h"
 #include "wire.h"
 
@@ -106,17 +109,10 @@ static void arena_free(void *data, void *p)
 	free(p);
 }
 
-static Plugvm__VcpuRequest *vcpu_decode(struct vcpu *v, const uint8_t *msg, size_t len)
-{
-	v->arena.used = 0;
-	return plugvm__vcpu_request__unpack(&v->allocator, len, msg);
-}
-
 static void vcpu_request_free(struct vcpu *v, Plugvm__VcpuRequest *req)
 {
 	if (req)
-		plugvm__vcpu_request__free_unpacked(req, &v->allocator);
-	v->arena.used = 0;
+		v->chan->release(v, req);
 }
 
 /* ---------------------------------------------------------------------------
@@ -149,13 +145,25 @@ static int vcpu_poll(struct vcpu *v, int fd, short events)
 	}
 }
 
-static int pipe_send(struct vcpu *v, uint8_t *msg, size_t len)
+static int pipe_send(struct vcpu *v, const Plugvm__VcpuResponse *resp)
 {
-	uint8_t prefix[10];
-	size_t n = wire_varint_encode(len, prefix), left;
-	uint8_t *p;
+	size_t len = plugvm__vcpu_response__get_packed_size(resp), n, left;
+	uint8_t prefix[10], *msg, *p;
 
-	if (n > VCPU_CHANNEL_HEADROOM || len > WIRE_VCPU_MESSAGE_MAX)
+	if (len > WIRE_VCPU_MESSAGE_MAX)
+		return -EMSGSIZE;
+	if (len > v->tx_cap) {
+		uint8_t *nb = realloc(v->tx, VCPU_CHANNEL_HEADROOM + len);
+
+		if (!nb)
+			return -ENOMEM;
+		v->tx = nb;
+		v->tx_cap = len;
+	}
+	msg = v->tx + VCPU_CHANNEL_HEADROOM;
+	plugvm__vcpu_response__pack(resp, msg);
+	n = wire_varint_encode(len, prefix);
+	if (n > VCPU_CHANNEL_HEADROOM)
 		return -EMSGSIZE;
 	/* One contiguous write keeps small messages atomic on the pipe. */
 	p = msg - n;
@@ -183,7 +191,7 @@ static int pipe_send(struct vcpu *v, uint8_t *msg, size_t len)
 	return 0;
 }
 
-static ssize_t pipe_recv(struct vcpu *v, const uint8_t **ret_msg)
+static int pipe_recv(struct vcpu *v, Plugvm__VcpuRequest **ret_req)
 {
 	for (;;) {
 		ssize_t r;
@@ -192,8 +200,14 @@ static ssize_t pipe_recv(struct vcpu *v, const uint8_t **ret_msg)
 			return -EPIPE;
 		r = read(v->to_host[0], v->rx, WIRE_VCPU_MESSAGE_MAX);
 		if (r > 0) {
-			*ret_msg = v->rx;
-			return r;
+			v->arena.used = 0;
+			*ret_req = plugvm__vcpu_request__unpack(&v->allocator, (size_t)r, v->rx);
+			if (!*ret_req) {
+				log_ratelimited(&v->rl, LOG_LEVEL_WARN,
+						"vcpu %u: undecodable request (%zd bytes)", v->id, r);
+				return -EBADMSG;
+			}
+			return 0;
 		}
 		if (r == 0)
 			return -EPIPE;
@@ -210,9 +224,16 @@ static ssize_t pipe_recv(struct vcpu *v, const uint8_t **ret_msg)
 	}
 }
 
-static const struct vcpu_channel_ops vcpu_pipe_channel = {
+static void pipe_release(struct vcpu *v, Plugvm__VcpuRequest *req)
+{
+	plugvm__vcpu_request__free_unpacked(req, &v->allocator);
+	v->arena.used = 0;
+}
+
+const struct vcpu_channel_ops vcpu_pipe_channel = {
 	.send = pipe_send,
 	.recv = pipe_recv,
+	.release = pipe_release,
 };
 
 /* ---------------------------------------------------------------------------
@@ -221,20 +242,7 @@ static const struct vcpu_channel_ops vcpu_pipe_channel = {
 
 static int vcpu_send(struct vcpu *v, const Plugvm__VcpuResponse *resp)
 {
-	size_t len = plugvm__vcpu_response__get_packed_size(resp);
-
-	if (len > WIRE_VCPU_MESSAGE_MAX)
-		return -EMSGSIZE;
-	if (len > v->tx_cap) {
-		uint8_t *n = realloc(v->tx, VCPU_CHANNEL_HEADROOM + len);
-
-		if (!n)
-			return -ENOMEM;
-		v->tx = n;
-		v->tx_cap = len;
-	}
-	plugvm__vcpu_response__pack(resp, v->tx + VCPU_CHANNEL_HEADROOM);
-	return v->chan->send(v, v->tx + VCPU_CHANNEL_HEADROOM, len);
+	return v->chan->send(v, resp);
 }
 
 static int vcpu_send_errno(struct vcpu *v, int err)
@@ -539,24 +547,18 @@ static int vcpu_serve(struct vcpu *v, Plugvm__VcpuRequest **ret_resume)
 {
 	for (;;) {
 		Plugvm__VcpuRequest *req;
-		const uint8_t *msg;
-		ssize_t len;
 		int r;
 
-		len = v->chan->recv(v, &msg);
-		if (len < 0)
-			return (int)len;
-		req = vcpu_decode(v, msg, (size_t)len);
-		if (!req) {
+		r = v->chan->recv(v, &req);
+		if (r == -EBADMSG) {
 			/* Undecodable: answer like a misplaced request and keep serving. */
-			log_ratelimited(&v->rl, LOG_LEVEL_WARN, "vcpu %u: undecodable request (%zd bytes)",
-					v->id, len);
 			r = vcpu_send_errno(v, EPROTO);
-			vcpu_request_free(v, NULL);
 			if (r < 0)
 				return r;
 			continue;
 		}
+		if (r < 0)
+			return r;
 		switch (req->message_case) {
 		case PLUGVM__VCPU_REQUEST__MESSAGE_RESUME:
 			r = vcpu_apply_resume_regs(v, req->resume);
@@ -614,15 +616,12 @@ static int vcpu_serve(struct vcpu *v, Plugvm__VcpuRequest **ret_resume)
 static int vcpu_init_handshake(struct vcpu *v)
 {
 	for (;;) {
-		Plugvm__VcpuRequest *req;
-		const uint8_t *msg;
-		ssize_t len;
+		Plugvm__VcpuRequest *req = NULL;
 		int r, kind;
 
-		len = v->chan->recv(v, &msg);
-		if (len < 0)
-			return (int)len;
-		req = vcpu_decode(v, msg, (size_t)len);
+		r = v->chan->recv(v, &req);
+		if (r < 0 && r != -EBADMSG)
+			return r;
 		kind = req ? (int)req->message_case : -1;
 		vcpu_request_free(v, req);
 		if (kind == PLUGVM__VCPU_REQUEST__MESSAGE_SHUTDOWN)
@@ -927,9 +926,64 @@ static int vcpu_deliver_pause(struct vcpu *v, uint64_t user)
 	return r == 0 || r == -EIO ? VCPU_CONTINUE : VCPU_STOP;
 }
 
+/*
+ * --stats: what each exit was, and how long it kept the vcpu out of the guest
+ * (from KVM_RUN's return to the next KVM_RUN, i.e. including the plugin's
+ * round trip), plus the time spent in the guest.
+ */
+enum vcpu_stat_kind {
+	VSTAT_IO_IN,
+	VSTAT_IO_OUT,
+	VSTAT_MMIO_READ,
+	VSTAT_MMIO_WRITE,
+	VSTAT_HYPERV,
+	VSTAT_KICK,
+	VSTAT_OTHER,
+	VSTAT_MAX,
+};
+
+static const char *const vcpu_stat_names[VSTAT_MAX] = {
+	[VSTAT_IO_IN] = "pio in",       [VSTAT_IO_OUT] = "pio out",
+	[VSTAT_MMIO_READ] = "mmio read", [VSTAT_MMIO_WRITE] = "mmio write",
+	[VSTAT_HYPERV] = "hyper-v",      [VSTAT_KICK] = "kick (pause)",
+	[VSTAT_OTHER] = "other",
+};
+
+struct vcpu_stats {
+	uint64_t guest_ns;
+	struct hist exits[VSTAT_MAX];
+};
+
+static uint64_t vcpu_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static enum vcpu_stat_kind vcpu_stat_kind(const struct kvm_run *run, bool interrupted)
+{
+	if (interrupted)
+		return VSTAT_KICK;
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		return run->io.direction == KVM_EXIT_IO_OUT ? VSTAT_IO_OUT : VSTAT_IO_IN;
+	case KVM_EXIT_MMIO:
+		return run->mmio.is_write ? VSTAT_MMIO_WRITE : VSTAT_MMIO_READ;
+	case KVM_EXIT_HYPERV:
+		return VSTAT_HYPERV;
+	default:
+		return VSTAT_OTHER;
+	}
+}
+
 static void vcpu_run_loop(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
+	struct vcpu_stats *st = v->stats;
+	uint64_t t_exit = 0;
+	enum vcpu_stat_kind kind = VSTAT_OTHER;
 
 	for (;;) {
 		bool interrupted = false;
@@ -938,7 +992,20 @@ static void vcpu_run_loop(struct vcpu *v)
 
 		if (atomic_load(&vm->kill_signaled))
 			return;
-		r = ioctl(v->fd, KVM_RUN, 0);
+		if (st && t_exit) {
+			uint64_t t_entry = vcpu_now_ns();
+
+			hist_add(&st->exits[kind], t_entry - t_exit);
+			r = ioctl(v->fd, KVM_RUN, 0);
+			t_exit = vcpu_now_ns();
+			st->guest_ns += t_exit - t_entry;
+		} else {
+			r = ioctl(v->fd, KVM_RUN, 0);
+			if (st)
+				t_exit = vcpu_now_ns();
+		}
+		if (st)
+			kind = vcpu_stat_kind(v->run, r < 0 && errno == EINTR);
 		if (r < 0) {
 			if (errno == EINTR) {
 				interrupted = true;
@@ -1118,6 +1185,11 @@ static int vcpu_alloc_buffers(struct vcpu *v)
 	v->allocator.allocator_data = &v->arena;
 	if (!v->rx || !v->tx || !v->scratch || !v->arena.base)
 		return -ENOMEM;
+	if (v->vm->cfg->stats) {
+		v->stats = calloc(1, sizeof(*v->stats));
+		if (!v->stats)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -1228,9 +1300,13 @@ void vcpus_pause(struct vm *vm, uint64_t mask, uint64_t user)
 
 void vcpus_kick(struct vm *vm)
 {
-	for (unsigned i = 0; vm->vcpus && i < vm->n_vcpus; i++)
-		if (vm->vcpus[i].thread_started)
-			pthread_kill(vm->vcpus[i].thread, SIGRTMIN);
+	for (unsigned i = 0; vm->vcpus && i < vm->n_vcpus; i++) {
+		if (!vm->vcpus[i].thread_started)
+			continue;
+		pthread_kill(vm->vcpus[i].thread, SIGRTMIN);
+		/* A thread asleep on the shared page does not see signals or stop_efd. */
+		vcpu_shm_wake(&vm->vcpus[i]);
+	}
 }
 
 void vcpus_join(struct vm *vm)
@@ -1249,6 +1325,7 @@ void vcpus_free(struct vm *vm)
 {
 	if (!vm->vcpus)
 		return;
+	vcpus_shm_free(vm);
 	for (unsigned i = 0; i < vm->n_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
@@ -1262,8 +1339,60 @@ void vcpus_free(struct vm *vm)
 		free(v->tx);
 		free(v->scratch);
 		free(v->arena.base);
+		free(v->stats);
 		pthread_mutex_destroy(&v->pause_lock);
 	}
 	free(vm->vcpus);
 	vm->vcpus = NULL;
+}
+
+void vcpus_print_stats(struct vm *vm)
+{
+	struct vcpu_stats *all;
+	char line[256];
+	int n;
+
+	if (!vm->vcpus || !vm->cfg->stats)
+		return;
+	all = calloc(1, sizeof(*all));
+	if (!all)
+		return;
+	/* stderr directly: the table was asked for, whatever the log level. */
+	n = snprintf(line, sizeof(line),
+		     "plugvm: vcpu exit statistics (handling = KVM_RUN return to re-entry), "
+		     "times in microseconds:\n%-6s %-13s %10s %12s %9s %9s %9s %9s\n",
+		     "vcpu", "exit", "count", "total", "mean", "p50", "p99", "max");
+	(void)!write(STDERR_FILENO, line, (size_t)n);
+	for (unsigned i = 0; i <= vm->n_vcpus; i++) {
+		const struct vcpu_stats *st = i < vm->n_vcpus ? vm->vcpus[i].stats : all;
+		char who[16];
+
+		if (!st)
+			continue;
+		if (i < vm->n_vcpus) {
+			snprintf(who, sizeof(who), "%u", i);
+			all->guest_ns += st->guest_ns;
+			for (unsigned k = 0; k < VSTAT_MAX; k++)
+				hist_merge(&all->exits[k], &st->exits[k]);
+		} else {
+			snprintf(who, sizeof(who), "all");
+		}
+		for (unsigned k = 0; k < VSTAT_MAX; k++) {
+			const struct hist *h = &st->exits[k];
+
+			if (!h->count)
+				continue;
+			n = snprintf(line, sizeof(line),
+				     "%-6s %-13s %10llu %12.1f %9.2f %9.2f %9.2f %9.2f\n", who,
+				     vcpu_stat_names[k], (unsigned long long)h->count,
+				     (double)h->total / 1e3, (double)h->total / (double)h->count / 1e3,
+				     (double)hist_percentile(h, 50) / 1e3,
+				     (double)hist_percentile(h, 99) / 1e3, (double)h->max / 1e3);
+			(void)!write(STDERR_FILENO, line, (size_t)n);
+		}
+		n = snprintf(line, sizeof(line), "%-6s %-13s %10s %12.1f\n", who, "in guest", "",
+			     (double)st->guest_ns / 1e3);
+		(void)!write(STDERR_FILENO, line, (size_t)n);
+	}
+	free(all);
 }

@@ -16,16 +16,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hist.h"
 #include "stats.h"
 
-#define STATS_SUB 8u                         /* linear steps per power of two */
-#define STATS_BUCKETS (STATS_SUB + 61u * STATS_SUB) /* covers every uint64_t */
 
 struct stats_func {
 	atomic_uint_fast64_t count;
 	atomic_uint_fast64_t total_ns;
 	atomic_uint_fast64_t max_ns;
-	atomic_uint_fast64_t hist[STATS_BUCKETS];
+	atomic_uint_fast64_t hist[HIST_BUCKETS];
 };
 
 static struct stats_func stats_funcs[STATS_NFUNCS];
@@ -51,27 +50,6 @@ uint64_t stats_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static unsigned stats_bucket(uint64_t v)
-{
-	unsigned e;
-
-	if (v < STATS_SUB)
-		return (unsigned)v;
-	e = 63u - (unsigned)__builtin_clzll(v); /* >= 3 */
-	return STATS_SUB + (e - 3u) * STATS_SUB + (unsigned)((v >> (e - 3u)) & (STATS_SUB - 1));
-}
-
-/* The smallest value that falls into bucket b (the reported percentile). */
-static uint64_t stats_bucket_floor(unsigned b)
-{
-	unsigned e;
-
-	if (b < STATS_SUB)
-		return b;
-	e = (b - STATS_SUB) / STATS_SUB + 3u;
-	return ((uint64_t)(STATS_SUB + (b - STATS_SUB) % STATS_SUB)) << (e - 3u);
-}
-
 void stats_record(unsigned idx, uint64_t t0)
 {
 	struct stats_func *f;
@@ -82,7 +60,7 @@ void stats_record(unsigned idx, uint64_t t0)
 	f = &stats_funcs[idx];
 	atomic_fetch_add_explicit(&f->count, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&f->total_ns, d, memory_order_relaxed);
-	atomic_fetch_add_explicit(&f->hist[stats_bucket(d)], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&f->hist[hist_bucket(d)], 1, memory_order_relaxed);
 	m = atomic_load_explicit(&f->max_ns, memory_order_relaxed);
 	while (d > m && !atomic_compare_exchange_weak_explicit(&f->max_ns, &m, d,
 								memory_order_relaxed,
@@ -95,10 +73,10 @@ static uint64_t stats_percentile(struct stats_func *f, uint64_t count, unsigned 
 	/* The first bucket at which pct% of the calls are accounted for. */
 	uint64_t want = (count * pct + 99) / 100, seen = 0;
 
-	for (unsigned b = 0; b < STATS_BUCKETS; b++) {
+	for (unsigned b = 0; b < HIST_BUCKETS; b++) {
 		seen += atomic_load_explicit(&f->hist[b], memory_order_relaxed);
 		if (seen >= want)
-			return stats_bucket_floor(b);
+			return hist_bucket_floor(b);
 	}
 	return atomic_load_explicit(&f->max_ns, memory_order_relaxed);
 }

@@ -5,7 +5,7 @@ set -eu
 
 PKGS="meson ninja-build gcc clang pkg-config binutils python3 \
 protobuf-c-compiler libprotobuf-c-dev libcmocka-dev libseccomp-dev libcap-dev \
-iproute2 util-linux man-db groff-base"
+iproute2 util-linux man-db groff-base seabios"
 
 missing=""
 for p in $PKGS; do

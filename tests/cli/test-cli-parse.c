@@ -504,7 +504,8 @@ static void sandbox_and_misc(void **state)
 	assert_int_equal(cfg.log_level, LOG_LEVEL_ERROR);
 	assert_false(cfg.syslog);
 	config_free(&cfg);
-	assert_int_equal(parse_args(&cfg, "--syslog", "run", "--plugin", "/p", NULL), 0);
+	assert_int_equal(parse_args(&cfg, "--syslog", "run", "--plugin", "/p", "--stats", NULL), 0);
+	assert_true(cfg.stats);
 	assert_true(cfg.syslog);
 	assert_null(cfg.syslog_tag);
 	config_free(&cfg);

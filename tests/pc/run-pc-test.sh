@@ -1,0 +1,123 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# Copyright 2026 The plugvm Authors.
+#
+# Runs the pc example under the real host and checks what SeaBIOS printed.
+#   run-pc-test.sh PLUGVM PC_PLUGIN BOOTSECT CASE
+# CASE: post | post-jailed | cmos | bootsector | smp | fail
+# Exit 77 (skip) only when /usr/share/seabios/bios.bin is missing or /dev/kvm unusable.
+set -u
+PLUGVM=$1
+PC=$2
+BOOTSECT=$3
+CASE=$4
+BIOS=/usr/share/seabios/bios.bin
+
+[ -r "$BIOS" ] || { echo "SKIP: $BIOS not installed (apt-get install seabios)"; exit 77; }
+if ! (exec 3<>/dev/kvm) 2>/dev/null; then
+	echo "SKIP: /dev/kvm is not usable"
+	exit 77
+fi
+
+OUT=$(mktemp)
+ERR=$(mktemp)
+trap 'rm -f "$OUT" "$ERR"' EXIT
+fail=0
+
+# run [host options] -- [plugin options]; the host never needs more than the plugin's timeout.
+run() {
+	timeout -k 5 90 "$PLUGVM" run --disable-sandbox "$@" >"$OUT" 2>"$ERR"
+	status=$?
+}
+
+expect_line() {
+	if ! grep -qF -- "$1" "$OUT"; then
+		echo "FAIL: output lacks: $1"
+		fail=1
+	fi
+}
+
+expect_status() {
+	if [ "$status" -ne "$1" ]; then
+		echo "FAIL: exit status $status, expected $1"
+		fail=1
+	fi
+}
+
+case "$CASE" in
+post)
+	# fw_cfg present: RAM size from etc/e820, no boot menu, no reboot after the failure.
+	run --plugin "$PC" -- --bios "$BIOS" --timeout 60
+	expect_status 0
+	expect_line "SeaBIOS (version"
+	expect_line "Running on QEMU (i440fx)"
+	expect_line "Found QEMU fw_cfg"
+	expect_line "qemu/e820: addr 0x0000000000000000 len 0x0000000008000000 [RAM]"
+	expect_line "PIIX3/PIIX4 init: elcr=00 0c"
+	expect_line "Found 1 serial ports"
+	expect_line "PS2 keyboard initialized"
+	expect_line "No bootable device."
+	if grep -q "Retrying in" "$OUT"; then
+		echo "FAIL: etc/boot-fail-wait was not honoured"
+		fail=1
+	fi
+	;;
+post-jailed)
+	# The same POST in the default jail: only the firmware directory is mounted in.
+	timeout -k 5 90 "$PLUGVM" run --plugin-mount "$(dirname "$BIOS")" --plugin "$PC" -- \
+		--bios "$BIOS" --timeout 60 >"$OUT" 2>"$ERR"
+	status=$?
+	expect_status 0
+	expect_line "SeaBIOS (version"
+	expect_line "No bootable device."
+	;;
+cmos)
+	# No fw_cfg: SeaBIOS takes RAM size from the CMOS registers and shows the boot menu
+	# prompt, whose 2.5 s wait needs the in-kernel PIT's IRQ 0.
+	run --plugin "$PC" -- --bios "$BIOS" --no-fw-cfg --mem 200 --timeout 60
+	expect_status 0
+	expect_line "RamSize: 0x0c800000 [cmos]"
+	expect_line "Press ESC for boot menu."
+	expect_line "No bootable device."
+	;;
+bootsector)
+	# ATA PIO disk: SeaBIOS finds it, boots the sector, which sleeps on the RTC interrupt
+	# and writes to COM1.
+	run --plugin "$PC" -- --bios "$BIOS" --disk "$BOOTSECT" --timeout 60 \
+		--expect "plugvm boot sector: slept 20 ms, booted from drive 0x80"
+	expect_status 0
+	expect_line "ata0-0: plugvm pc example disk ATA-6 Hard-Disk"
+	expect_line "Booting from Hard Disk..."
+	expect_line "plugvm boot sector: slept 20 ms, booted from drive 0x80"
+	;;
+smp)
+	# Two vcpus: SeaBIOS wakes the second through the in-kernel LAPIC and counts it.
+	run --cpus 2 --plugin "$PC" -- --bios "$BIOS" --timeout 60
+	expect_status 0
+	expect_line "Found 2 cpu(s) max supported 2 cpu(s)"
+	expect_line "No bootable device."
+	;;
+fail)
+	# The run must fail cleanly when the expected text never comes.
+	run --plugin "$PC" -- --bios "$BIOS" --timeout 3 --expect "this text is never printed"
+	expect_status 1
+	if ! grep -q "timed out after 3.0 s" "$ERR"; then
+		echo "FAIL: no timeout message"
+		fail=1
+	fi
+	;;
+*)
+	echo "unknown case $CASE"
+	exit 2
+	;;
+esac
+
+if [ "$fail" -ne 0 ]; then
+	echo "---- stdout"
+	cat "$OUT"
+	echo "---- stderr"
+	cat "$ERR"
+	exit 1
+fi
+echo "ok: $CASE (exit status $status)"
+exit 0
