@@ -43,10 +43,10 @@ case "$libdir" in "$STAGE"/*) ;; *) fail "libdir $libdir is not in the staging p
 
 ex="$SRC/examples"
 # Shared: runtime path to the staged library directory.
-cc -D_GNU_SOURCE -o "$STAGE/hello-shared" $cflags "$ex/hello-serial.c" "$ex/hello-serial-guest.S" \
+cc -o "$STAGE/hello-shared" $cflags "$ex/hello-serial.c" "$ex/hello-serial-guest.S" \
 	$libs -Wl,-rpath,"$libdir" -pthread || fail "build against the shared library"
 # Static: --static pulls in the private requirements (libprotobuf-c).
-cc -D_GNU_SOURCE -o "$STAGE/hello-static" $cflags "$ex/hello-serial.c" "$ex/hello-serial-guest.S" \
+cc -o "$STAGE/hello-static" $cflags "$ex/hello-serial.c" "$ex/hello-serial-guest.S" \
 	-Wl,-Bstatic -lcrosvm_plugin -Wl,-Bdynamic $($PC --static --libs-only-other --libs-only-L crosvm_plugin) \
 	$(pkg-config --libs libprotobuf-c) -pthread || fail "build against the static library"
 ldd "$STAGE/hello-static" | grep -q libcrosvm_plugin && fail "static build still needs the .so"
