@@ -500,6 +500,16 @@ static void handle_dirty_log(struct main_ctx *ctx, const Plugvm__MainRequest__Me
 	reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_DIRTY_LOG;
 	reply->resp.dirty_log = &reply->u.dirty_log;
 	if (obj && obj->kind == OBJECT_MEMORY) {
+		uint64_t bytes = (obj->mem.length / 4096 + 7) / 8;
+
+		/*
+		 * A bitmap the client cannot receive (over 8 GiB of memory) is
+		 * refused before KVM_GET_DIRTY_LOG, which would clear the log.
+		 */
+		if (bytes > WIRE_MAIN_RESPONSE_MAX - 64) {
+			r = -E2BIG;
+			goto out;
+		}
 		r = vm_dirty_log(ctx->vm, obj, &bitmap, &len);
 		if (r == 0) {
 			reply->u.dirty_log.bitmap.data = bitmap;
@@ -507,6 +517,7 @@ static void handle_dirty_log(struct main_ctx *ctx, const Plugvm__MainRequest__Me
 			reply_free_after(reply, bitmap);
 		}
 	}
+out:
 	reply_errno(reply, r);
 }
 

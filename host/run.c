@@ -204,6 +204,19 @@ static void conn_serve(struct host *h, size_t i)
 	if (fd_in >= 0)
 		close(fd_in);
 	r = conn_send(sock, &reply.resp, reply.fds, reply.nfds);
+	if (r == -EMSGSIZE || r == -ENOBUFS) {
+		/*
+		 * Larger than the socket takes (a dirty log near 8 GiB): say so
+		 * rather than drop the connection.  Like the reply to an oversized
+		 * request it has no member; clients read errno first.
+		 */
+		Plugvm__MainResponse resp = PLUGVM__MAIN_RESPONSE__INIT;
+
+		log_debug("main connection: reply of request %d too large for the socket",
+			  (int)req->message_case);
+		resp.errnum = E2BIG;
+		r = conn_send(sock, &resp, NULL, 0);
+	}
 	main_reply_release(&reply);
 	plugvm__main_request__free_unpacked(req, NULL);
 	if (r < 0) {
