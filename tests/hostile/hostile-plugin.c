@@ -292,6 +292,39 @@ static int sc_memory_huge(void)
 	return result();
 }
 
+/*
+ * Dirty logs the client cannot receive: a 64 GiB dirty-logged object gets
+ * E2BIG (before the log is read, so nothing is lost); 4 GiB (128 KiB of
+ * bitmap) works; the connection survives both.
+ */
+static int sc_memory_dirty_huge(void)
+{
+	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
+	Plugvm__MainRequest__MemoryDirtyLog dl = PLUGVM__MAIN_REQUEST__MEMORY_DIRTY_LOG__INIT;
+	int fd = memfd_create("huge", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	const uint64_t gib = 1ull << 30;
+	struct h_reply r;
+
+	h_connect();
+	if (fd < 0 || ftruncate(fd, (off_t)(64 * gib)) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
+		h_die("memfd");
+	CHECK(h_create_memory_fds(1, &fd, 1, 0, 4 * gib, 64 * gib, true) == 0, "64 GiB logged");
+	CHECK(h_create_memory_fds(2, &fd, 1, 0, 128 * gib, 4 * gib, true) == 0, "4 GiB logged");
+	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_DIRTY_LOG;
+	req.dirty_log = &dl;
+	dl.id = 1;
+	h_call_on(h_sock, &req, NULL, 0, &r);
+	CHECK(r.resp->errnum == E2BIG, "64 GiB dirty log: errnum %d", r.resp->errnum);
+	h_reply_free(&r);
+	dl.id = 2;
+	h_call_on(h_sock, &req, NULL, 0, &r);
+	CHECK(r.resp->errnum == 0 && r.resp->dirty_log && r.resp->dirty_log->bitmap.len == 131072,
+	      "4 GiB dirty log: errnum %d", r.resp->errnum);
+	h_reply_free(&r);
+	return result();
+}
+
 /* offset + length and start + length past 2^64: EOVERFLOW, before anything is mapped. */
 static int sc_memory_overflow(void)
 {
@@ -985,6 +1018,7 @@ static const struct scenario scenarios[] = {
 	{ "memory-unsealed", sc_memory_unsealed },
 	{ "memory-too-small", sc_memory_too_small },
 	{ "memory-huge", sc_memory_huge },
+	{ "memory-dirty-huge", sc_memory_dirty_huge },
 	{ "memory-overflow", sc_memory_overflow },
 	{ "memory-overlap", sc_memory_overlap },
 	{ "memory-slots", sc_memory_slots },
