@@ -521,6 +521,27 @@ out:
 	reply_errno(reply, r);
 }
 
+/* plugvm extension: the shared-memory vcpu channel (docs/shm-channel.md). */
+static void handle_vcpu_channel(struct main_ctx *ctx, const Plugvm__MainRequest__VcpuChannel *req,
+				struct main_reply *reply)
+{
+	struct vcpu_channel_info info;
+	int r;
+
+	plugvm__main_response__vcpu_channel__init(&reply->u.vcpu_channel);
+	reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_VCPU_CHANNEL;
+	reply->resp.vcpu_channel = &reply->u.vcpu_channel;
+	r = vcpus_negotiate_channel(ctx->vm, req->version, &info);
+	if (r == 0 && info.fd >= 0) {
+		reply->u.vcpu_channel.version = info.version;
+		reply->u.vcpu_channel.slot_size = info.slot_size;
+		reply->u.vcpu_channel.n_vcpus = info.n_vcpus;
+		reply->u.vcpu_channel.size = info.size;
+		reply_fd(reply, info.fd);
+	}
+	reply_errno(reply, r);
+}
+
 void plugin_main_handle(struct main_ctx *ctx, const Plugvm__MainRequest *req, int *fd_in,
 			struct main_reply *reply)
 {
@@ -587,6 +608,9 @@ void plugin_main_handle(struct main_ctx *ctx, const Plugvm__MainRequest *req, in
 		break;
 	case PLUGVM__MAIN_REQUEST__MESSAGE_DIRTY_LOG:
 		handle_dirty_log(ctx, req->dirty_log, reply);
+		break;
+	case PLUGVM__MAIN_REQUEST__MESSAGE_VCPU_CHANNEL:
+		handle_vcpu_channel(ctx, req->vcpu_channel, reply);
 		break;
 	default:
 		/* The only reply without a member: the request is not one we know. */

@@ -17,7 +17,8 @@
  * child>.  In the child: stdin/stdout are inherited, stderr is stderr_fd,
  * the socket keeps a fixed number, every other descriptor is closed, the
  * signal mask is empty and all handlers are default, and the parent-death
- * signal is SIGKILL.  Sandboxing (cfg->disable_sandbox false) is applied
+ * signal is SIGKILL (the kernel sends it when the *thread* that called
+ * spawn_plugin() exits, so call it from the main thread).  Sandboxing (cfg->disable_sandbox false) is applied
  * here once implemented; until then it logs once that the plugin runs
  * unjailed.
  *

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "plugin.pb-c.h"
+#include "vcpu-shm.h"
 #include "vm.h"
 #include "wire.h"
 
@@ -106,17 +107,10 @@ static void arena_free(void *data, void *p)
 	free(p);
 }
 
-static Plugvm__VcpuRequest *vcpu_decode(struct vcpu *v, const uint8_t *msg, size_t len)
-{
-	v->arena.used = 0;
-	return plugvm__vcpu_request__unpack(&v->allocator, len, msg);
-}
-
 static void vcpu_request_free(struct vcpu *v, Plugvm__VcpuRequest *req)
 {
 	if (req)
-		plugvm__vcpu_request__free_unpacked(req, &v->allocator);
-	v->arena.used = 0;
+		v->chan->release(v, req);
 }
 
 /* ---------------------------------------------------------------------------
@@ -149,13 +143,25 @@ static int vcpu_poll(struct vcpu *v, int fd, short events)
 	}
 }
 
-static int pipe_send(struct vcpu *v, uint8_t *msg, size_t len)
+static int pipe_send(struct vcpu *v, const Plugvm__VcpuResponse *resp)
 {
-	uint8_t prefix[10];
-	size_t n = wire_varint_encode(len, prefix), left;
-	uint8_t *p;
+	size_t len = plugvm__vcpu_response__get_packed_size(resp), n, left;
+	uint8_t prefix[10], *msg, *p;
 
-	if (n > VCPU_CHANNEL_HEADROOM || len > WIRE_VCPU_MESSAGE_MAX)
+	if (len > WIRE_VCPU_MESSAGE_MAX)
+		return -EMSGSIZE;
+	if (len > v->tx_cap) {
+		uint8_t *nb = realloc(v->tx, VCPU_CHANNEL_HEADROOM + len);
+
+		if (!nb)
+			return -ENOMEM;
+		v->tx = nb;
+		v->tx_cap = len;
+	}
+	msg = v->tx + VCPU_CHANNEL_HEADROOM;
+	plugvm__vcpu_response__pack(resp, msg);
+	n = wire_varint_encode(len, prefix);
+	if (n > VCPU_CHANNEL_HEADROOM)
 		return -EMSGSIZE;
 	/* One contiguous write keeps small messages atomic on the pipe. */
 	p = msg - n;
@@ -183,7 +189,7 @@ static int pipe_send(struct vcpu *v, uint8_t *msg, size_t len)
 	return 0;
 }
 
-static ssize_t pipe_recv(struct vcpu *v, const uint8_t **ret_msg)
+static int pipe_recv(struct vcpu *v, Plugvm__VcpuRequest **ret_req)
 {
 	for (;;) {
 		ssize_t r;
@@ -192,8 +198,14 @@ static ssize_t pipe_recv(struct vcpu *v, const uint8_t **ret_msg)
 			return -EPIPE;
 		r = read(v->to_host[0], v->rx, WIRE_VCPU_MESSAGE_MAX);
 		if (r > 0) {
-			*ret_msg = v->rx;
-			return r;
+			v->arena.used = 0;
+			*ret_req = plugvm__vcpu_request__unpack(&v->allocator, (size_t)r, v->rx);
+			if (!*ret_req) {
+				log_ratelimited(&v->rl, LOG_LEVEL_WARN,
+						"vcpu %u: undecodable request (%zd bytes)", v->id, r);
+				return -EBADMSG;
+			}
+			return 0;
 		}
 		if (r == 0)
 			return -EPIPE;
@@ -210,9 +222,16 @@ static ssize_t pipe_recv(struct vcpu *v, const uint8_t **ret_msg)
 	}
 }
 
-static const struct vcpu_channel_ops vcpu_pipe_channel = {
+static void pipe_release(struct vcpu *v, Plugvm__VcpuRequest *req)
+{
+	plugvm__vcpu_request__free_unpacked(req, &v->allocator);
+	v->arena.used = 0;
+}
+
+const struct vcpu_channel_ops vcpu_pipe_channel = {
 	.send = pipe_send,
 	.recv = pipe_recv,
+	.release = pipe_release,
 };
 
 /* ---------------------------------------------------------------------------
@@ -221,20 +240,7 @@ static const struct vcpu_channel_ops vcpu_pipe_channel = {
 
 static int vcpu_send(struct vcpu *v, const Plugvm__VcpuResponse *resp)
 {
-	size_t len = plugvm__vcpu_response__get_packed_size(resp);
-
-	if (len > WIRE_VCPU_MESSAGE_MAX)
-		return -EMSGSIZE;
-	if (len > v->tx_cap) {
-		uint8_t *n = realloc(v->tx, VCPU_CHANNEL_HEADROOM + len);
-
-		if (!n)
-			return -ENOMEM;
-		v->tx = n;
-		v->tx_cap = len;
-	}
-	plugvm__vcpu_response__pack(resp, v->tx + VCPU_CHANNEL_HEADROOM);
-	return v->chan->send(v, v->tx + VCPU_CHANNEL_HEADROOM, len);
+	return v->chan->send(v, resp);
 }
 
 static int vcpu_send_errno(struct vcpu *v, int err)
@@ -539,24 +545,18 @@ static int vcpu_serve(struct vcpu *v, Plugvm__VcpuRequest **ret_resume)
 {
 	for (;;) {
 		Plugvm__VcpuRequest *req;
-		const uint8_t *msg;
-		ssize_t len;
 		int r;
 
-		len = v->chan->recv(v, &msg);
-		if (len < 0)
-			return (int)len;
-		req = vcpu_decode(v, msg, (size_t)len);
-		if (!req) {
+		r = v->chan->recv(v, &req);
+		if (r == -EBADMSG) {
 			/* Undecodable: answer like a misplaced request and keep serving. */
-			log_ratelimited(&v->rl, LOG_LEVEL_WARN, "vcpu %u: undecodable request (%zd bytes)",
-					v->id, len);
 			r = vcpu_send_errno(v, EPROTO);
-			vcpu_request_free(v, NULL);
 			if (r < 0)
 				return r;
 			continue;
 		}
+		if (r < 0)
+			return r;
 		switch (req->message_case) {
 		case PLUGVM__VCPU_REQUEST__MESSAGE_RESUME:
 			r = vcpu_apply_resume_regs(v, req->resume);
@@ -614,15 +614,12 @@ static int vcpu_serve(struct vcpu *v, Plugvm__VcpuRequest **ret_resume)
 static int vcpu_init_handshake(struct vcpu *v)
 {
 	for (;;) {
-		Plugvm__VcpuRequest *req;
-		const uint8_t *msg;
-		ssize_t len;
+		Plugvm__VcpuRequest *req = NULL;
 		int r, kind;
 
-		len = v->chan->recv(v, &msg);
-		if (len < 0)
-			return (int)len;
-		req = vcpu_decode(v, msg, (size_t)len);
+		r = v->chan->recv(v, &req);
+		if (r < 0 && r != -EBADMSG)
+			return r;
 		kind = req ? (int)req->message_case : -1;
 		vcpu_request_free(v, req);
 		if (kind == PLUGVM__VCPU_REQUEST__MESSAGE_SHUTDOWN)
@@ -1228,9 +1225,13 @@ void vcpus_pause(struct vm *vm, uint64_t mask, uint64_t user)
 
 void vcpus_kick(struct vm *vm)
 {
-	for (unsigned i = 0; vm->vcpus && i < vm->n_vcpus; i++)
-		if (vm->vcpus[i].thread_started)
-			pthread_kill(vm->vcpus[i].thread, SIGRTMIN);
+	for (unsigned i = 0; vm->vcpus && i < vm->n_vcpus; i++) {
+		if (!vm->vcpus[i].thread_started)
+			continue;
+		pthread_kill(vm->vcpus[i].thread, SIGRTMIN);
+		/* A thread asleep on the shared page does not see signals or stop_efd. */
+		vcpu_shm_wake(&vm->vcpus[i]);
+	}
 }
 
 void vcpus_join(struct vm *vm)
@@ -1249,6 +1250,7 @@ void vcpus_free(struct vm *vm)
 {
 	if (!vm->vcpus)
 		return;
+	vcpus_shm_free(vm);
 	for (unsigned i = 0; i < vm->n_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 

@@ -19,35 +19,43 @@
 #include <linux/kvm.h>
 
 #include "log.h"
+#include "plugin.pb-c.h"
 
 struct vm;
 struct vcpu;
 
 /*
- * Bytes a channel may use in front of an outgoing message without copying
- * (room for the varint length prefix of the pipe transport).
+ * Bytes in front of an encoded message that the pipe channel may use for the
+ * varint length prefix without copying.
  */
 #define VCPU_CHANNEL_HEADROOM 8u
 
 /*
- * The transport between a vcpu thread and the plugin's thread for that vcpu.
- * The pipe pair is the only one today; a negotiated shared-memory channel can
- * be added as another ops table.  Both operations run on the vcpu thread and
- * return -EPIPE once the VM is stopping (vm->stop_efd), whatever they were
- * blocked on.
+ * The transport between a vcpu thread and the plugin's thread for that vcpu:
+ * crosvm's pipe pair (PROTOCOL.md 4.1), or the negotiated shared-memory
+ * channel (host/vcpu-shm.c, docs/shm-channel.md).  The state machine works
+ * on protobuf-c message *structs*; each channel turns them into its own
+ * format (protobuf bytes on the pipes, fixed structs in shared memory), so
+ * the shared-memory path never encodes or decodes protobuf.
+ *
+ * Every operation runs on the vcpu thread and returns -EPIPE once the VM is
+ * stopping (kill_signaled, stop_efd), whatever it was blocked on.
  */
 struct vcpu_channel_ops {
+	/* Sends one VcpuResponse.  Returns 0 or -errno. */
+	int (*send)(struct vcpu *v, const Plugvm__VcpuResponse *resp);
 	/*
-	 * Sends one VcpuResponse.  msg has VCPU_CHANNEL_HEADROOM writable bytes
-	 * before it.  Returns 0 or -errno.
+	 * Receives one VcpuRequest.  Returns 0 with *ret_req set (give it back
+	 * with release), -EBADMSG for a request that cannot be understood
+	 * (the caller answers EPROTO and keeps serving), or -errno.
 	 */
-	int (*send)(struct vcpu *v, uint8_t *msg, size_t len);
-	/*
-	 * Receives one VcpuRequest (one read on the pipe).  Returns its length
-	 * (> 0) with *ret_msg pointing into the vcpu's buffer, or -errno.
-	 */
-	ssize_t (*recv)(struct vcpu *v, const uint8_t **ret_msg);
+	int (*recv)(struct vcpu *v, Plugvm__VcpuRequest **ret_req);
+	void (*release)(struct vcpu *v, Plugvm__VcpuRequest *req);
 };
+
+/* The negotiated shared-memory channel of the VM (host/vcpu-shm.c). */
+struct shm_region;
+struct vcpu_shm;
 
 /* A bump allocator for decoding requests without malloc on the exit path. */
 struct vcpu_arena {
@@ -75,6 +83,8 @@ struct vcpu {
 	uint64_t pause_user;
 
 	const struct vcpu_channel_ops *chan;
+	struct shm_region *shm_region; /* the VM's, once negotiated (vcpu 0 owns it) */
+	struct vcpu_shm *shm;          /* this vcpu's slot and private copies */
 
 	/* Thread-private buffers, allocated when the thread starts. */
 	uint8_t *rx;     /* WIRE_VCPU_MESSAGE_MAX bytes */
@@ -111,6 +121,23 @@ void vcpus_kick(struct vm *vm);
 
 /* Joins every started vcpu thread (after vm_signal_kill()). */
 void vcpus_join(struct vm *vm);
+
+/* What a successful VcpuChannel negotiation hands the plugin. */
+struct vcpu_channel_info {
+	uint32_t version;
+	uint32_t slot_size;
+	uint32_t n_vcpus;
+	uint64_t size;
+	int fd; /* borrowed: the host keeps it for later negotiations */
+};
+
+/*
+ * The VcpuChannel main request (docs/shm-channel.md), main thread, before
+ * Start only (-EBUSY after).  version 0 switches every vcpu back to the
+ * pipes; otherwise the shared memory is made once (later requests get the
+ * same memfd) and every vcpu switches to it.  Returns 0 or -errno.
+ */
+int vcpus_negotiate_channel(struct vm *vm, uint32_t version, struct vcpu_channel_info *info);
 
 /* Closes vcpu fds, mappings and pipes, and frees vm->vcpus.  Threads must be joined. */
 void vcpus_free(struct vm *vm);

@@ -57,29 +57,47 @@ static int write_nosigpipe(int fd, const void *buf, size_t len)
 	return ret;
 }
 
-static int pipe_send(struct vcpu_chan *ch, const void *msg, size_t len)
+static int pipe_send(struct vcpu_chan *ch, const Plugvm__VcpuRequest *req)
 {
+	uint8_t stack_buf[1024], *buf = stack_buf;
+	size_t len;
+	int ret;
+
 	/*
 	 * The host decodes whatever one read() returns as one message, so a
 	 * request must go out in one piece and fit its read buffer.
 	 */
+	len = plugvm__vcpu_request__get_packed_size(req);
 	if (len > WIRE_VCPU_MESSAGE_MAX)
 		return -E2BIG;
-	return write_nosigpipe(to_pipe(ch)->req_fd, msg, len);
+	if (len > sizeof(stack_buf)) {
+		buf = malloc(len);
+		if (!buf)
+			return -ENOMEM;
+	}
+	plugvm__vcpu_request__pack(req, buf);
+	ret = write_nosigpipe(to_pipe(ch)->req_fd, buf, len);
+	if (buf != stack_buf)
+		free(buf);
+	return ret;
 }
 
-static int pipe_recv(struct vcpu_chan *ch, const uint8_t **ret_msg, size_t *ret_len)
+static int pipe_recv(struct vcpu_chan *ch, Plugvm__VcpuResponse **ret_resp)
 {
 	struct pipe_chan *pc = to_pipe(ch);
 
 	for (;;) {
+		const uint8_t *msg;
+		size_t len;
 		ssize_t n;
 		int r;
 
 		/* Several framed responses can arrive in one read: drain the buffer first. */
-		r = wire_frames_next(&pc->frames, ret_msg, ret_len);
-		if (r > 0)
-			return 0;
+		r = wire_frames_next(&pc->frames, &msg, &len);
+		if (r > 0) {
+			*ret_resp = plugvm__vcpu_response__unpack(NULL, len, msg);
+			return *ret_resp ? 0 : -EINVAL;
+		}
 		if (r < 0)
 			return -EINVAL;
 		n = wire_frames_fill(&pc->frames, pc->resp_fd);
@@ -90,6 +108,12 @@ static int pipe_recv(struct vcpu_chan *ch, const uint8_t **ret_msg, size_t *ret_
 		if (n < 0)
 			return (int)n;
 	}
+}
+
+static void pipe_release(struct vcpu_chan *ch, Plugvm__VcpuResponse *resp)
+{
+	(void)ch;
+	plugvm__vcpu_response__free_unpacked(resp, NULL);
 }
 
 static void pipe_destroy(struct vcpu_chan *ch)
@@ -105,6 +129,7 @@ static void pipe_destroy(struct vcpu_chan *ch)
 static const struct vcpu_chan_ops pipe_ops = {
 	.send = pipe_send,
 	.recv = pipe_recv,
+	.release = pipe_release,
 	.destroy = pipe_destroy,
 };
 

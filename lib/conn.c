@@ -8,6 +8,7 @@
 
 #include "chan.h"
 #include "private.h"
+#include "shm-chan.h"
 
 int errnum_to_ret(int32_t errnum)
 {
@@ -200,9 +201,10 @@ static struct crosvm *conn_new(int sock, struct family *fam)
 /*
  * Builds the vcpu handles from GetVcpus' descriptors: for vcpu i, fds[2i]
  * is the request pipe's write end and fds[2i+1] the response pipe's read
- * end.  Takes the descriptors out of r as it goes.
+ * end.  With a shared-memory map the pipes only watch the host's life.
+ * Takes the descriptors out of r as it goes.
  */
-static int family_add_vcpus(struct family *fam, struct main_reply *r)
+static int family_add_vcpus(struct family *fam, struct main_reply *r, struct shm_map *map)
 {
 	uint32_t n = (uint32_t)(r->nfds / 2);
 	int ret;
@@ -212,14 +214,70 @@ static int family_add_vcpus(struct family *fam, struct main_reply *r)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < n; i++) {
 		struct crosvm_vcpu *v = &fam->vcpus[i];
+		int req_fd = r->fds[2 * i], resp_fd = r->fds[2 * i + 1];
 
 		v->fam = fam;
-		ret = chan_pipe_new(r->fds[2 * i], r->fds[2 * i + 1], &v->chan);
 		r->fds[2 * i] = r->fds[2 * i + 1] = -1;
+		if (map)
+			ret = chan_shm_new(map, i, n, req_fd, resp_fd, &v->chan);
+		else
+			ret = chan_pipe_new(req_fd, resp_fd, &v->chan);
 		if (ret)
 			return ret;
 		fam->nvcpus = i + 1;
 	}
+	return 0;
+}
+
+static int channel_request(struct crosvm *c, uint32_t version, struct main_reply *r)
+{
+	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
+	Plugvm__MainRequest__VcpuChannel vc = PLUGVM__MAIN_REQUEST__VCPU_CHANNEL__INIT;
+
+	vc.version = version;
+	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_VCPU_CHANNEL;
+	req.vcpu_channel = &vc;
+	return conn_transact(c, &req, NULL, 0, WIRE_MAIN_RESPONSE_MAX, r);
+}
+
+/*
+ * Asks for the shared-memory vcpu channel (docs/shm-channel.md) unless
+ * CROSVM_PLUGIN_CHANNEL=pipe.  crosvm's host answers ENOTTY, and any error
+ * leaves the host on the pipes, so *ret_map stays NULL and the pipes are
+ * used.  A success we cannot use is taken back (version 0) so that both
+ * sides stay on the pipes.  Fails only when the connection itself does.
+ */
+static int conn_negotiate_channel(struct crosvm *c, uint32_t nvcpus, struct shm_map **ret_map)
+{
+	const char *env = getenv("CROSVM_PLUGIN_CHANNEL");
+	const Plugvm__MainResponse__VcpuChannel *vc;
+	struct main_reply r;
+	int ret, fd;
+
+	*ret_map = NULL;
+	if (env && strcmp(env, "pipe") == 0)
+		return 0;
+	ret = channel_request(c, SHM_CHAN_VERSION, &r);
+	if (ret == -EPIPE)
+		return ret;
+	if (ret)
+		return 0;
+	vc = r.msg->message_case == PLUGVM__MAIN_RESPONSE__MESSAGE_VCPU_CHANNEL ?
+		     r.msg->vcpu_channel : NULL;
+	fd = reply_take_last_fd(&r);
+	if (vc && fd >= 0 && r.nfds == 0 && vc->version == SHM_CHAN_VERSION &&
+	    vc->n_vcpus == nvcpus)
+		ret = shm_map_new(fd, vc->size, vc->slot_size, nvcpus, ret_map);
+	else
+		ret = fd >= 0 ? (close(fd), -EPROTO) : -EPROTO;
+	reply_release(&r);
+	if (ret == 0)
+		return 0;
+	/* The host switched already: switch it back. */
+	ret = channel_request(c, 0, &r);
+	if (ret)
+		return ret == -EPIPE ? ret : -EPROTO;
+	reply_release(&r);
 	return 0;
 }
 
@@ -247,6 +305,7 @@ EXPORT int crosvm_connect(struct crosvm **out)
 {
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
 	Plugvm__MainRequest__GetVcpus gv = PLUGVM__MAIN_REQUEST__GET_VCPUS__INIT;
+	struct shm_map *map = NULL;
 	struct main_reply r;
 	struct family *fam;
 	struct crosvm *c;
@@ -285,7 +344,12 @@ EXPORT int crosvm_connect(struct crosvm **out)
 		ret = -EPROTO;
 		goto err_reply;
 	}
-	ret = family_add_vcpus(fam, &r);
+	ret = conn_negotiate_channel(c, (uint32_t)(r.nfds / 2), &map);
+	if (ret)
+		goto err_reply;
+	ret = family_add_vcpus(fam, &r, map);
+	/* Each channel holds its own reference. */
+	shm_map_put(map);
 	if (ret)
 		goto err_reply;
 	reply_release(&r);

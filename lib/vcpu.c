@@ -47,39 +47,18 @@ void vcpu_release(struct crosvm_vcpu *v)
 
 static int vcpu_send(struct crosvm_vcpu *v, const Plugvm__VcpuRequest *req)
 {
-	uint8_t stack_buf[1024], *buf = stack_buf;
-	size_t len;
-	int ret;
-
-	len = plugvm__vcpu_request__get_packed_size(req);
-	if (len > WIRE_VCPU_MESSAGE_MAX)
-		return -E2BIG;
-	if (len > sizeof(stack_buf)) {
-		buf = malloc(len);
-		if (!buf)
-			return -ENOMEM;
-	}
-	plugvm__vcpu_request__pack(req, buf);
-	ret = chan_send(v->chan, buf, len);
-	if (buf != stack_buf)
-		free(buf);
-	return ret;
+	return chan_send(v->chan, req);
 }
 
-/* Receives the next response; 0 with *ret_resp set (free it), or -errno. */
+/* Receives the next response; 0 with *ret_resp set (give it back with vcpu_free()), or -errno. */
 static int vcpu_recv(struct crosvm_vcpu *v, Plugvm__VcpuResponse **ret_resp)
 {
-	const uint8_t *msg;
-	size_t len;
-	int ret;
+	return chan_recv(v->chan, ret_resp);
+}
 
-	ret = chan_recv(v->chan, &msg, &len);
-	if (ret)
-		return ret;
-	*ret_resp = plugvm__vcpu_response__unpack(NULL, len, msg);
-	if (!*ret_resp)
-		return -EINVAL;
-	return 0;
+static void vcpu_free(struct crosvm_vcpu *v, Plugvm__VcpuResponse *resp)
+{
+	chan_release(v->chan, resp);
 }
 
 /*
@@ -126,11 +105,11 @@ static int vcpu_transact_locked(struct crosvm_vcpu *v, const Plugvm__VcpuRequest
 	if (ret_resp)
 		*ret_resp = resp;
 	else
-		plugvm__vcpu_response__free_unpacked(resp, NULL);
+		vcpu_free(v, resp);
 	return 0;
 
 err_free:
-	plugvm__vcpu_response__free_unpacked(resp, NULL);
+	vcpu_free(v, resp);
 	return ret;
 }
 
@@ -161,7 +140,7 @@ static int vcpu_get_state(struct crosvm_vcpu *v, Plugvm__VcpuRequest__StateSet s
 		ret = -EPROTO;
 	else
 		memcpy(out, resp->get_state->state.data, size);
-	plugvm__vcpu_response__free_unpacked(resp, NULL);
+	vcpu_free(v, resp);
 	return ret;
 }
 
@@ -319,7 +298,7 @@ static int vcpu_wait(struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev)
 		ret = -EPROTO;
 	else
 		ret = wait_fill(v, resp->wait, ev);
-	plugvm__vcpu_response__free_unpacked(resp, NULL);
+	vcpu_free(v, resp);
 	return ret;
 }
 
@@ -536,7 +515,7 @@ EXPORT int crosvm_vcpu_get_msrs(struct crosvm_vcpu *v, uint32_t msr_count,
 		for (size_t i = 0; i < gm->n_entry_data; i++)
 			msr_entries[i].data = gm->entry_data[i];
 	}
-	plugvm__vcpu_response__free_unpacked(resp, NULL);
+	vcpu_free(v, resp);
 	return ret;
 }
 
@@ -641,7 +620,7 @@ EXPORT int crosvm_get_hyperv_cpuid(struct crosvm_vcpu *v, uint32_t entry_count,
 	if (ret)
 		return ret;
 	ret = cpuid_copy_out(resp->get_hyperv_cpuid, entry_count, cpuid_entries, out_count);
-	plugvm__vcpu_response__free_unpacked(resp, NULL);
+	vcpu_free(v, resp);
 	return ret;
 }
 

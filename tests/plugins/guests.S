@@ -348,8 +348,8 @@ GUEST_END(vm_state)
 
 /*
  * vcpu state set by the plugin at INIT, observed from inside: rbx, the fs
- * segment, CR4.OSXSAVE with XCR0, the FPU control word, an MSR and a CPUID
- * leaf.  Step 1: the plugin injects vector 0x31 through the vcpu events.
+ * segment, CR4.OSXSAVE with XCR0 (if the plugin sets di), an MSR and a
+ * CPUID leaf.  Step 1: the plugin injects vector 0x31 through the vcpu events.
  */
 GUEST_BEGIN(vcpu_state)
 	CHECK	0x1234, %bx, 0x701
@@ -357,12 +357,13 @@ GUEST_BEGIN(vcpu_state)
 	CHECK	0x5a, %al, 0x702
 	movl	%cr4, %eax
 	outl	%eax, $PORT_REPORT
+	/* di != 0: CR4.OSXSAVE is on and xgetbv reads XCR0; else report a placeholder 1. */
+	movl	$1, %eax
+	testw	%di, %di
+	jz	1f
 	xorl	%ecx, %ecx
 	xgetbv
-	outl	%eax, $PORT_REPORT
-	fnstcw	(GUEST_DATA + 0x100)
-	movw	(GUEST_DATA + 0x100), %ax
-	outw	%ax, $PORT_REPORT
+1:	outl	%eax, $PORT_REPORT
 	movl	$0xc0000081, %ecx
 	rdmsr
 	outl	%eax, $PORT_REPORT

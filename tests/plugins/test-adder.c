@@ -62,9 +62,13 @@ static void *vcpu_thread(void *arg)
 		if (ev.io_access.address == KILL_PORT) {
 			TEST_ASSERT(ev.io_access.data[0] == 1, "kill value %u",
 				    ev.io_access.data[0]);
-			/* The guest is done: tell the main thread, as a board's power switch would. */
+			/*
+			 * The guest is done: tell the main thread, as a board's power
+			 * switch would.  The vcpu stays stopped: were it resumed, the
+			 * main thread could pull the memory from under its next
+			 * instruction fetch.
+			 */
 			test_eventfd_signal(a->kill_fd);
-			TEST_OK(crosvm_vcpu_resume(a->vcpu));
 			return NULL;
 		}
 		TEST_ASSERT(ev.io_access.address == ADDER_PORT, "port %#lx",

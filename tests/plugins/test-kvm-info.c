@@ -7,6 +7,8 @@
  * /dev/kvm says directly when the plugin can open it), check_extension,
  * enable_capability (always -EINVAL), the identity map address (accepted
  * before start, refused once vcpus exist), and net config without a tap.
+ * The plugin then exits with the guest halted inside KVM_RUN and everything
+ * still allocated: the host must stop that vcpu and clean up on its own.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -18,6 +20,13 @@
 GUEST_DECLARE(minimal);
 
 #define MAX_ENTRIES 256
+
+/* The plugin leaves its objects to the host on purpose (see above); LeakSanitizer would object. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "detect_leaks=0";
+}
 
 /* The same list straight from KVM, or -1 when /dev/kvm is out of reach (a jail). */
 static int kvm_cpuid(unsigned long ioctl_nr, struct kvm_cpuid_entry2 *out)
@@ -60,6 +69,28 @@ static int kvm_msr_list(uint32_t *out)
 	return n;
 }
 
+/*
+ * Register bits that describe the CPU the query ran on (APIC ids), which
+ * differ between the host's thread and ours.
+ */
+static void mask_per_cpu(struct kvm_cpuid_entry2 *e)
+{
+	switch (e->function) {
+	case 0x1:
+		e->ebx &= 0x00ffffff;
+		break;
+	case 0xb:
+	case 0x1f:
+		e->edx = 0;
+		break;
+	case 0x8000001e:
+		e->eax = e->ebx = 0;
+		break;
+	default:
+		break;
+	}
+}
+
 static void check_cpuid(const char *what, int (*get)(struct crosvm *, uint32_t,
 						     struct kvm_cpuid_entry2 *, uint32_t *),
 			struct crosvm *c, unsigned long ioctl_nr, uint32_t min_entries)
@@ -87,6 +118,8 @@ static void check_cpuid(const char *what, int (*get)(struct crosvm *, uint32_t,
 		return;
 	TEST_ASSERT((uint32_t)direct == n, "%s: %u entries, KVM says %d", what, n, direct);
 	for (uint32_t i = 0; i < n; i++) {
+		mask_per_cpu(&got[i]);
+		mask_per_cpu(&want[i]);
 		TEST_ASSERT(got[i].function == want[i].function &&
 				    got[i].eax == want[i].eax && got[i].ebx == want[i].ebx &&
 				    got[i].ecx == want[i].ecx && got[i].edx == want[i].edx,
@@ -152,12 +185,11 @@ int main(void)
 	TEST_OK(crosvm_set_identity_map_addr(vm.crosvm, 0xfffbc000));
 
 	test_vcpu_setup(&tv, vm.crosvm, 0, NULL, NULL);
-	tv.stay_stopped = true;
 	TEST_OK(crosvm_start(vm.crosvm));
 	TEST_RET(-EINVAL, crosvm_start(vm.crosvm));
 	test_vcpu_run(&tv);
 	/* vcpus exist now, so KVM refuses to move the identity map. */
 	TEST_RET(-EINVAL, crosvm_set_identity_map_addr(vm.crosvm, 0xfffbc000));
-	test_vm_destroy(&vm);
+	/* The guest was resumed after PORT_DONE and sits in cli; hlt. */
 	return 0;
 }

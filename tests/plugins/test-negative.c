@@ -49,8 +49,15 @@ static void triple_fault(bool hang)
 		for (;;)
 			pause();
 	}
-	/* The host is dying but must still answer until the grace period ends. */
-	test_vm_destroy(&vm);
+	/*
+	 * The host is dying but must still answer until the grace period ends.
+	 * The connection stays open: the vcpu thread is still blocked on its
+	 * channel, and exiting ends it.
+	 */
+	TEST_OK(crosvm_destroy_memory(vm.crosvm, &vm.ram_obj));
+	TEST_OK(crosvm_reserve_range(vm.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, PORT_DONE, 0));
+	TEST_RET(-ENOENT, crosvm_reserve_range(vm.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, PORT_DONE,
+					       0));
 	exit(0);
 }
 
@@ -62,6 +69,8 @@ int main(int argc, char **argv)
 	test_init(mode);
 	if (!strcmp(mode, "crash")) {
 		TEST_OK(crosvm_connect(&crosvm));
+		/* Die by the signal itself, even where a sanitizer installed a handler. */
+		signal(SIGSEGV, SIG_DFL);
 		raise(SIGSEGV);
 	} else if (!strcmp(mode, "exit3")) {
 		TEST_OK(crosvm_connect(&crosvm));
