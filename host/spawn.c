@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "jail.h"
 #include "log.h"
 #include "spawn.h"
 
@@ -308,8 +309,6 @@ static void __attribute__((noreturn)) child_main(const struct spawn_plan *p)
 	child_fail(p, NULL, errno);
 }
 
-static atomic_bool spawn_warned_unjailed;
-
 int spawn_plugin(const struct host_config *cfg, int sock_fd, int stderr_fd, pid_t *ret_pid,
 		 int *ret_pidfd)
 {
@@ -325,9 +324,8 @@ int spawn_plugin(const struct host_config *cfg, int sock_fd, int stderr_fd, pid_
 	if (fcntl(sock_fd, F_GETFD) < 0 || fcntl(stderr_fd, F_GETFD) < 0)
 		return -EBADF;
 
-	if (!cfg->disable_sandbox && !atomic_exchange(&spawn_warned_unjailed, true))
-		log_warn("the plugin runs unjailed: the sandbox is not implemented yet "
-			 "(--disable-sandbox silences this)");
+	if (!cfg->disable_sandbox)
+		return jail_spawn(cfg, sock_fd, stderr_fd, ret_pid, ret_pidfd);
 
 	r = spawn_plan_build(&plan, cfg, sock_fd, stderr_fd);
 	if (r < 0)
