@@ -24,6 +24,11 @@ struct kvm_ops {
 	 * non-negative result or -errno.
 	 */
 	int (*ioctl)(int fd, unsigned long req, void *arg);
+	/*
+	 * KVM_RUN once, without retrying EINTR: an interrupted run is how a
+	 * kick (pause, stop) reaches the vcpu loop.  Returns >= 0 or -errno.
+	 */
+	int (*run)(int vcpu_fd);
 	/* Maps a vcpu's kvm_run (size from KVM_GET_VCPU_MMAP_SIZE).  Returns NULL on failure. */
 	void *(*map_run)(int vcpu_fd, size_t size);
 	void (*unmap_run)(void *run, size_t size);

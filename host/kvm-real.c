@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kvm.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -25,6 +26,13 @@ static int real_ioctl(int fd, unsigned long req, void *arg)
 	return r < 0 ? -errno : r;
 }
 
+static int real_run(int vcpu_fd)
+{
+	int r = ioctl(vcpu_fd, KVM_RUN, 0);
+
+	return r < 0 ? -errno : r;
+}
+
 static void *real_map_run(int vcpu_fd, size_t size)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0);
@@ -41,6 +49,7 @@ const struct kvm_ops kvm_ops_real = {
 	.name = "kvm",
 	.dev_open = real_dev_open,
 	.ioctl = real_ioctl,
+	.run = real_run,
 	.map_run = real_map_run,
 	.unmap_run = real_unmap_run,
 };

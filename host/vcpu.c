@@ -9,11 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "kvm-ops.h"
 #include "plugin.pb-c.h"
 #include "vcpu-shm.h"
 #include "vm.h"
@@ -69,12 +68,7 @@ static void vcpu_kick_handler(int sig)
 
 static int vcpu_ioctl(struct vcpu *v, unsigned long req, void *arg)
 {
-	int r;
-
-	do
-		r = ioctl(v->fd, req, arg);
-	while (r < 0 && errno == EINTR);
-	return r < 0 ? -errno : r;
+	return v->vm->kvm->ioctl(v->fd, req, arg);
 }
 
 /* ---------------------------------------------------------------------------
@@ -935,12 +929,12 @@ static void vcpu_run_loop(struct vcpu *v)
 
 		if (atomic_load(&vm->kill_signaled))
 			return;
-		r = ioctl(v->fd, KVM_RUN, 0);
+		r = vm->kvm->run(v->fd);
 		if (r < 0) {
-			if (errno == EINTR) {
+			if (r == -EINTR) {
 				interrupted = true;
-			} else if (errno != EAGAIN) {
-				vm_fail(v->vm, "KVM_RUN failed on vcpu %u: %s", v->id, strerror(errno));
+			} else if (r != -EAGAIN) {
+				vm_fail(v->vm, "KVM_RUN failed on vcpu %u: %s", v->id, strerror(-r));
 				return;
 			}
 		} else if (vcpu_handle_exit(v) != VCPU_CONTINUE) {
@@ -1165,9 +1159,8 @@ int vcpus_start(struct vm *vm)
 		struct vcpu *v = &vm->vcpus[i];
 		void *run;
 
-		r = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+		r = vm->kvm->ioctl(vm->vm_fd, KVM_CREATE_VCPU, (void *)(unsigned long)i);
 		if (r < 0) {
-			r = -errno;
 			vm_fail(vm, "KVM_CREATE_VCPU %u: %s", i, strerror(-r));
 			return r;
 		}
@@ -1177,8 +1170,8 @@ int vcpus_start(struct vm *vm)
 			vm_fail(vm, "vcpu %u: fcntl: %s", i, strerror(-r));
 			return r;
 		}
-		run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
-		if (run == MAP_FAILED) {
+		run = vm->kvm->map_run(v->fd, vm->run_size);
+		if (!run) {
 			r = -errno;
 			vm_fail(vm, "vcpu %u: mmap kvm_run: %s", i, strerror(-r));
 			return r;
@@ -1255,7 +1248,7 @@ void vcpus_free(struct vm *vm)
 		struct vcpu *v = &vm->vcpus[i];
 
 		if (v->run)
-			munmap(v->run, vm->run_size);
+			vm->kvm->unmap_run(v->run, vm->run_size);
 		if (v->fd >= 0)
 			close(v->fd);
 		wire_close_fds(v->to_host, 2);
