@@ -328,7 +328,9 @@ static int shm_fill(struct shm_slot *slot, struct shm_msg *m, struct shm_msg_hdr
 
 		if (st->len > SHM_STATE_MAX)
 			return -EMSGSIZE;
-		memcpy(slot->reply.state, st->data, st->len);
+		/* An error reply has no image (data NULL): no memcpy from it, UB even for 0 bytes. */
+		if (st->len)
+			memcpy(slot->reply.state, st->data, st->len);
 		h->len = (uint32_t)st->len;
 		return 0;
 	}
@@ -337,7 +339,9 @@ static int shm_fill(struct shm_slot *slot, struct shm_msg *m, struct shm_msg_hdr
 
 		if (gm->n_entry_data > SHM_MSRS_MAX)
 			return -EMSGSIZE;
-		memcpy(slot->reply.msr_data, gm->entry_data, gm->n_entry_data * sizeof(uint64_t));
+		if (gm->n_entry_data)
+			memcpy(slot->reply.msr_data, gm->entry_data,
+			       gm->n_entry_data * sizeof(uint64_t));
 		h->len = (uint32_t)gm->n_entry_data;
 		return 0;
 	}

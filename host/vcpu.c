@@ -731,7 +731,9 @@ static int vcpu_handle_io(struct vcpu *v, uint32_t space, uint64_t addr, bool is
 			const ProtobufCBinaryData *rd = &resume->resume->data;
 
 			/* Short data is zero-filled (the buffer already is), extra ignored (7.8). */
-			memcpy(data, rd->data, rd->len < size ? rd->len : size);
+			/* An empty bytes field has data == NULL: no memcpy from it (UB even for 0). */
+			if (rd->len)
+				memcpy(data, rd->data, rd->len < size ? rd->len : size);
 			if (rd->len < size)
 				log_ratelimited(&v->rl, LOG_LEVEL_DEBUG,
 						"vcpu %u: resume data %zu bytes for a %zu-byte read",
@@ -789,7 +791,8 @@ static int vcpu_handle_hyperv(struct vcpu *v)
 		if (r == 0) {
 			const ProtobufCBinaryData *rd = &resume->resume->data;
 
-			memcpy(result, rd->data, rd->len < 8 ? rd->len : 8);
+			if (rd->len)
+				memcpy(result, rd->data, rd->len < 8 ? rd->len : 8);
 			if (rd->len != 8)
 				log_ratelimited(&v->rl, LOG_LEVEL_DEBUG,
 						"vcpu %u: hypercall result of %zu bytes", v->id,
