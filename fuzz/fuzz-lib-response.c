@@ -411,6 +411,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static int connect_lib(void)
 {
 	static const uint8_t get_vcpus_ok[] = { 0x92, 0x01, 0x00 };
+	static const uint8_t enotty[] = { 0x08, 0x32 };
 	int sv[2], to_host[2], to_plugin[2], fds[2];
 	char num[16];
 	int r;
@@ -421,6 +422,8 @@ static int connect_lib(void)
 	fds[0] = to_host[1];
 	fds[1] = to_plugin[0];
 	FUZZ_CHECK(wire_send(sv[0], get_vcpus_ok, sizeof(get_vcpus_ok), fds, 2) == 0, "send");
+	/* The library then asks for the shared-memory channel: ENOTTY, as crosvm's host says. */
+	FUZZ_CHECK(wire_send(sv[0], enotty, sizeof(enotty), NULL, 0) == 0, "send");
 	snprintf(num, sizeof(num), "%d", sv[1]);
 	setenv("CROSVM_SOCKET", num, 1);
 	r = crosvm_connect(&st.c);

@@ -1,33 +1,36 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* Copyright 2026 The plugvm Authors. */
 /*
- * Fuzzes the host's vcpu side (host/vcpu.c): the Init handshake, the
- * SERVING state machine with every VcpuRequest, and the exit handlers
- * (PIO with fuzzed count x size and data offset, MMIO, Hyper-V, fatal
- * exits, pauses) against the fake KVM and a fake channel.
+ * Fuzzes the host's vcpu side (host/vcpu.c, host/vcpu-shm.c): the Init
+ * handshake, the SERVING state machine with every VcpuRequest, and the exit
+ * handlers (PIO with fuzzed count x size and data offset, MMIO, Hyper-V,
+ * fatal exits, pauses) against the fake KVM, through the real channels:
  *
- * vcpu.c calls ioctl() itself and keeps its handlers static, so this file
- * includes it with ioctl() routed to the fake KVM.  Once the vcpu side
- * calls KVM through kvm-ops.h like the rest, the define goes away.
+ * - pipe: each request record is written into the real to_host pipe right
+ *   before the host's own pipe_recv() reads it (one read = one message, as
+ *   with a plugin), and every response pipe_send() frames is read back from
+ *   to_plugin, unframed and decoded;
+ * - shared memory: the VM negotiates the channel, each request record is
+ *   copied raw into the slot's request area (header and payload as the
+ *   plugin would write them, any values) before shm_recv() copies it out,
+ *   the fuzzer may scribble on the slot's ring counter, and every message
+ *   shm_send() posts is checked against the slot's bounds.
  *
- * Input: records of [kind byte][length, 2 bytes LE][bytes]; kind % 4:
- * 0 = a request the plugin writes, 1 = a KVM exit to handle, 2 = a pause
- * to deliver, 3 = set the hint from the bytes.  The channel hands requests
- * to the host in order; when the next record is not a request the plugin
- * "sends Shutdown" (the channel reports EPIPE), as a real plugin may.
- * Every response the host sends must decode and fit the headroom contract.
+ * The handlers are static, so this file includes the two sources.
+ *
+ * Input: byte 0 picks the channel (bit 0); then records of [kind byte]
+ * [length, 2 bytes LE][bytes]; kind % 4: 0 = a request the plugin sends,
+ * 1 = a KVM exit to handle, 2 = a pause to deliver, 3 = set the hint from
+ * the bytes.  When the next record is not a request the plugin "sends
+ * Shutdown" (the channel reports EPIPE), as a real plugin may.
  */
-#include <sys/ioctl.h>
-
-#include "kvm-fake.h"
-
-#define ioctl(fd, req, arg) kvm_fake_raw_ioctl((fd), (req), (void *)(uintptr_t)(arg))
 #include "../host/vcpu.c"
-#undef ioctl
+#include "../host/vcpu-shm.c"
 
 #include <sys/eventfd.h>
 
 #include "fuzz-util.h"
+#include "kvm-fake.h"
 
 struct fuzz_input {
 	const uint8_t *data;
@@ -37,8 +40,9 @@ struct fuzz_input {
 
 static struct fuzz_input in;
 static char kvm_path[] = "/dev/kvm-fake";
-/* The vcpu's buffers (rx alone is 256 KiB) are made once and lent to every input's VM. */
-static struct vcpu buffers;
+/* The vcpu's buffers (rx alone is 256 KiB) and pipes are made once and lent to every input. */
+static struct vcpu keep;
+static struct wire_frames frames;
 
 /* Peeks the next record; returns its kind (0..3) or -1 at the end. */
 static int next_kind(void)
@@ -62,13 +66,11 @@ static const uint8_t *take_record(size_t *ret_len)
 	return p;
 }
 
-static int fuzz_send(struct vcpu *v, uint8_t *msg, size_t len)
+static void check_response(const uint8_t *msg, size_t len)
 {
 	Plugvm__VcpuResponse *resp;
 
-	/* The channel may write its prefix in front of the message (VCPU_CHANNEL_HEADROOM). */
-	memset(msg - VCPU_CHANNEL_HEADROOM, 0xa5, VCPU_CHANNEL_HEADROOM);
-	FUZZ_CHECK(len > 0 && len <= WIRE_VCPU_MESSAGE_MAX, "response of %zu bytes", len);
+	FUZZ_CHECK(len <= WIRE_VCPU_MESSAGE_MAX, "response of %zu bytes", len);
 	resp = plugvm__vcpu_response__unpack(NULL, len, msg);
 	FUZZ_CHECK(resp, "response does not decode");
 	FUZZ_CHECK(resp->errnum >= 0, "negative errnum");
@@ -76,11 +78,32 @@ static int fuzz_send(struct vcpu *v, uint8_t *msg, size_t len)
 		FUZZ_CHECK(resp->wait->exit_case != PLUGVM__VCPU_RESPONSE__WAIT__EXIT__NOT_SET,
 			   "Wait without a reason");
 	plugvm__vcpu_response__free_unpacked(resp, NULL);
-	(void)v;
-	return 0;
 }
 
-static ssize_t fuzz_recv(struct vcpu *v, const uint8_t **ret_msg)
+/* ---- through the pipes ---- */
+
+static int fuzz_pipe_send(struct vcpu *v, const Plugvm__VcpuResponse *resp)
+{
+	int r = vcpu_pipe_channel.send(v, resp);
+
+	/* Read back everything framed so far, as the plugin's library would. */
+	for (;;) {
+		const uint8_t *msg;
+		size_t len;
+		int n = wire_frames_next(&frames, &msg, &len);
+
+		FUZZ_CHECK(n >= 0, "the host framed a response badly");
+		if (n == 1) {
+			check_response(msg, len);
+			continue;
+		}
+		if (wire_frames_fill(&frames, v->to_plugin[0]) <= 0)
+			break;
+	}
+	return r;
+}
+
+static int fuzz_pipe_recv(struct vcpu *v, Plugvm__VcpuRequest **ret_req)
 {
 	const uint8_t *p;
 	size_t len;
@@ -88,18 +111,95 @@ static ssize_t fuzz_recv(struct vcpu *v, const uint8_t **ret_msg)
 	if (next_kind() != 0)
 		return -EPIPE;
 	p = take_record(&len);
-	/* A pipe read never returns 0 bytes while the host holds the write end. */
+	/* A zero-byte write is no message on a pipe: the plugin sent nothing. */
 	if (len == 0)
 		return -EPIPE;
-	/* Through the vcpu's receive buffer, as the pipe channel does. */
-	memcpy(v->rx, p, len);
-	*ret_msg = v->rx;
-	return (ssize_t)len;
+	if (len > 60000)
+		len = 60000;
+	FUZZ_CHECK(write(v->to_host[1], p, len) == (ssize_t)len, "pipe write");
+	return vcpu_pipe_channel.recv(v, ret_req);
 }
 
-static const struct vcpu_channel_ops fuzz_channel = {
-	.send = fuzz_send,
-	.recv = fuzz_recv,
+static void fuzz_pipe_release(struct vcpu *v, Plugvm__VcpuRequest *req)
+{
+	vcpu_pipe_channel.release(v, req);
+}
+
+static const struct vcpu_channel_ops fuzz_pipe = {
+	.send = fuzz_pipe_send,
+	.recv = fuzz_pipe_recv,
+	.release = fuzz_pipe_release,
+};
+
+/* ---- through the shared-memory slot ---- */
+
+static uint32_t scribble; /* the plugin's ring counter, as the input sets it */
+
+static int fuzz_shm_send(struct vcpu *v, const Plugvm__VcpuResponse *resp)
+{
+	struct shm_slot *slot = v->shm->slot;
+	uint32_t head = v->shm->ev_head, used;
+	const struct shm_msg *m;
+	int r;
+
+	/*
+	 * The plugin has consumed everything, or claims something odd.  A ring
+	 * that looks exactly full would make the host wait for the plugin
+	 * (correctly, but forever here), so that one value is avoided.
+	 */
+	used = head - scribble;
+	if (used == SHM_RING)
+		scribble = head;
+	slot->ev_tail.seq = scribble;
+	r = vcpu_shm_channel.send(v, resp);
+	if (r < 0) {
+		/*
+		 * A ring counter the plugin broke, or PIO data beyond the slot's
+		 * 4 KiB (KVM keeps PIO within one page; the fake kvm_run is 3).
+		 */
+		FUZZ_CHECK((r == -EPROTO && head - scribble > SHM_RING) || r == -EMSGSIZE,
+			   "send failed: %d", r);
+		scribble = v->shm->ev_head;
+		return r;
+	}
+	FUZZ_CHECK(v->shm->ev_head == head + 1 && slot->ev_head.seq == head + 1,
+		   "one message per send");
+	m = &slot->ring[head % SHM_RING];
+	FUZZ_CHECK(m->h.kind == (uint32_t)resp->message_case, "message kind %u", m->h.kind);
+	if (m->h.kind == SHM_MSG_WAIT && m->h.exit == SHM_EXIT_IO)
+		FUZZ_CHECK(m->h.len <= SHM_IO_MAX, "io length %u", m->h.len);
+	if (m->h.kind == SHM_MSG_GET_STATE)
+		FUZZ_CHECK(m->h.len <= SHM_STATE_MAX, "state length %u", m->h.len);
+	scribble = v->shm->ev_head;
+	return 0;
+}
+
+static int fuzz_shm_recv(struct vcpu *v, Plugvm__VcpuRequest **ret_req)
+{
+	struct shm_slot *slot = v->shm->slot;
+	const uint8_t *p;
+	size_t len;
+
+	if (next_kind() != 0)
+		return -EPIPE;
+	p = take_record(&len);
+	/* The plugin writes any bytes into the request area; the tail of the record sets the counter. */
+	memcpy(&slot->req, p, len < sizeof(slot->req) ? len : sizeof(slot->req));
+	if (len >= 4)
+		memcpy(&scribble, p + len - 4, 4);
+	slot->req_head.seq = v->shm->req_tail + 1 + (len > 8 ? p[len - 5] % 3 : 0);
+	return vcpu_shm_channel.recv(v, ret_req);
+}
+
+static void fuzz_shm_release(struct vcpu *v, Plugvm__VcpuRequest *req)
+{
+	vcpu_shm_channel.release(v, req);
+}
+
+static const struct vcpu_channel_ops fuzz_shm = {
+	.send = fuzz_shm_send,
+	.recv = fuzz_shm_recv,
+	.release = fuzz_shm_release,
 };
 
 static uint64_t get_u64(const uint8_t *p, size_t len, size_t off)
@@ -202,11 +302,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	struct vm pipes_vm;
+
 	(void)argc;
 	(void)argv;
 	log_set_level(-1);
-	if (vcpu_alloc_buffers(&buffers) < 0)
+	setenv("SHM_SPIN_NS", "0", 1);
+	memset(&pipes_vm, 0, sizeof(pipes_vm));
+	pipes_vm.n_vcpus = 1;
+	if (vcpus_prepare(&pipes_vm) < 0 || vcpu_alloc_buffers(&pipes_vm.vcpus[0]) < 0 ||
+	    wire_frames_init(&frames, WIRE_VCPU_MESSAGE_MAX) < 0)
 		abort();
+	keep = pipes_vm.vcpus[0];
+	/* The plugin's read end: the fuzzer drains it without blocking. */
+	if (fcntl(keep.to_plugin[0], F_SETFL, O_NONBLOCK) < 0)
+		abort();
+	free(pipes_vm.vcpus);
 	return 0;
 }
 
@@ -215,43 +326,47 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct host_config cfg;
+	struct vcpu_channel_info info;
 	struct vm vm;
 	struct vcpu *v;
+	bool shm;
 	int probe = fuzz_lowest_free_fd(), r, steps = 0;
 
-	in = (struct fuzz_input){ .data = data, .size = size };
+	if (size < 1)
+		return 0;
+	shm = data[0] & 1;
+	in = (struct fuzz_input){ .data = data, .size = size, .pos = 1 };
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.cpus = 1;
 	cfg.kvm_device = kvm_path;
 	FUZZ_CHECK(vm_init_ops(&vm, &cfg, &kvm_ops_fake) == 0, "vm_init");
-	/* vcpus_prepare() without the pipes: the fuzzer is the channel. */
+	/* The pipes and buffers made once; the rest of the vcpu fresh. */
 	vm.vcpus = calloc(1, sizeof(*vm.vcpus));
 	FUZZ_CHECK(vm.vcpus, "calloc");
 	v = &vm.vcpus[0];
+	*v = keep;
 	v->vm = &vm;
-	v->fd = -1;
-	v->to_host[0] = v->to_host[1] = v->to_plugin[0] = v->to_plugin[1] = -1;
+	v->arena.used = 0;
+	v->allocator.allocator_data = &v->arena;
 	pthread_mutex_init(&v->pause_lock, NULL);
+	v->chan = &fuzz_pipe;
 	vm.kill_efd = eventfd(0, EFD_CLOEXEC);
 	ranges_reserve(&vm.ranges[VM_SPACE_PIO], 0x3f8, 2, false);
 	ranges_reserve(&vm.ranges[VM_SPACE_PIO], 0x500, 2, true);
 	ranges_reserve(&vm.ranges[VM_SPACE_MMIO], 0x10000, 0x1000, false);
 	ranges_reserve(&vm.ranges[VM_SPACE_MMIO], 0x20000, 0x1000, true);
+	if (shm) {
+		FUZZ_CHECK(vcpus_negotiate_channel(&vm, 1, &info) == 0 && info.fd >= 0,
+			   "shared-memory channel");
+		v->chan = &fuzz_shm;
+		scribble = 0;
+	}
 
 	r = vm.kvm->ioctl(vm.vm_fd, KVM_CREATE_VCPU, (void *)0ul);
 	FUZZ_CHECK(r >= 0, "KVM_CREATE_VCPU");
 	v->fd = r;
 	v->run = vm.kvm->map_run(v->fd, vm.run_size);
 	FUZZ_CHECK(v->run, "kvm_run");
-	v->rx = buffers.rx;
-	v->tx = buffers.tx;
-	v->tx_cap = buffers.tx_cap;
-	v->scratch = buffers.scratch;
-	v->scratch_cap = buffers.scratch_cap;
-	v->arena = buffers.arena;
-	v->allocator = buffers.allocator;
-	v->allocator.allocator_data = &v->arena;
-	v->chan = &fuzz_channel;
 
 	r = vcpu_init_handshake(v);
 	if (r == 0) {
@@ -272,10 +387,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 
+	/* Nothing may be left in the pipes for the next input. */
+	while (read(v->to_host[0], v->rx, WIRE_VCPU_MESSAGE_MAX) > 0)
+		;
+	{
+		uint8_t sink[4096];
+
+		while (read(v->to_plugin[0], sink, sizeof(sink)) > 0)
+			;
+		wire_frames_free(&frames);
+		FUZZ_CHECK(wire_frames_init(&frames, WIRE_VCPU_MESSAGE_MAX) == 0, "frames");
+	}
+	vcpus_shm_free(&vm);
 	vm.kvm->unmap_run(v->run, vm.run_size);
-	/* vcpu_send() may have grown the transmit buffer: keep the new one. */
-	buffers.tx = v->tx;
-	buffers.tx_cap = v->tx_cap;
+	/* pipe_send() may have grown the transmit buffer: keep the new one. */
+	keep.tx = v->tx;
+	keep.tx_cap = v->tx_cap;
 	close(v->fd);
 	pthread_mutex_destroy(&v->pause_lock);
 	free(vm.vcpus);
