@@ -29,6 +29,7 @@
 #include "log.h"
 #include "objects.h"
 #include "plugin-main.h"
+#include "vcpu-shm.h"
 #include "vcpu.h"
 #include "vm.h"
 
@@ -186,6 +187,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (unsigned i = 0; i < vm.n_vcpus; i++)
 		FUZZ_CHECK(!vm.vcpus[i].thread_started, "a vcpu thread started");
+	/* A negotiated shared-memory channel belongs to this VM, not to the lent pipes. */
+	vcpus_shm_free(&vm);
 	vm.vcpus = NULL;
 	vm_release(&vm);
 	kvm_fake_reset();
