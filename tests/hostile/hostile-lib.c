@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "hostile.h"
+#include "shm-chan.h"
 
 int h_sock = -1;
 size_t h_nvcpus;
@@ -477,4 +478,68 @@ int h_expect_io(size_t v, uint64_t addr, int ms)
 	CHECK(r == 0, "expected an io event at 0x%llx", (unsigned long long)addr);
 	h_vfree(resp);
 	return r;
+}
+
+/* ---- the shared-memory vcpu channel ---- */
+
+int h_shm_negotiate(struct h_shm *s, uint32_t version, uint32_t *ret_version, uint64_t *ret_size)
+{
+	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
+	Plugvm__MainRequest__VcpuChannel vc = PLUGVM__MAIN_REQUEST__VCPU_CHANNEL__INIT;
+	struct h_reply r;
+	int e;
+
+	vc.version = version;
+	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_VCPU_CHANNEL;
+	req.vcpu_channel = &vc;
+	h_call_on(h_sock, &req, NULL, 0, &r);
+	e = r.resp->errnum;
+	CHECK(r.resp->message_case == PLUGVM__MAIN_RESPONSE__MESSAGE_VCPU_CHANNEL,
+	      "VcpuChannel reply member %d", r.resp->message_case);
+	if (ret_version)
+		*ret_version = r.resp->vcpu_channel ? r.resp->vcpu_channel->version : 0;
+	if (ret_size)
+		*ret_size = r.resp->vcpu_channel ? r.resp->vcpu_channel->size : 0;
+	if (e == 0 && r.nfds == 1 && r.resp->vcpu_channel) {
+		size_t size = (size_t)r.resp->vcpu_channel->size;
+		void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, r.fds[0], 0);
+
+		if (p == MAP_FAILED)
+			h_die("mmap of the vcpu channel: %m");
+		if (s->base)
+			munmap(s->base, s->size);
+		memset(s, 0, sizeof(*s));
+		s->base = p;
+		s->size = size;
+		s->slot = p;
+	}
+	h_reply_free(&r);
+	return e;
+}
+
+void h_shm_post(struct h_shm *s, const struct shm_req_hdr *h, const void *payload, size_t len)
+{
+	struct shm_slot *slot = s->slot;
+
+	/* The request area is ours again once the host consumed the last one. */
+	for (int i = 0; i < 50000 && shm_load(&slot->req_tail.seq) != s->req_head; i++)
+		usleep(100);
+	memcpy(&slot->req.h, h, sizeof(*h));
+	if (len)
+		memcpy(slot->req.u.data, payload, len < SHM_IO_MAX ? len : SHM_IO_MAX);
+	shm_post(&slot->req_head, ++s->req_head);
+}
+
+int h_shm_next(struct h_shm *s, struct shm_msg *out, int ms)
+{
+	struct shm_slot *slot = s->slot;
+
+	for (int waited = 0; shm_load(&slot->ev_head.seq) == s->ev_tail; waited++) {
+		if (waited >= ms * 10)
+			return -1;
+		usleep(100);
+	}
+	memcpy(out, &slot->ring[s->ev_tail % SHM_RING], sizeof(*out));
+	shm_post(&slot->ev_tail, ++s->ev_tail);
+	return 0;
 }

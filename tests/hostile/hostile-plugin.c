@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "hostile.h"
+#include "shm-chan.h"
 
 #define PORT_DONE 0x3f9
 
@@ -1000,6 +1002,247 @@ static int sc_stderr_flood(void)
 	return result();
 }
 
+
+/* ------------------------------------------------------------------------
+ * The shared-memory vcpu channel: the plugin can write its slot at any time.
+ */
+
+/* Init over the slot: Wait, GetState(sregs), Resume into real mode at rip. */
+static void shm_init(struct h_shm *s, uint64_t rip)
+{
+	struct shm_req_hdr h;
+	struct shm_msg m;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	memset(&h, 0, sizeof(h));
+	h.kind = SHM_REQ_WAIT;
+	h_shm_post(s, &h, NULL, 0);
+	if (h_shm_next(s, &m, 5000) || m.h.kind != SHM_MSG_WAIT || m.h.exit != SHM_EXIT_INIT)
+		h_die("shm: expected Init");
+	h.kind = SHM_REQ_GET_STATE;
+	h.set = 1;
+	h_shm_post(s, &h, NULL, 0);
+	if (h_shm_next(s, &m, 5000) || m.h.kind != SHM_MSG_GET_STATE || m.h.len != sizeof(sregs))
+		h_die("shm: get sregs");
+	memcpy(&sregs, s->slot->reply.state, sizeof(sregs));
+	sregs.cs.base = sregs.ds.base = sregs.es.base = sregs.ss.base = 0;
+	sregs.cs.selector = sregs.ds.selector = sregs.es.selector = sregs.ss.selector = 0;
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = rip;
+	regs.rflags = 2;
+	memcpy(s->slot->req.regs, &regs, sizeof(regs));
+	memcpy(s->slot->req.sregs, &sregs, sizeof(sregs));
+	memset(&h, 0, sizeof(h));
+	h.kind = SHM_REQ_RESUME;
+	h.regs_mask = SHM_F_REGS | SHM_F_SREGS;
+	h_shm_post(s, &h, NULL, 0);
+}
+
+static int shm_expect_io(struct h_shm *s, uint64_t addr)
+{
+	struct shm_msg m;
+
+	if (h_shm_next(s, &m, 5000) || m.h.kind != SHM_MSG_WAIT || m.h.exit != SHM_EXIT_IO ||
+	    m.h.address != addr) {
+		CHECK(0, "expected an io event at 0x%llx over the slot", (unsigned long long)addr);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Slot headers naming more than the slot holds, unknown kinds, bad register
+ * masks: EPROTO / ENOTTY / EINVAL messages; the vcpu then runs normally.
+ */
+static int sc_shm_bad_lengths(void)
+{
+	static const struct {
+		uint32_t kind, len, mask;
+		int err;
+	} bad[] = {
+		{ SHM_REQ_RESUME, 0xffffffffu, 0, EPROTO },
+		{ SHM_REQ_RESUME, 4097, 0, EPROTO },
+		{ SHM_REQ_RESUME, 0, 0x100, EPROTO },
+		{ SHM_REQ_SET_STATE, 5000, 0, EPROTO },
+		{ SHM_REQ_GET_MSRS, 257, 0, EPROTO },
+		{ SHM_REQ_SET_MSRS, 0x80000000u, 0, EPROTO },
+		{ SHM_REQ_SET_CPUID, 100000, 0, EPROTO },
+		{ 77, 0, 0, ENOTTY },
+		{ 0, 0, 0, ENOTTY },
+	};
+	struct h_shm s = { 0 };
+	struct shm_req_hdr h;
+	struct shm_msg m;
+	uint32_t ver = 0;
+	int mem;
+
+	h_connect();
+	CHECK(h_shm_negotiate(&s, 1, &ver, NULL) == 0 && s.slot && ver == 1, "negotiation");
+	if (!s.slot)
+		return result();
+	mem = boot(guest_done, sizeof(guest_done), false);
+	memset(&h, 0, sizeof(h));
+	h.kind = SHM_REQ_WAIT;
+	h_shm_post(&s, &h, NULL, 0);
+	CHECK(h_shm_next(&s, &m, 5000) == 0 && m.h.exit == SHM_EXIT_INIT, "Init");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&h, 0, sizeof(h));
+		h.kind = bad[i].kind;
+		h.len = bad[i].len;
+		h.regs_mask = bad[i].mask;
+		h_shm_post(&s, &h, NULL, 0);
+		CHECK(h_shm_next(&s, &m, 5000) == 0 && m.h.kind == SHM_MSG_NONE &&
+			      m.h.errnum == bad[i].err,
+		      "request %zu (kind %u, len %u): kind %u errnum %d", i, bad[i].kind, bad[i].len,
+		      m.h.kind, m.h.errnum);
+	}
+	memset(&h, 0, sizeof(h));
+	h.kind = SHM_REQ_GET_STATE;
+	h.set = 0xffffffffu;
+	h_shm_post(&s, &h, NULL, 0);
+	CHECK(h_shm_next(&s, &m, 5000) == 0 && m.h.kind == SHM_MSG_GET_STATE &&
+		      m.h.errnum == EINVAL,
+	      "unknown state set");
+	/* The vcpu was never disturbed: finish Init and run the guest to its port. */
+	{
+		struct kvm_sregs sregs;
+		struct kvm_regs regs;
+
+		h.set = 1;
+		h_shm_post(&s, &h, NULL, 0);
+		CHECK(h_shm_next(&s, &m, 5000) == 0 && m.h.len == sizeof(sregs), "get sregs");
+		memcpy(&sregs, s.slot->reply.state, sizeof(sregs));
+		sregs.cs.base = sregs.ds.base = sregs.es.base = sregs.ss.base = 0;
+		sregs.cs.selector = sregs.ds.selector = sregs.es.selector = sregs.ss.selector = 0;
+		memset(&regs, 0, sizeof(regs));
+		regs.rip = 0x1000;
+		regs.rflags = 2;
+		memcpy(s.slot->req.regs, &regs, sizeof(regs));
+		memcpy(s.slot->req.sregs, &sregs, sizeof(sregs));
+		memset(&h, 0, sizeof(h));
+		h.kind = SHM_REQ_RESUME;
+		h.regs_mask = SHM_F_REGS | SHM_F_SREGS;
+		h_shm_post(&s, &h, NULL, 0);
+	}
+	shm_expect_io(&s, PORT_DONE);
+	close(mem);
+	return result();
+}
+
+/*
+ * The plugin claims to have consumed 100 messages more than were posted:
+ * the host's next message finds the ring broken, that vcpu ends with a
+ * warning and the VM stops; the plugin exits 0 on the kill eventfd.
+ */
+static int sc_shm_ring_corrupt(void)
+{
+	struct h_shm s = { 0 };
+	struct shm_req_hdr h;
+	int mem, kill_fd;
+
+	h_connect();
+	kill_fd = h_kill_eventfd();
+	CHECK(h_shm_negotiate(&s, 1, NULL, NULL) == 0 && s.slot, "negotiation");
+	if (!s.slot)
+		return result();
+	mem = boot(guest_two_outs, sizeof(guest_two_outs), false);
+	shm_init(&s, 0x1000);
+	shm_expect_io(&s, PORT_DONE);
+	s.slot->ev_tail.seq = s.ev_tail + 100;
+	memset(&h, 0, sizeof(h));
+	h.kind = SHM_REQ_RESUME;
+	h_shm_post(&s, &h, NULL, 0);
+	CHECK(h_wait_readable(kill_fd, 5000), "the VM did not stop");
+	close(mem);
+	return result();
+}
+
+static volatile bool scribbling;
+
+static void *scribbler(void *arg)
+{
+	struct h_shm *s = arg;
+	uint32_t x = 12345;
+	uint8_t *p = s->base;
+
+	while (scribbling) {
+		/* xorshift: cheap, and any bytes anywhere in the slot, counters included. */
+		for (int i = 0; i < 4096; i++) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			p[x % s->size] = (uint8_t)x;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A second thread writes random bytes all over the slot (headers, payload,
+ * ring and futex words) while the plugin keeps posting requests: whatever
+ * the host makes of it, it must not crash, hang or leak.  The outcome (the
+ * guest may run off with garbage registers) is not fixed, so the runner
+ * accepts status 0 or 1 with at most one error line.
+ */
+static int sc_shm_scribble(void)
+{
+	struct h_shm s = { 0 };
+	struct shm_req_hdr h;
+	struct shm_msg m;
+	pthread_t t;
+	struct timespec t0, now;
+
+	h_connect();
+	CHECK(h_shm_negotiate(&s, 1, NULL, NULL) == 0 && s.slot, "negotiation");
+	if (!s.slot)
+		return result();
+	boot(guest_done, sizeof(guest_done), false);
+	shm_init(&s, 0x1000);
+	/* Stopped on an event: the host now reads requests from the slot. */
+	shm_expect_io(&s, PORT_DONE);
+	scribbling = true;
+	if (pthread_create(&t, NULL, scribbler, &s) != 0)
+		h_die("pthread_create");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		/* Post without waiting for the (scribbled) request tail. */
+		memset(&h, 0, sizeof(h));
+		h.kind = SHM_REQ_GET_STATE;
+		memcpy(&s.slot->req.h, &h, sizeof(h));
+		shm_post(&s.slot->req_head, ++s.req_head);
+		h_shm_next(&s, &m, 10);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 < 500);
+	scribbling = false;
+	pthread_join(t, NULL);
+	return 0;
+}
+
+/*
+ * Negotiation misuse: an unknown version gets the host's (1); asking twice
+ * gives the same channel; version 0 goes back to the pipes (no fd); after
+ * Start the channel cannot change (EBUSY); the pipes then work.
+ */
+static int sc_shm_negotiate_misuse(void)
+{
+	struct h_shm s = { 0 };
+	uint32_t ver = 0;
+	uint64_t size1 = 0, size2 = 0, size0 = 1;
+	int mem;
+
+	h_connect();
+	CHECK(h_shm_negotiate(&s, 99, &ver, &size1) == 0 && ver == 1 && size1 > 0, "version 99");
+	CHECK(h_shm_negotiate(&s, 1, &ver, &size2) == 0 && size2 == size1, "again");
+	CHECK(h_shm_negotiate(&s, 0, &ver, &size0) == 0 && ver == 0 && size0 == 0, "back to pipes");
+	mem = boot(guest_done, sizeof(guest_done), false);
+	CHECK(h_shm_negotiate(&s, 1, NULL, NULL) == EBUSY, "after Start");
+	h_vinit(0, 0x1000);
+	CHECK(h_expect_io(0, PORT_DONE, 5000) == 0, "the pipes work");
+	close(mem);
+	return result();
+}
+
 struct scenario {
 	const char *name;
 	int (*fn)(void);
@@ -1047,6 +1290,10 @@ static const struct scenario scenarios[] = {
 	{ "shutdown-while-paused", sc_shutdown_while_paused },
 	{ "fork-helper", sc_fork_helper },
 	{ "stderr-flood", sc_stderr_flood },
+	{ "shm-bad-lengths", sc_shm_bad_lengths },
+	{ "shm-ring-corrupt", sc_shm_ring_corrupt },
+	{ "shm-scribble", sc_shm_scribble },
+	{ "shm-negotiate-misuse", sc_shm_negotiate_misuse },
 };
 
 int main(int argc, char **argv)

@@ -98,3 +98,24 @@ int h_expect_io(size_t v, uint64_t addr, int ms);
 bool h_wait_readable(int fd, int ms);
 
 #endif /* PLUGVM_TESTS_HOSTILE_H */
+
+/* ---- the shared-memory vcpu channel (common/shm-chan.h), driven by hand ---- */
+
+struct shm_slot;
+struct shm_req_hdr;
+struct shm_msg;
+
+struct h_shm {
+	struct shm_slot *slot; /* vcpu 0's */
+	void *base;
+	size_t size;
+	uint32_t req_head; /* requests posted */
+	uint32_t ev_tail;  /* messages consumed */
+};
+
+/* VcpuChannel{version}: returns the errnum; on success with an fd, maps the slots. */
+int h_shm_negotiate(struct h_shm *s, uint32_t version, uint32_t *ret_version, uint64_t *ret_size);
+/* Writes a request (header, then len payload bytes into the data area) and posts it. */
+void h_shm_post(struct h_shm *s, const struct shm_req_hdr *h, const void *payload, size_t len);
+/* Takes the next message into *out; returns 0, or -1 after ms without one. */
+int h_shm_next(struct h_shm *s, struct shm_msg *out, int ms);

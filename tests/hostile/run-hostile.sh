@@ -43,9 +43,17 @@ LD_PRELOAD=$preload timeout -k 5 "${HOSTILE_TIMEOUT:-30}" ${HOSTILE_WRAPPER:-} "
 status=$?
 t1=$(date +%s)
 
-[ "$status" = "$want" ] || fail "plugvm exited $status, expected $want"
+# STATUS '*' is for cases whose outcome is not fixed: 0 or 1, at most one error line.
+if [ "$want" = '*' ]; then
+	[ "$status" = 0 ] || [ "$status" = 1 ] || fail "plugvm exited $status, expected 0 or 1"
+	[ "$(grep -c '^plugvm: error: ' "$dir/err")" -le 1 ] || fail "more than one error line"
+	want=any
+fi
+[ "$want" = any ] || [ "$status" = "$want" ] || fail "plugvm exited $status, expected $want"
 errors=$(grep -c '^plugvm: error: ' "$dir/err")
-if [ "$want" = 0 ]; then
+if [ "$want" = any ]; then
+	:
+elif [ "$want" = 0 ]; then
 	[ "$errors" = 0 ] || fail "$errors error lines, expected none"
 else
 	[ "$errors" = 1 ] || fail "$errors error lines, expected exactly one"
@@ -73,5 +81,5 @@ for pid in $(cat "$dir/pids" 2>/dev/null); do
 done
 [ -s "$dir/pids" ] || fail "the plugin never started"
 
-echo "ok: $scenario: status $status in $((t1 - t0)) s$([ "$want" = 0 ] || echo ", '$text'")"
+echo "ok: $scenario: status $status in $((t1 - t0)) s$([ "$want" = 0 ] || [ "$want" = any ] || echo ", '$text'")"
 exit 0
