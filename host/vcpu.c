@@ -339,7 +339,7 @@ static int handle_vcpu_get_msrs(struct vcpu *v, const Plugvm__VcpuRequest__GetMs
 	Plugvm__VcpuResponse resp = PLUGVM__VCPU_RESPONSE__INIT;
 	Plugvm__VcpuResponse__GetMsrs gm = PLUGVM__VCPU_RESPONSE__GET_MSRS__INIT;
 	uint64_t data[VCPU_MAX_MSRS];
-	struct kvm_msrs *msrs = (struct kvm_msrs *)v->scratch;
+	struct kvm_msrs *msrs = (struct kvm_msrs *)(void *)v->scratch;
 	size_t n = req->n_entry_indices;
 	int r;
 
@@ -374,7 +374,7 @@ static int handle_vcpu_set_msrs(struct vcpu *v, const Plugvm__VcpuRequest__SetMs
 {
 	Plugvm__VcpuResponse resp = PLUGVM__VCPU_RESPONSE__INIT;
 	Plugvm__VcpuResponse__SetMsrs sm = PLUGVM__VCPU_RESPONSE__SET_MSRS__INIT;
-	struct kvm_msrs *msrs = (struct kvm_msrs *)v->scratch;
+	struct kvm_msrs *msrs = (struct kvm_msrs *)(void *)v->scratch;
 	size_t n = req->n_entries;
 	int r;
 
@@ -406,7 +406,7 @@ static int handle_vcpu_set_cpuid(struct vcpu *v, const Plugvm__VcpuRequest__SetC
 {
 	Plugvm__VcpuResponse resp = PLUGVM__VCPU_RESPONSE__INIT;
 	Plugvm__VcpuResponse__SetCpuid sc = PLUGVM__VCPU_RESPONSE__SET_CPUID__INIT;
-	struct kvm_cpuid2 *c = (struct kvm_cpuid2 *)v->scratch;
+	struct kvm_cpuid2 *c = (struct kvm_cpuid2 *)(void *)v->scratch;
 	size_t n = req->n_entries;
 	int r;
 
@@ -441,7 +441,7 @@ static int handle_vcpu_get_hyperv_cpuid(struct vcpu *v)
 {
 	Plugvm__VcpuResponse resp = PLUGVM__VCPU_RESPONSE__INIT;
 	Plugvm__CpuidResponse cr = PLUGVM__CPUID_RESPONSE__INIT;
-	struct kvm_cpuid2 *c = (struct kvm_cpuid2 *)v->scratch;
+	struct kvm_cpuid2 *c = (struct kvm_cpuid2 *)(void *)v->scratch;
 	Plugvm__CpuidEntry *entries = NULL;
 	Plugvm__CpuidEntry **ptrs = NULL;
 	int r;
@@ -731,7 +731,7 @@ static int vcpu_handle_io(struct vcpu *v, uint32_t space, uint64_t addr, bool is
 			const ProtobufCBinaryData *rd = &resume->resume->data;
 
 			/* Short data is zero-filled (the buffer already is), extra ignored (7.8). */
-			/* An empty bytes field has data == NULL: no memcpy from it (UB even for 0). */
+			/* Empty bytes have data == NULL: no memcpy from it (UB even for 0). */
 			if (rd->len)
 				memcpy(data, rd->data, rd->len < size ? rd->len : size);
 			if (rd->len < size)
@@ -976,10 +976,12 @@ static int cgroup_add_task(const char *dir, pid_t id)
 
 static int vcpu_set_kvm_sigmask(struct vcpu *v)
 {
-	struct {
+	/* struct kvm_signal_mask followed by its 8 bytes of sigset (a flexible array member). */
+	union {
 		struct kvm_signal_mask hdr;
-		uint64_t bits;
+		uint8_t bytes[sizeof(struct kvm_signal_mask) + 8];
 	} mask;
+	uint64_t bits = 0;
 	sigset_t cur;
 
 	/*
@@ -988,11 +990,11 @@ static int vcpu_set_kvm_sigmask(struct vcpu *v)
 	 * by a vcpu thread instead of reaching the main thread's signalfd.)
 	 */
 	pthread_sigmask(SIG_BLOCK, NULL, &cur);
-	mask.bits = 0;
 	for (int sig = 1; sig <= 64; sig++)
 		if (sigismember(&cur, sig) == 1 && sig != SIGRTMIN)
-			mask.bits |= 1ull << (sig - 1);
+			bits |= 1ull << (sig - 1);
 	mask.hdr.len = 8;
+	memcpy(mask.bytes + sizeof(struct kvm_signal_mask), &bits, 8);
 	return vcpu_ioctl(v, KVM_SET_SIGNAL_MASK, &mask);
 }
 
