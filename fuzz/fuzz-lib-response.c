@@ -300,7 +300,8 @@ static void vcpu_op(uint8_t op, uint8_t arg, const uint8_t *p, size_t len)
 	case 0:
 	case 1:
 	case 2:
-		if (crosvm_vcpu_wait(st.vcpu, &ev) == 0 && ev.kind == CROSVM_VCPU_EVENT_KIND_IO_ACCESS &&
+		if (crosvm_vcpu_wait(st.vcpu, &ev) == 0 &&
+		    ev.kind == CROSVM_VCPU_EVENT_KIND_IO_ACCESS &&
 		    !ev.io_access.is_write && ev.io_access.length) {
 			/* The plugin fills the read buffer the library handed out. */
 			memset(ev.io_access.data, arg, ev.io_access.length);

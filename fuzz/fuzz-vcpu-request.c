@@ -183,7 +183,7 @@ static int fuzz_shm_recv(struct vcpu *v, Plugvm__VcpuRequest **ret_req)
 	if (next_kind() != 0)
 		return -EPIPE;
 	p = take_record(&len);
-	/* The plugin writes any bytes into the request area; the tail of the record sets the counter. */
+	/* Any bytes into the request area; the record's last bytes set the counters. */
 	memcpy(&slot->req, p, len < sizeof(slot->req) ? len : sizeof(slot->req));
 	if (len >= 4)
 		memcpy(&scribble, p + len - 4, 4);
@@ -383,7 +383,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				vcpu_deliver_pause(v, get_u64(p, len, 0));
 			else if (kind == 3)
 				set_hint(&vm, p, len);
-			/* A request record here arrived while the vcpu ran: the host does not read it. */
+			/* A request here came while the vcpu ran: the host does not read it. */
 		}
 	}
 

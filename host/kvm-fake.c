@@ -322,7 +322,8 @@ static int fake_set_memory(const struct kvm_userspace_memory_region *argp)
 	for (size_t i = 0; i < fake.n_slots; i++) {
 		const struct fake_slot *o = &fake.slots[i];
 
-		if (r.guest_phys_addr < o->gpa + o->size && o->gpa < r.guest_phys_addr + r.memory_size)
+		if (r.guest_phys_addr < o->gpa + o->size &&
+		    o->gpa < r.guest_phys_addr + r.memory_size)
 			return -EEXIST;
 	}
 	if (fake.n_slots == fake.cap_slots) {
@@ -701,7 +702,8 @@ static int fake_vcpu_ioctl(struct fake_vcpu *v, unsigned long req, void *arg)
 		struct kvm_enable_cap cap;
 
 		touch_write(&cap, arg, sizeof(cap));
-		if (cap.flags || (cap.cap != KVM_CAP_HYPERV_SYNIC && cap.cap != KVM_CAP_HYPERV_SYNIC2))
+		if (cap.flags ||
+		    (cap.cap != KVM_CAP_HYPERV_SYNIC && cap.cap != KVM_CAP_HYPERV_SYNIC2))
 			return -EINVAL;
 		return 0;
 	}

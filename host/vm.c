@@ -106,8 +106,8 @@ int vm_init_ops(struct vm *vm, const struct host_config *cfg, const struct kvm_o
 		return r < 0 ? r : -EINVAL;
 	}
 	vm->run_size = (size_t)r;
-	vm->immediate_exit =
-		vm->kvm->ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_IMMEDIATE_EXIT) == 1;
+	vm->immediate_exit = vm->kvm->ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+					    (void *)(long)KVM_CAP_IMMEDIATE_EXIT) == 1;
 	return 0;
 }
 
@@ -287,7 +287,7 @@ int vm_create_memory(struct vm *vm, struct object *obj, int fd, uint64_t offset,
 		mflags = MAP_PRIVATE;
 	if (length > SIZE_MAX || offset > (uint64_t)INT64_MAX)
 		return -EINVAL;
-	/* A sparse memfd costs the plugin nothing; the cap keeps our share (maps, bitmaps) bounded. */
+	/* A sparse memfd costs the plugin nothing; the cap bounds our share (maps, bitmaps). */
 	if (length > VM_MAX_GUEST_MEMORY - vm->guest_mem)
 		return -ENOSPC;
 	map = mmap(NULL, (size_t)length, PROT_READ | PROT_WRITE, mflags, fd, (off_t)offset);

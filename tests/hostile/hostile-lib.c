@@ -471,7 +471,8 @@ int h_expect_io(size_t v, uint64_t addr, int ms)
 	Plugvm__VcpuResponse *resp = h_vrecv(v, ms);
 	int r = -1;
 
-	if (resp && resp->errnum == 0 && resp->message_case == PLUGVM__VCPU_RESPONSE__MESSAGE_WAIT &&
+	if (resp && resp->errnum == 0 &&
+	    resp->message_case == PLUGVM__VCPU_RESPONSE__MESSAGE_WAIT &&
 	    resp->wait->exit_case == PLUGVM__VCPU_RESPONSE__WAIT__EXIT_IO &&
 	    resp->wait->io->address == addr)
 		r = 0;

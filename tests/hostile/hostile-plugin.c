@@ -1094,8 +1094,8 @@ static int sc_shm_bad_lengths(void)
 		h_shm_post(&s, &h, NULL, 0);
 		CHECK(h_shm_next(&s, &m, 5000) == 0 && m.h.kind == SHM_MSG_NONE &&
 			      m.h.errnum == bad[i].err,
-		      "request %zu (kind %u, len %u): kind %u errnum %d", i, bad[i].kind, bad[i].len,
-		      m.h.kind, m.h.errnum);
+		      "request %zu (kind %u, len %u): kind %u errnum %d", i, bad[i].kind,
+		      bad[i].len, m.h.kind, m.h.errnum);
 	}
 	memset(&h, 0, sizeof(h));
 	h.kind = SHM_REQ_GET_STATE;

@@ -97,7 +97,8 @@ __attribute__((destructor)) static void lc_end(void)
 		t = readlink(link, target, sizeof(target) - 1);
 		target[t > 0 ? t : 1] = '\0';
 		if (len < (int)sizeof(line) - 300)
-			len += snprintf(line + len, sizeof(line) - (size_t)len, " %d=%s", now[i], target);
+			len += snprintf(line + len, sizeof(line) - (size_t)len, " %d=%s", now[i],
+					target);
 	}
 	fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
