@@ -11,7 +11,8 @@
 # Usage: run-hostile.sh PLUGVM PLUGIN LEAKCHECK_SO SCENARIO STATUS ERROR_TEXT ALSO_TEXT [HOST ARGS...]
 # ALSO_TEXT, when not empty, must appear in the host's stderr too (e.g. a warning).
 # Environment: HOSTILE_WRAPPER (e.g. valgrind ...), HOSTILE_NO_LEAKCHECK=1 (no preload, as
-# under TSan), HOSTILE_TIMEOUT (seconds, default 30).
+# under TSan), HOSTILE_TIMEOUT (seconds, default 30), HOSTILE_SKIP (scenarios to skip, with
+# HOSTILE_SKIP_WHY).
 set -u
 plugvm=$1 plugin=$2 leakso=$3 scenario=$4 want=$5 text=$6 also=$7
 shift 7
@@ -20,6 +21,12 @@ if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
 	echo "no usable /dev/kvm"
 	exit 77
 fi
+for s in ${HOSTILE_SKIP:-}; do
+	if [ "$s" = "$scenario" ]; then
+		echo "skipped: ${HOSTILE_SKIP_WHY:-listed in HOSTILE_SKIP}"
+		exit 77
+	fi
+done
 
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT

@@ -25,6 +25,10 @@ exec valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-ki
 	--suppressions="$(cd "$(dirname "$0")" && pwd)/valgrind.supp" "$host.real" "\$@"
 EOS
 chmod +x "$host"
-# Everything runs about 20 times slower under valgrind.
+# Everything runs about 20 times slower under valgrind.  Valgrind's address-space manager
+# refuses the 200 GiB and 64 GiB mappings of two cases (the host answers ENOMEM, correctly,
+# but not what those cases check): they are skipped here.
+export HOSTILE_SKIP="memory-huge memory-dirty-huge"
+export HOSTILE_SKIP_WHY="valgrind cannot map the sparse 64-256 GiB guest memory these cases need"
 HOSTILE_TIMEOUT=120 sh "$(dirname "$0")/../../scripts/run-tests.sh" "$build" --no-rebuild \
 	--timeout-multiplier 4 "$@"
