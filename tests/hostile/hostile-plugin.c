@@ -222,7 +222,7 @@ static int sc_fds_253(void)
 	return result();
 }
 
-/* A pipe, a regular file and a socket where a memfd is expected: ESPIPE, EINVAL, ESPIPE. */
+/* No fd, or a pipe, a regular file or a socket where a memfd is expected. */
 static int sc_memory_wrong_fd(void)
 {
 	int p[2], sv[2], file;
@@ -234,6 +234,7 @@ static int sc_memory_wrong_fd(void)
 	file = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	if (file < 0)
 		h_die("open: %m");
+	CHECK(h_create_memory(1, -1, 0, 0x1000, 0x1000) == EBADF, "no fd at all");
 	CHECK(h_create_memory(1, p[0], 0, 0x1000, 0x1000) == ESPIPE, "pipe as memory");
 	CHECK(h_create_memory(2, file, 0, 0x1000, 0x1000) == EINVAL, "regular file as memory");
 	CHECK(h_create_memory(3, sv[0], 0, 0x1000, 0x1000) == ESPIPE, "socket as memory");
