@@ -7,7 +7,8 @@
 # the source tree is never written.
 # Usage: run-fuzz.sh TARGET SEED_DIR REGRESSION_DIR WORK_DIR SECONDS [libFuzzer args...]
 set -u
-target=$1 seeds=$2 regressions=$3 work=$4 secs=$5
+target=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+seeds=$2 regressions=$3 work=$4 secs=$5
 shift 5
 mkdir -p "$work/corpus"
 # Crash artifacts land in the work directory too.
