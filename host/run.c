@@ -406,12 +406,11 @@ static void run_stop_plugin(struct host *h)
  * children to us, hence the rounds.  Needs /proc/<pid>/task/<tid>/children
  * (CONFIG_PROC_CHILDREN); without it leftovers are only logged as unknown.
  */
-static void run_kill_leftovers(struct host *h)
+static void run_kill_leftovers(void)
 {
 	char path[64];
 	int killed = 0;
 
-	(void)h;
 	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)gettid());
 	for (int round = 0; round < 64; round++) {
 		char buf[4096];
@@ -586,7 +585,7 @@ int run_vm(const struct host_config *cfg)
 	vm_signal_kill(&h->vm);
 	vcpus_join(&h->vm);
 	run_stop_plugin(h);
-	run_kill_leftovers(h);
+	run_kill_leftovers();
 	/* The plugin's last words; bounded in case its descendants keep writing. */
 	relay_stderr(h, RUN_STDERR_FINAL_BURST);
 	relay_flush(h);
@@ -597,7 +596,7 @@ out_vm:
 		/* Only reached on setup failures after a successful spawn. */
 		kill(h->pid, SIGKILL);
 		waitpid(h->pid, NULL, 0);
-		run_kill_leftovers(h);
+		run_kill_leftovers();
 	}
 	for (size_t i = 0; i < h->n_conns; i++)
 		close(h->conns[i]);
