@@ -6,10 +6,10 @@
 #include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "kvm-ops.h"
 #include "log.h"
 #include "net.h"
 #include "objects.h"
@@ -18,12 +18,7 @@
 
 static int vm_ioctl(struct vm *vm, unsigned long req, void *arg)
 {
-	int r;
-
-	do
-		r = ioctl(vm->vm_fd, req, arg);
-	while (r < 0 && errno == EINTR);
-	return r < 0 ? -errno : r;
+	return vm->kvm->ioctl(vm->vm_fd, req, arg);
 }
 
 static void reply_errno(struct main_reply *reply, int r)
@@ -177,7 +172,7 @@ static void handle_check_extension(struct main_ctx *ctx,
 				   const Plugvm__MainRequest__CheckExtension *req,
 				   struct main_reply *reply)
 {
-	int r = ioctl(ctx->vm->vm_fd, KVM_CHECK_EXTENSION, (unsigned long)req->extension);
+	int r = vm_ioctl(ctx->vm, KVM_CHECK_EXTENSION, (void *)(unsigned long)req->extension);
 
 	plugvm__main_response__check_extension__init(&reply->u.check_extension);
 	reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_CHECK_EXTENSION;
@@ -505,6 +500,16 @@ static void handle_dirty_log(struct main_ctx *ctx, const Plugvm__MainRequest__Me
 	reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_DIRTY_LOG;
 	reply->resp.dirty_log = &reply->u.dirty_log;
 	if (obj && obj->kind == OBJECT_MEMORY) {
+		uint64_t bytes = (obj->mem.length / 4096 + 7) / 8;
+
+		/*
+		 * A bitmap the client cannot receive (over 8 GiB of memory) is
+		 * refused before KVM_GET_DIRTY_LOG, which would clear the log.
+		 */
+		if (bytes > WIRE_MAIN_RESPONSE_MAX - 64) {
+			r = -E2BIG;
+			goto out;
+		}
 		r = vm_dirty_log(ctx->vm, obj, &bitmap, &len);
 		if (r == 0) {
 			reply->u.dirty_log.bitmap.data = bitmap;
@@ -512,6 +517,7 @@ static void handle_dirty_log(struct main_ctx *ctx, const Plugvm__MainRequest__Me
 			reply_free_after(reply, bitmap);
 		}
 	}
+out:
 	reply_errno(reply, r);
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -204,6 +205,19 @@ static void conn_serve(struct host *h, size_t i)
 	if (fd_in >= 0)
 		close(fd_in);
 	r = conn_send(sock, &reply.resp, reply.fds, reply.nfds);
+	if (r == -EMSGSIZE || r == -ENOBUFS) {
+		/*
+		 * Larger than the socket takes (a dirty log near 8 GiB): say so
+		 * rather than drop the connection.  Like the reply to an oversized
+		 * request it has no member; clients read errno first.
+		 */
+		Plugvm__MainResponse resp = PLUGVM__MAIN_RESPONSE__INIT;
+
+		log_debug("main connection: reply of request %d too large for the socket",
+			  (int)req->message_case);
+		resp.errnum = E2BIG;
+		r = conn_send(sock, &resp, NULL, 0);
+	}
 	main_reply_release(&reply);
 	plugvm__main_request__free_unpacked(req, NULL);
 	if (r < 0) {
@@ -254,11 +268,13 @@ static bool run_handle_signals(struct host *h)
 			h->plugin_status = status;
 			continue;
 		}
-		vm_fail(&h->vm, "process %d died with signal %d, status %d, and code %d", (int)p,
-			WIFSIGNALED(status) ? WTERMSIG(status) : 0,
-			WIFEXITED(status) ? WEXITSTATUS(status) : 0,
-			WIFSIGNALED(status) ? CLD_KILLED : CLD_EXITED);
-		run_start_dying(h);
+		/*
+		 * The host forks nothing but the plugin, so any other child is a
+		 * descendant of the plugin that we adopted as subreaper after its
+		 * parent died: the plugin's business, not a failure of the VM.
+		 */
+		log_debug("reaped process %d, a descendant of the plugin (status 0x%x)", (int)p,
+			  status);
 	}
 	return h->plugin_exited;
 }
@@ -374,6 +390,60 @@ static void run_stop_plugin(struct host *h)
 	}
 }
 
+/*
+ * Kills and reaps every process still below us once the plugin is gone:
+ * helpers it forked were re-parented to us (PR_SET_CHILD_SUBREAPER), however
+ * they detached (setsid, double fork).  Killing one re-parents its own
+ * children to us, hence the rounds.  Needs /proc/<pid>/task/<tid>/children
+ * (CONFIG_PROC_CHILDREN); without it leftovers are only logged as unknown.
+ */
+static void run_kill_leftovers(void)
+{
+	char path[64];
+	int killed = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)gettid());
+	for (int round = 0; round < 64; round++) {
+		char buf[4096];
+		ssize_t n;
+		int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+		char *p, *end;
+
+		if (fd < 0)
+			return;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			break;
+		buf[n] = '\0';
+		for (p = buf;; p = end) {
+			long pid = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (pid > 0) {
+				kill((pid_t)pid, SIGKILL);
+				found++;
+			}
+		}
+		if (!found)
+			break;
+		for (int i = 0; i < found; i++) {
+			pid_t w;
+
+			do
+				w = waitpid(-1, NULL, 0);
+			while (w < 0 && errno == EINTR);
+			if (w < 0)
+				break;
+			killed++;
+		}
+	}
+	if (killed)
+		log_warn("killed %d process%s the plugin left behind", killed,
+			 killed == 1 ? "" : "es");
+}
+
 static int run_result(struct host *h)
 {
 	int st = h->plugin_status;
@@ -474,6 +544,12 @@ int run_vm(const struct host_config *cfg)
 	if (r < 0)
 		goto out_vm;
 
+	/*
+	 * Whatever the plugin forks ends up below us when its parent dies, so
+	 * nothing it started can outlive the host (run_kill_leftovers()).
+	 */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		log_warn("cannot become a subreaper; plugin helpers may outlive the host: %m");
 	r = spawn_plugin(cfg, sock[1], stderr_pipe[1], &h->pid, &h->pidfd);
 	/* From here on EOF on these means the plugin (and its children) are gone. */
 	close(sock[1]);
@@ -507,6 +583,7 @@ int run_vm(const struct host_config *cfg)
 	vcpus_join(&h->vm);
 	vcpus_print_stats(&h->vm);
 	run_stop_plugin(h);
+	run_kill_leftovers();
 	/* The plugin's last words; bounded in case its descendants keep writing. */
 	relay_stderr(h, RUN_STDERR_FINAL_BURST);
 	relay_flush(h);
@@ -517,6 +594,7 @@ out_vm:
 		/* Only reached on setup failures after a successful spawn. */
 		kill(h->pid, SIGKILL);
 		waitpid(h->pid, NULL, 0);
+		run_kill_leftovers();
 	}
 	for (size_t i = 0; i < h->n_conns; i++)
 		close(h->conns[i]);

@@ -328,7 +328,9 @@ static int shm_fill(struct shm_slot *slot, struct shm_msg *m, struct shm_msg_hdr
 
 		if (st->len > SHM_STATE_MAX)
 			return -EMSGSIZE;
-		memcpy(slot->reply.state, st->data, st->len);
+		/* An error reply has no image (data NULL): no memcpy, UB even for 0 bytes. */
+		if (st->len)
+			memcpy(slot->reply.state, st->data, st->len);
 		h->len = (uint32_t)st->len;
 		return 0;
 	}
@@ -337,7 +339,9 @@ static int shm_fill(struct shm_slot *slot, struct shm_msg *m, struct shm_msg_hdr
 
 		if (gm->n_entry_data > SHM_MSRS_MAX)
 			return -EMSGSIZE;
-		memcpy(slot->reply.msr_data, gm->entry_data, gm->n_entry_data * sizeof(uint64_t));
+		if (gm->n_entry_data)
+			memcpy(slot->reply.msr_data, gm->entry_data,
+			       gm->n_entry_data * sizeof(uint64_t));
 		h->len = (uint32_t)gm->n_entry_data;
 		return 0;
 	}
@@ -442,7 +446,8 @@ static int shm_region_create(struct vm *vm, struct shm_region **ret)
 		goto err_close;
 	}
 	for (unsigned i = 0; i < rg->n; i++) {
-		struct shm_slot *slot = (struct shm_slot *)(rg->base + (size_t)i * SHM_SLOT_SIZE);
+		struct shm_slot *slot =
+			(struct shm_slot *)(void *)(rg->base + (size_t)i * SHM_SLOT_SIZE);
 
 		slot->magic = SHM_CHAN_MAGIC;
 		slot->version = SHM_CHAN_VERSION;
@@ -494,7 +499,8 @@ int vcpus_negotiate_channel(struct vm *vm, uint32_t version, struct vcpu_channel
 				vcpus_shm_free(vm);
 				return -ENOMEM;
 			}
-			v->shm->slot = (struct shm_slot *)(rg->base + (size_t)i * SHM_SLOT_SIZE);
+			v->shm->slot =
+				(struct shm_slot *)(void *)(rg->base + (size_t)i * SHM_SLOT_SIZE);
 			shm_spin_init(&v->shm->spin, 2 * vm->n_vcpus);
 		}
 		vm->vcpus[0].shm_region = rg;

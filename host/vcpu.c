@@ -9,13 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hist.h"
+#include "kvm-ops.h"
 #include "plugin.pb-c.h"
 #include "vcpu-shm.h"
 #include "vm.h"
@@ -71,12 +70,7 @@ static void vcpu_kick_handler(int sig)
 
 static int vcpu_ioctl(struct vcpu *v, unsigned long req, void *arg)
 {
-	int r;
-
-	do
-		r = ioctl(v->fd, req, arg);
-	while (r < 0 && errno == EINTR);
-	return r < 0 ? -errno : r;
+	return v->vm->kvm->ioctl(v->fd, req, arg);
 }
 
 /* ---------------------------------------------------------------------------
@@ -347,7 +341,7 @@ static int handle_vcpu_get_msrs(struct vcpu *v, const Plugvm__VcpuRequest__GetMs
 	Plugvm__VcpuResponse resp = PLUGVM__VCPU_RESPONSE__INIT;
 	Plugvm__VcpuResponse__GetMsrs gm = PLUGVM__VCPU_RESPONSE__GET_MSRS__INIT;
 	uint64_t data[VCPU_MAX_MSRS];
-	struct kvm_msrs *msrs = (struct kvm_msrs *)v->scratch;
+	struct kvm_msrs *msrs = (struct kvm_msrs *)(void *)v->scratch;
 	size_t n = req->n_entry_indices;
 	int r;
 
@@ -382,7 +376,7 @@ static int handle_vcpu_set_msrs(struct vcpu *v, const Plugvm__VcpuRequest__SetMs
 {
 	Plugvm__VcpuResponse resp = PLUGVM__VCPU_RESPONSE__INIT;
 	Plugvm__VcpuResponse__SetMsrs sm = PLUGVM__VCPU_RESPONSE__SET_MSRS__INIT;
-	struct kvm_msrs *msrs = (struct kvm_msrs *)v->scratch;
+	struct kvm_msrs *msrs = (struct kvm_msrs *)(void *)v->scratch;
 	size_t n = req->n_entries;
 	int r;
 
@@ -414,7 +408,7 @@ static int handle_vcpu_set_cpuid(struct vcpu *v, const Plugvm__VcpuRequest__SetC
 {
 	Plugvm__VcpuResponse resp = PLUGVM__VCPU_RESPONSE__INIT;
 	Plugvm__VcpuResponse__SetCpuid sc = PLUGVM__VCPU_RESPONSE__SET_CPUID__INIT;
-	struct kvm_cpuid2 *c = (struct kvm_cpuid2 *)v->scratch;
+	struct kvm_cpuid2 *c = (struct kvm_cpuid2 *)(void *)v->scratch;
 	size_t n = req->n_entries;
 	int r;
 
@@ -449,7 +443,7 @@ static int handle_vcpu_get_hyperv_cpuid(struct vcpu *v)
 {
 	Plugvm__VcpuResponse resp = PLUGVM__VCPU_RESPONSE__INIT;
 	Plugvm__CpuidResponse cr = PLUGVM__CPUID_RESPONSE__INIT;
-	struct kvm_cpuid2 *c = (struct kvm_cpuid2 *)v->scratch;
+	struct kvm_cpuid2 *c = (struct kvm_cpuid2 *)(void *)v->scratch;
 	Plugvm__CpuidEntry *entries = NULL;
 	Plugvm__CpuidEntry **ptrs = NULL;
 	int r;
@@ -739,7 +733,9 @@ static int vcpu_handle_io(struct vcpu *v, uint32_t space, uint64_t addr, bool is
 			const ProtobufCBinaryData *rd = &resume->resume->data;
 
 			/* Short data is zero-filled (the buffer already is), extra ignored (7.8). */
-			memcpy(data, rd->data, rd->len < size ? rd->len : size);
+			/* Empty bytes have data == NULL: no memcpy from it (UB even for 0). */
+			if (rd->len)
+				memcpy(data, rd->data, rd->len < size ? rd->len : size);
 			if (rd->len < size)
 				log_ratelimited(&v->rl, LOG_LEVEL_DEBUG,
 						"vcpu %u: resume data %zu bytes for a %zu-byte read",
@@ -797,7 +793,8 @@ static int vcpu_handle_hyperv(struct vcpu *v)
 		if (r == 0) {
 			const ProtobufCBinaryData *rd = &resume->resume->data;
 
-			memcpy(result, rd->data, rd->len < 8 ? rd->len : 8);
+			if (rd->len)
+				memcpy(result, rd->data, rd->len < 8 ? rd->len : 8);
 			if (rd->len != 8)
 				log_ratelimited(&v->rl, LOG_LEVEL_DEBUG,
 						"vcpu %u: hypercall result of %zu bytes", v->id,
@@ -996,21 +993,21 @@ static void vcpu_run_loop(struct vcpu *v)
 			uint64_t t_entry = vcpu_now_ns();
 
 			hist_add(&st->exits[kind], t_entry - t_exit);
-			r = ioctl(v->fd, KVM_RUN, 0);
+			r = vm->kvm->run(v->fd);
 			t_exit = vcpu_now_ns();
 			st->guest_ns += t_exit - t_entry;
 		} else {
-			r = ioctl(v->fd, KVM_RUN, 0);
+			r = vm->kvm->run(v->fd);
 			if (st)
 				t_exit = vcpu_now_ns();
 		}
 		if (st)
-			kind = vcpu_stat_kind(v->run, r < 0 && errno == EINTR);
+			kind = vcpu_stat_kind(v->run, r == -EINTR);
 		if (r < 0) {
-			if (errno == EINTR) {
+			if (r == -EINTR) {
 				interrupted = true;
-			} else if (errno != EAGAIN) {
-				vm_fail(v->vm, "KVM_RUN failed on vcpu %u: %s", v->id, strerror(errno));
+			} else if (r != -EAGAIN) {
+				vm_fail(v->vm, "KVM_RUN failed on vcpu %u: %s", v->id, strerror(-r));
 				return;
 			}
 		} else if (vcpu_handle_exit(v) != VCPU_CONTINUE) {
@@ -1049,10 +1046,12 @@ static int cgroup_add_task(const char *dir, pid_t id)
 
 static int vcpu_set_kvm_sigmask(struct vcpu *v)
 {
-	struct {
+	/* struct kvm_signal_mask followed by its 8 bytes of sigset (a flexible array member). */
+	union {
 		struct kvm_signal_mask hdr;
-		uint64_t bits;
+		uint8_t bytes[sizeof(struct kvm_signal_mask) + 8];
 	} mask;
+	uint64_t bits = 0;
 	sigset_t cur;
 
 	/*
@@ -1061,11 +1060,11 @@ static int vcpu_set_kvm_sigmask(struct vcpu *v)
 	 * by a vcpu thread instead of reaching the main thread's signalfd.)
 	 */
 	pthread_sigmask(SIG_BLOCK, NULL, &cur);
-	mask.bits = 0;
 	for (int sig = 1; sig <= 64; sig++)
 		if (sigismember(&cur, sig) == 1 && sig != SIGRTMIN)
-			mask.bits |= 1ull << (sig - 1);
+			bits |= 1ull << (sig - 1);
 	mask.hdr.len = 8;
+	memcpy(mask.bytes + sizeof(struct kvm_signal_mask), &bits, 8);
 	return vcpu_ioctl(v, KVM_SET_SIGNAL_MASK, &mask);
 }
 
@@ -1240,9 +1239,8 @@ int vcpus_start(struct vm *vm)
 		struct vcpu *v = &vm->vcpus[i];
 		void *run;
 
-		r = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+		r = vm->kvm->ioctl(vm->vm_fd, KVM_CREATE_VCPU, (void *)(unsigned long)i);
 		if (r < 0) {
-			r = -errno;
 			vm_fail(vm, "KVM_CREATE_VCPU %u: %s", i, strerror(-r));
 			return r;
 		}
@@ -1252,8 +1250,8 @@ int vcpus_start(struct vm *vm)
 			vm_fail(vm, "vcpu %u: fcntl: %s", i, strerror(-r));
 			return r;
 		}
-		run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
-		if (run == MAP_FAILED) {
+		run = vm->kvm->map_run(v->fd, vm->run_size);
+		if (!run) {
 			r = -errno;
 			vm_fail(vm, "vcpu %u: mmap kvm_run: %s", i, strerror(-r));
 			return r;
@@ -1330,7 +1328,7 @@ void vcpus_free(struct vm *vm)
 		struct vcpu *v = &vm->vcpus[i];
 
 		if (v->run)
-			munmap(v->run, vm->run_size);
+			vm->kvm->unmap_run(v->run, vm->run_size);
 		if (v->fd >= 0)
 			close(v->fd);
 		wire_close_fds(v->to_host, 2);

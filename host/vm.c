@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "kvm-ops.h"
 #include "log.h"
 #include "vcpu.h"
 
@@ -25,23 +25,19 @@ _Static_assert(sizeof(struct kvm_clock_data) == 48, "kvm_clock_data");
 
 #define PAGE_SIZE_4K 4096ull
 
-static int kvm_ioctl_ret(int fd, unsigned long req, void *arg)
+int vm_init(struct vm *vm, const struct host_config *cfg)
 {
-	int r;
-
-	do
-		r = ioctl(fd, req, arg);
-	while (r < 0 && errno == EINTR);
-	return r < 0 ? -errno : r;
+	return vm_init_ops(vm, cfg, &kvm_ops_real);
 }
 
-int vm_init(struct vm *vm, const struct host_config *cfg)
+int vm_init_ops(struct vm *vm, const struct host_config *cfg, const struct kvm_ops *kvm)
 {
 	struct kvm_pit_config pit = { 0 };
 	int r;
 
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
+	vm->kvm = kvm;
 	vm->kvm_fd = vm->vm_fd = vm->kill_efd = vm->exit_efd = vm->stop_efd = -1;
 	vm->n_vcpus = cfg->cpus;
 	atomic_init(&vm->kill_signaled, false);
@@ -74,18 +70,18 @@ int vm_init(struct vm *vm, const struct host_config *cfg)
 		return r;
 	}
 
-	vm->kvm_fd = open(cfg->kvm_device, O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0) {
-		r = -errno;
+	r = kvm->dev_open(cfg->kvm_device);
+	if (r < 0) {
 		log_err("failed to open %s: %s", cfg->kvm_device, strerror(-r));
 		return r;
 	}
-	r = kvm_ioctl_ret(vm->kvm_fd, KVM_GET_API_VERSION, NULL);
+	vm->kvm_fd = r;
+	r = kvm->ioctl(vm->kvm_fd, KVM_GET_API_VERSION, NULL);
 	if (r != KVM_API_VERSION) {
 		log_err("%s: unsupported KVM API version %d", cfg->kvm_device, r);
 		return r < 0 ? r : -EINVAL;
 	}
-	r = kvm_ioctl_ret(vm->kvm_fd, KVM_CREATE_VM, NULL);
+	r = vm->kvm->ioctl(vm->kvm_fd, KVM_CREATE_VM, NULL);
 	if (r < 0) {
 		log_err("KVM_CREATE_VM: %s", strerror(-r));
 		return r;
@@ -94,24 +90,24 @@ int vm_init(struct vm *vm, const struct host_config *cfg)
 	/* KVM hands out fds without close-on-exec on older kernels. */
 	if (fcntl(vm->vm_fd, F_SETFD, FD_CLOEXEC) < 0)
 		return -errno;
-	r = kvm_ioctl_ret(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL);
+	r = vm->kvm->ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL);
 	if (r < 0) {
 		log_err("KVM_CREATE_IRQCHIP: %s", strerror(-r));
 		return r;
 	}
-	r = kvm_ioctl_ret(vm->vm_fd, KVM_CREATE_PIT2, &pit);
+	r = vm->kvm->ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit);
 	if (r < 0) {
 		log_err("KVM_CREATE_PIT2: %s", strerror(-r));
 		return r;
 	}
-	r = kvm_ioctl_ret(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL);
+	r = vm->kvm->ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL);
 	if (r < (int)sizeof(struct kvm_run)) {
 		log_err("KVM_GET_VCPU_MMAP_SIZE: %s", r < 0 ? strerror(-r) : "too small");
 		return r < 0 ? r : -EINVAL;
 	}
 	vm->run_size = (size_t)r;
-	vm->immediate_exit =
-		kvm_ioctl_ret(vm->kvm_fd, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_IMMEDIATE_EXIT) == 1;
+	vm->immediate_exit = vm->kvm->ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+					    (void *)(long)KVM_CAP_IMMEDIATE_EXIT) == 1;
 	return 0;
 }
 
@@ -251,7 +247,7 @@ int vm_create_io_event(struct vm *vm, struct object *obj, uint32_t space, uint64
 		io.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
 	if (space == VM_SPACE_PIO)
 		io.flags |= KVM_IOEVENTFD_FLAG_PIO;
-	r = kvm_ioctl_ret(vm->vm_fd, KVM_IOEVENTFD, &io);
+	r = vm->kvm->ioctl(vm->vm_fd, KVM_IOEVENTFD, &io);
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -291,6 +287,9 @@ int vm_create_memory(struct vm *vm, struct object *obj, int fd, uint64_t offset,
 		mflags = MAP_PRIVATE;
 	if (length > SIZE_MAX || offset > (uint64_t)INT64_MAX)
 		return -EINVAL;
+	/* A sparse memfd costs the plugin nothing; the cap bounds our share (maps, bitmaps). */
+	if (length > VM_MAX_GUEST_MEMORY - vm->guest_mem)
+		return -ENOSPC;
 	map = mmap(NULL, (size_t)length, PROT_READ | PROT_WRITE, mflags, fd, (off_t)offset);
 	if (map == MAP_FAILED)
 		return -errno;
@@ -309,7 +308,7 @@ int vm_create_memory(struct vm *vm, struct object *obj, int fd, uint64_t offset,
 	region.guest_phys_addr = start;
 	region.memory_size = length;
 	region.userspace_addr = (uint64_t)(uintptr_t)map;
-	r = kvm_ioctl_ret(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
+	r = vm->kvm->ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
 	if (r < 0)
 		goto err_slot;
 	obj->kind = OBJECT_MEMORY;
@@ -318,6 +317,7 @@ int vm_create_memory(struct vm *vm, struct object *obj, int fd, uint64_t offset,
 	obj->mem.start = start;
 	obj->mem.slot = (uint32_t)slot;
 	obj->mem.dirty_log = dirty_log;
+	vm->guest_mem += length;
 	return 0;
 
 err_slot:
@@ -342,7 +342,7 @@ int vm_create_irq_event(struct vm *vm, struct object *obj, uint32_t gsi, int *re
 	}
 	irqfd.fd = (uint32_t)trigger;
 	irqfd.resamplefd = (uint32_t)resample;
-	r = kvm_ioctl_ret(vm->vm_fd, KVM_IRQFD, &irqfd);
+	r = vm->kvm->ioctl(vm->vm_fd, KVM_IRQFD, &irqfd);
 	if (r < 0)
 		goto err_resample;
 	obj->kind = OBJECT_IRQ_EVENT;
@@ -376,7 +376,7 @@ int vm_destroy_object(struct vm *vm, struct object *obj)
 			io.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
 		if (obj->io.pio)
 			io.flags |= KVM_IOEVENTFD_FLAG_PIO;
-		r = kvm_ioctl_ret(vm->vm_fd, KVM_IOEVENTFD, &io);
+		r = vm->kvm->ioctl(vm->vm_fd, KVM_IOEVENTFD, &io);
 		if (r < 0)
 			return r;
 		close(obj->io.fd);
@@ -386,11 +386,12 @@ int vm_destroy_object(struct vm *vm, struct object *obj)
 	case OBJECT_MEMORY: {
 		struct kvm_userspace_memory_region region = { .slot = obj->mem.slot };
 
-		r = kvm_ioctl_ret(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
+		r = vm->kvm->ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
 		if (r < 0)
 			return r;
 		munmap(obj->mem.map, obj->mem.length);
 		objects_slot_free(&vm->objects, obj->mem.slot);
+		vm->guest_mem -= obj->mem.length;
 		obj->mem.map = NULL;
 		return 0;
 	}
@@ -401,7 +402,7 @@ int vm_destroy_object(struct vm *vm, struct object *obj)
 			.flags = KVM_IRQFD_FLAG_DEASSIGN,
 		};
 
-		r = kvm_ioctl_ret(vm->vm_fd, KVM_IRQFD, &irqfd);
+		r = vm->kvm->ioctl(vm->vm_fd, KVM_IRQFD, &irqfd);
 		if (r < 0)
 			return r;
 		close(obj->irq.fd);
@@ -430,7 +431,7 @@ int vm_dirty_log(struct vm *vm, const struct object *obj, uint8_t **ret_bitmap, 
 		return -ENOMEM;
 	log.slot = obj->mem.slot;
 	log.dirty_bitmap = bitmap;
-	r = kvm_ioctl_ret(vm->vm_fd, KVM_GET_DIRTY_LOG, &log);
+	r = vm->kvm->ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log);
 	if (r < 0) {
 		free(bitmap);
 		return r;
@@ -467,7 +468,7 @@ int vm_get_state(struct vm *vm, uint32_t set, void *buf)
 	case 2: {
 		struct kvm_irqchip chip = { .chip_id = set };
 
-		r = kvm_ioctl_ret(vm->vm_fd, KVM_GET_IRQCHIP, &chip);
+		r = vm->kvm->ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &chip);
 		if (r < 0)
 			return r;
 		if (set == 2)
@@ -479,7 +480,7 @@ int vm_get_state(struct vm *vm, uint32_t set, void *buf)
 	case 3: {
 		struct kvm_pit_state2 pit;
 
-		r = kvm_ioctl_ret(vm->vm_fd, KVM_GET_PIT2, &pit);
+		r = vm->kvm->ioctl(vm->vm_fd, KVM_GET_PIT2, &pit);
 		if (r < 0)
 			return r;
 		memcpy(buf, &pit, sizeof(pit));
@@ -489,7 +490,7 @@ int vm_get_state(struct vm *vm, uint32_t set, void *buf)
 		struct kvm_clock_data clock;
 
 		memset(&clock, 0, sizeof(clock));
-		r = kvm_ioctl_ret(vm->vm_fd, KVM_GET_CLOCK, &clock);
+		r = vm->kvm->ioctl(vm->vm_fd, KVM_GET_CLOCK, &clock);
 		if (r < 0)
 			return r;
 		memcpy(buf, &clock, sizeof(clock));
@@ -518,19 +519,19 @@ int vm_set_state(struct vm *vm, uint32_t set, const void *buf, size_t len)
 			memcpy(&chip.chip.ioapic, buf, len);
 		else
 			memcpy(&chip.chip.pic, buf, len);
-		return kvm_ioctl_ret(vm->vm_fd, KVM_SET_IRQCHIP, &chip);
+		return vm->kvm->ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &chip);
 	}
 	case 3: {
 		struct kvm_pit_state2 pit;
 
 		memcpy(&pit, buf, len);
-		return kvm_ioctl_ret(vm->vm_fd, KVM_SET_PIT2, &pit);
+		return vm->kvm->ioctl(vm->vm_fd, KVM_SET_PIT2, &pit);
 	}
 	case 4: {
 		struct kvm_clock_data clock;
 
 		memcpy(&clock, buf, len);
-		return kvm_ioctl_ret(vm->vm_fd, KVM_SET_CLOCK, &clock);
+		return vm->kvm->ioctl(vm->vm_fd, KVM_SET_CLOCK, &clock);
 	}
 	default:
 		return -EINVAL;
@@ -553,7 +554,7 @@ int vm_get_cpuid(struct vm *vm, bool emulated, struct kvm_cpuid2 **ret_cpuid)
 		if (!c)
 			return -ENOMEM;
 		c->nent = nent;
-		r = kvm_ioctl_ret(vm->kvm_fd, req, c);
+		r = vm->kvm->ioctl(vm->kvm_fd, req, c);
 		if (r >= 0) {
 			*ret_cpuid = c;
 			return 0;
@@ -577,7 +578,7 @@ int vm_get_msr_index_list(struct vm *vm, uint32_t **ret_indices, size_t *ret_n)
 		if (!l)
 			return -ENOMEM;
 		l->nmsrs = n;
-		r = kvm_ioctl_ret(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, l);
+		r = vm->kvm->ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, l);
 		if (r >= 0) {
 			uint32_t *idx = malloc((l->nmsrs ? l->nmsrs : 1) * sizeof(uint32_t));
 

@@ -34,12 +34,19 @@
 #define VM_MAX_RANGES 65536u /* per address space */
 #define VM_MAX_ROUTES 4096u  /* also the kernel's KVM_MAX_IRQ_ROUTES */
 #define VM_MAX_HINT_DETAILS 256u
+/*
+ * Total bytes of guest memory objects.  Bounds what a plugin can make the
+ * host map and, above all, the dirty bitmaps the host and the kernel allocate
+ * for them (8 MiB each at this size).
+ */
+#define VM_MAX_GUEST_MEMORY (256ull << 30)
 
 /* Address spaces, as on the wire. */
 #define VM_SPACE_PIO 0u
 #define VM_SPACE_MMIO 1u
 
 struct vcpu;
+struct kvm_ops;
 
 struct hint_detail {
 	bool match[4]; /* rax, rbx, rcx, rdx */
@@ -68,6 +75,7 @@ struct vm_barrier {
 
 struct vm {
 	const struct host_config *cfg;
+	const struct kvm_ops *kvm; /* every KVM call goes through it (kvm-ops.h) */
 	int kvm_fd;
 	int vm_fd;
 	size_t run_size;     /* mmap size of struct kvm_run */
@@ -77,6 +85,7 @@ struct vm {
 	struct vcpu *vcpus; /* n_vcpus entries, pipes made before the spawn */
 
 	struct objects objects;
+	uint64_t guest_mem; /* bytes of all memory objects, <= VM_MAX_GUEST_MEMORY */
 
 	pthread_rwlock_t io_lock;
 	struct ranges ranges[2]; /* indexed by VM_SPACE_* */
@@ -101,6 +110,8 @@ struct vm {
 
 /* Opens the KVM device, creates the VM with its irqchip and PIT (PROTOCOL.md 1.2 step 5). */
 int vm_init(struct vm *vm, const struct host_config *cfg);
+/* The same with another KVM backend (the fake one of kvm-fake.h, for fuzzing and tests). */
+int vm_init_ops(struct vm *vm, const struct host_config *cfg, const struct kvm_ops *kvm);
 /* Releases everything vm_init() and the objects made; vcpu threads must be joined. */
 void vm_release(struct vm *vm);
 
