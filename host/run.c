@@ -157,7 +157,7 @@ static int conn_send(int sock, const Plugvm__MainResponse *resp, const int *fds,
 }
 
 /* Serves one request on connection i; any transport or codec failure closes that connection only. */
-static void conn_serve(struct host *h, size_t i)
+static void conn_serve_one(struct host *h, size_t i)
 {
 	int sock = h->conns[i], fd_in = -1, fds[1];
 	struct main_ctx ctx = { .vm = &h->vm, .n_conns = h->n_conns, .new_conn_fd = -1 };
@@ -171,7 +171,7 @@ static void conn_serve(struct host *h, size_t i)
 	n = wire_recv(sock, h->rx, WIRE_MAIN_REQUEST_MAX, fds, 1, &nfds, &flags);
 	if (n <= 0) {
 		if (n < 0)
-			log_debug("main connection: recv: %s", strerror((int)-n));
+			log_debug("recv: %s", strerror((int)-n));
 		conn_close(h, i);
 		return;
 	}
@@ -195,7 +195,7 @@ static void conn_serve(struct host *h, size_t i)
 	}
 	req = plugvm__main_request__unpack(NULL, (size_t)n, h->rx);
 	if (!req) {
-		log_debug("main connection: undecodable request (%zd bytes), closing it", n);
+		log_debug("undecodable request (%zd bytes), closing the connection", n);
 		if (fd_in >= 0)
 			close(fd_in);
 		conn_close(h, i);
@@ -213,7 +213,7 @@ static void conn_serve(struct host *h, size_t i)
 		 */
 		Plugvm__MainResponse resp = PLUGVM__MAIN_RESPONSE__INIT;
 
-		log_debug("main connection: reply of request %d too large for the socket",
+		log_debug("reply of request %d too large for the socket",
 			  (int)req->message_case);
 		resp.errnum = E2BIG;
 		r = conn_send(sock, &resp, NULL, 0);
@@ -221,7 +221,7 @@ static void conn_serve(struct host *h, size_t i)
 	main_reply_release(&reply);
 	plugvm__main_request__free_unpacked(req, NULL);
 	if (r < 0) {
-		log_debug("main connection: send: %s", strerror(-r));
+		log_debug("send: %s", strerror(-r));
 		conn_close(h, i);
 		if (ctx.new_conn_fd >= 0)
 			close(ctx.new_conn_fd);
@@ -229,6 +229,14 @@ static void conn_serve(struct host *h, size_t i)
 	}
 	if (ctx.new_conn_fd >= 0)
 		h->conns[h->n_conns++] = ctx.new_conn_fd;
+}
+
+/* One request from connection i; every line logged meanwhile names the connection. */
+static void conn_serve(struct host *h, size_t i)
+{
+	log_set_context("conn %d", h->conns[i]);
+	conn_serve_one(h, i);
+	log_set_context(NULL);
 }
 
 /* ---------------------------------------------------------------------------

@@ -398,7 +398,7 @@ static int handle_vcpu_set_msrs(struct vcpu *v, const Plugvm__VcpuRequest__SetMs
 	 * changing that would change what existing plugins see.
 	 */
 	if (r >= 0 && (size_t)r < n)
-		log_debug("vcpu %u: KVM_SET_MSRS set %d of %zu MSRs", v->id, r, n);
+		log_debug("KVM_SET_MSRS set %d of %zu MSRs", r, n);
 out:
 	resp.errnum = r < 0 ? -r : 0;
 	return vcpu_send(v, &resp);
@@ -558,7 +558,7 @@ static int vcpu_serve(struct vcpu *v, Plugvm__VcpuRequest **ret_resume)
 			r = vcpu_apply_resume_regs(v, req->resume);
 			if (r < 0) {
 				log_ratelimited(&v->rl, LOG_LEVEL_WARN,
-						"vcpu %u: registers in resume rejected: %s", v->id,
+						"registers in resume rejected: %s",
 						strerror(-r));
 				vcpu_request_free(v, req);
 				return -EIO;
@@ -738,8 +738,8 @@ static int vcpu_handle_io(struct vcpu *v, uint32_t space, uint64_t addr, bool is
 				memcpy(data, rd->data, rd->len < size ? rd->len : size);
 			if (rd->len < size)
 				log_ratelimited(&v->rl, LOG_LEVEL_DEBUG,
-						"vcpu %u: resume data %zu bytes for a %zu-byte read",
-						v->id, rd->len, size);
+						"resume data %zu bytes for a %zu-byte read",
+						rd->len, size);
 		}
 		vcpu_request_free(v, resume);
 		return VCPU_CONTINUE;
@@ -778,8 +778,8 @@ static int vcpu_handle_hyperv(struct vcpu *v)
 		wait.hyperv_synic = &sy;
 		break;
 	default:
-		log_ratelimited(&v->rl, LOG_LEVEL_WARN, "vcpu %u: unhandled hyper-v exit type %u",
-				v->id, run->hyperv.type);
+		log_ratelimited(&v->rl, LOG_LEVEL_WARN, "unhandled hyper-v exit type %u",
+				run->hyperv.type);
 		return VCPU_CONTINUE;
 	}
 	r = vcpu_send_wait(v, &wait);
@@ -797,7 +797,7 @@ static int vcpu_handle_hyperv(struct vcpu *v)
 				memcpy(result, rd->data, rd->len < 8 ? rd->len : 8);
 			if (rd->len != 8)
 				log_ratelimited(&v->rl, LOG_LEVEL_DEBUG,
-						"vcpu %u: hypercall result of %zu bytes", v->id,
+						"hypercall result of %zu bytes",
 						rd->len);
 		}
 		memcpy(&run->hyperv.u.hcall.result, result, 8);
@@ -836,13 +836,13 @@ static int vcpu_handle_exit(struct vcpu *v)
 		return vcpu_handle_hyperv(v);
 	case KVM_EXIT_HLT:
 		/* Like crosvm, a halted vcpu ends the VM; the plugin's status decides the result. */
-		log_info("vcpu %u halted", v->id);
+		log_info("halted");
 		return VCPU_STOP;
 	case KVM_EXIT_SHUTDOWN:
 		vm_fail(v->vm, "guest triple fault (shutdown) on vcpu %u", v->id);
 		return VCPU_STOP;
 	case KVM_EXIT_INTERNAL_ERROR:
-		log_debug("vcpu %u: internal error data: %u words: %llx %llx %llx %llx", v->id,
+		log_debug("internal error data: %u words: %llx %llx %llx %llx",
 			  run->internal.ndata,
 			  (unsigned long long)(run->internal.ndata > 0 ? run->internal.data[0] : 0),
 			  (unsigned long long)(run->internal.ndata > 1 ? run->internal.data[1] : 0),
@@ -866,7 +866,7 @@ static int vcpu_handle_exit(struct vcpu *v)
 	case KVM_EXIT_NMI:
 	case KVM_EXIT_SYSTEM_EVENT:
 	case KVM_EXIT_IOAPIC_EOI:
-		log_ratelimited(&v->rl, LOG_LEVEL_WARN, "vcpu %u: ignoring KVM exit %u", v->id,
+		log_ratelimited(&v->rl, LOG_LEVEL_WARN, "ignoring KVM exit %u",
 				run->exit_reason);
 		return VCPU_CONTINUE;
 	default:
@@ -1082,6 +1082,9 @@ static void *vcpu_thread(void *arg)
 	struct vm *vm = v->vm;
 	int r;
 
+	/* Every line this thread logs names its vcpu. */
+	log_set_context("vcpu %u", v->id);
+
 	if (!vm->immediate_exit) {
 		r = vcpu_set_kvm_sigmask(v);
 		if (r < 0) {
@@ -1098,7 +1101,7 @@ static void *vcpu_thread(void *arg)
 		}
 	}
 	if (prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE, 0, PIDTYPE_PID_VALUE, 0) < 0)
-		log_debug("vcpu %u: core scheduling unavailable: %m", v->id);
+		log_debug("core scheduling unavailable: %m");
 
 	if (vm->immediate_exit) {
 		tls_kick_run = v->run;
@@ -1115,7 +1118,7 @@ static void *vcpu_thread(void *arg)
 	else if (r < 0 && r != -EPIPE)
 		vm_fail(v->vm, "vcpu %u: init handshake failed: %s", v->id, strerror(-r));
 	else if (r == -EPIPE && !atomic_load(&vm->kill_signaled))
-		log_info("vcpu %u: plugin shut the vcpu down during init", v->id);
+		log_info("plugin shut the vcpu down during init");
 	/* Nobody enters the guest before every vcpu has finished its handshake. */
 	vm_barrier_wait(vm);
 	if (r == 0)
