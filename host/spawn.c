@@ -258,6 +258,26 @@ brute: {
 }
 }
 
+/*
+ * glibc's sigaction() refuses its internal signals 32 and 33 (EINVAL), so an
+ * "ignore" inherited from our parent would survive execve() into the plugin
+ * (GNU make runs its recipes with both ignored).  The raw system call resets
+ * them; a kernel sigaction with a zero handler is SIG_DFL.
+ */
+static void reset_reserved_signals(void)
+{
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} ksa;
+
+	memset(&ksa, 0, sizeof(ksa));
+	for (int sig = 32; sig < SIGRTMIN; sig++)
+		syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
+}
+
 static void __attribute__((noreturn)) child_main(const struct spawn_plan *p)
 {
 	struct sigaction sa;
@@ -272,6 +292,7 @@ static void __attribute__((noreturn)) child_main(const struct spawn_plan *p)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			sigaction(sig, &sa, NULL);
 	}
+	reset_reserved_signals();
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		child_fail(p, "sigprocmask", errno);
