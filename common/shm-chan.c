@@ -50,9 +50,8 @@ static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *
 void shm_spin_init(struct shm_spin *sp, unsigned nthreads)
 {
 	const char *env = getenv("SHM_SPIN_NS");
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	cpu_set_t set;
 
+	(void)nthreads;
 	sp->budget_ns = SPIN_DEFAULT_NS;
 	sp->max_ns = SPIN_MAX_NS;
 	sp->min_ns = SPIN_MIN_NS;
@@ -66,27 +65,42 @@ void shm_spin_init(struct shm_spin *sp, unsigned nthreads)
 				sp->min_ns = (uint32_t)v;
 		}
 	}
-	/* The CPUs we may run on, not the machine's: a pinned VM counts what it has. */
-	if (sched_getaffinity(0, sizeof(set), &set) == 0)
-		ncpu = CPU_COUNT(&set);
-	sp->yield = ncpu > 0 && nthreads > (unsigned long)ncpu;
+	/*
+	 * A spinner that never yields holds a CPU the other side may be
+	 * queued for: with more runnable threads than CPUs (several vcpus, or
+	 * any other load) each hand-off then waits for a scheduler tick.
+	 * sched_yield() costs about a microsecond when nobody else wants the
+	 * CPU, and hands it over at once when the other side does.
+	 */
+	sp->yield = true;
+	env = getenv("SHM_SPIN_YIELD");
+	if (env && *env)
+		sp->yield = *env != '0';
 	sp->n_spun = 0;
 	sp->n_slept = 0;
 }
 
-static void spin_adapt(struct shm_spin *sp, uint64_t waited_ns)
+static void spin_adapt(struct shm_spin *sp, uint64_t start, uint64_t posted, uint64_t now)
 {
 	/*
-	 * A change that came soon after we gave up is one a longer spin
-	 * would have caught (the wake-up itself costs tens of us here, so
-	 * the threshold is generous); a wait much longer than the largest
-	 * budget means the other side is busy for long stretches, where
-	 * spinning only steals a CPU from the guest.
+	 * After a sleep: if the change came within the largest budget, a
+	 * spin of that length would have caught it (and saved the tens of
+	 * microseconds a futex wake-up costs here), so grow to cover it.  If
+	 * it came later, the other side is busy for long stretches (a guest
+	 * that runs, a plugin that thinks) and spinning only burns a CPU:
+	 * shrink.
 	 */
-	if (waited_ns <= 2ull * sp->max_ns) {
-		uint64_t b = (uint64_t)sp->budget_ns * 2;
+	uint64_t needed = posted >= start && posted <= now ? posted - start : now - start;
 
-		sp->budget_ns = b > sp->max_ns ? sp->max_ns : (uint32_t)b;
+	if (needed <= sp->max_ns) {
+		uint64_t b = needed + needed / 2;
+
+		if (b < sp->min_ns)
+			b = sp->min_ns;
+		if (b > sp->max_ns)
+			b = sp->max_ns;
+		if (b > sp->budget_ns)
+			sp->budget_ns = (uint32_t)b;
 	} else {
 		uint32_t b = sp->budget_ns / 2;
 
@@ -148,7 +162,7 @@ int shm_wait(struct shm_word *w, uint32_t old, struct shm_spin *sp, uint64_t sli
 		}
 	}
 	__atomic_store_n(&w->sleeping, 0, __ATOMIC_RELAXED);
-	spin_adapt(sp, shm_now_ns() - start);
+	spin_adapt(sp, start, __atomic_load_n(&w->posted_ns, __ATOMIC_RELAXED), shm_now_ns());
 	return 0;
 
 spun:
@@ -158,6 +172,7 @@ spun:
 
 void shm_post(struct shm_word *w, uint32_t seq)
 {
+	__atomic_store_n(&w->posted_ns, shm_now_ns(), __ATOMIC_RELAXED);
 	__atomic_store_n(&w->seq, seq, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&w->sleeping, __ATOMIC_SEQ_CST))
 		futex(&w->seq, FUTEX_WAKE, INT_MAX, NULL);

@@ -148,7 +148,13 @@ struct shm_msg {
 struct shm_word {
 	uint32_t seq;
 	uint32_t sleeping;
-	uint8_t pad[56];
+	/*
+	 * CLOCK_MONOTONIC of the last post: tells a waiter that slept how long
+	 * a spin would have had to last.  Advisory only (it tunes the waiter's
+	 * own budget, within fixed bounds).
+	 */
+	uint64_t posted_ns;
+	uint8_t pad[48];
 };
 
 struct shm_slot {
@@ -188,7 +194,7 @@ struct shm_spin {
 	uint32_t budget_ns;
 	uint32_t min_ns;
 	uint32_t max_ns;
-	bool yield; /* more spinning threads than CPUs: yield while spinning */
+	bool yield; /* yield the CPU between spin chunks (default; SHM_SPIN_YIELD=0 turns it off) */
 	/* Statistics, for benchmarks and tests. */
 	uint64_t n_spun;  /* waits satisfied while spinning */
 	uint64_t n_slept; /* waits that went to sleep */
