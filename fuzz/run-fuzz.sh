@@ -7,8 +7,9 @@
 # the source tree is never written.
 # Usage: run-fuzz.sh TARGET SEED_DIR REGRESSION_DIR WORK_DIR SECONDS [libFuzzer args...]
 set -u
-target=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-seeds=$2 regressions=$3 work=$4 secs=$5
+# Absolute paths: the run happens in the work directory.
+abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+target=$(abs "$1") seeds=$(abs "$2") regressions=$(abs "$3") work=$(abs "$4") secs=$5
 shift 5
 mkdir -p "$work/corpus"
 # Crash artifacts land in the work directory too.
