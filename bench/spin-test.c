@@ -59,6 +59,8 @@ static void test_probe(void)
 	uint64_t start = 0, t0, t1;
 
 	shm_spin_init(&sp, 1, SHM_SIDE_PLUGIN);
+	/* A yield can hand the CPU to another job for a whole slice: a budget no load exceeds. */
+	sp.budget_ns = sp.max_ns = 2000000000u;
 	/* Ready on the fifth probe: returns its value, counted as spun. */
 	CHECK(shm_spin_probe(&sp, probe_count, &c, &start) == 7);
 	CHECK(c.calls == 5 && sp.n_spun == 1);

@@ -83,8 +83,7 @@ void shm_spin_init(struct shm_spin *sp, unsigned nvcpus, enum shm_side side)
 
 		if (!*end && v <= SPIN_MAX_NS * 10ul) {
 			sp->budget_ns = sp->max_ns = (uint32_t)v;
-			if (sp->min_ns > v)
-				sp->min_ns = (uint32_t)v;
+			sp->min_ns = v < SPIN_MIN_NS ? (uint32_t)v : SPIN_MIN_NS;
 		}
 	}
 	/*
