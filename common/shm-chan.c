@@ -148,7 +148,7 @@ int shm_spin_probe(struct shm_spin *sp, int (*probe)(void *arg), void *arg, uint
 	*ret_start = shm_now_ns();
 	deadline = *ret_start + sp->budget_ns;
 	while (sp->budget_ns) {
-		/* probe() is a system call here, so it runs once per chunk rather than per pause. */
+		/* probe() is a system call: once per chunk, not per pause. */
 		for (unsigned i = 0; i < SPIN_CHUNK; i++)
 			__builtin_ia32_pause();
 		if (sp->yield)

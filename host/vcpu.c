@@ -241,7 +241,8 @@ static int pipe_recv(struct vcpu *v, Plugvm__VcpuRequest **ret_req)
 			*ret_req = plugvm__vcpu_request__unpack(&v->allocator, (size_t)pp.r, v->rx);
 			if (!*ret_req) {
 				log_ratelimited(&v->rl, LOG_LEVEL_WARN,
-						"vcpu %u: undecodable request (%zd bytes)", v->id, pp.r);
+						"vcpu %u: undecodable request (%zd bytes)", v->id,
+						pp.r);
 				return -EBADMSG;
 			}
 			return 0;
