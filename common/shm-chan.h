@@ -201,11 +201,18 @@ struct shm_spin {
 };
 
 /*
- * Sets up a spin state; nthreads is how many threads may spin at once
- * (host plus plugin threads of all vcpus).  SHM_SPIN_NS in the environment
- * overrides the initial and largest budget (0 disables spinning).
+ * Sets up the spin state of one waiter on the given side of a channel of a
+ * VM with nvcpus vcpus.  When 2 x nvcpus (a host and a plugin thread per
+ * vcpu) exceeds shm_cpus(), the host side does not spin: its waits sleep at
+ * once.  SHM_SPIN_NS in the environment overrides the initial and largest
+ * budget on both sides (0 disables spinning).
  */
-void shm_spin_init(struct shm_spin *sp, unsigned nthreads);
+enum shm_side {
+	SHM_SIDE_HOST,
+	SHM_SIDE_PLUGIN,
+};
+
+void shm_spin_init(struct shm_spin *sp, unsigned nvcpus, enum shm_side side);
 
 /*
  * Waits until w->seq differs from old: spins up to the budget, then sleeps
@@ -216,6 +223,20 @@ void shm_spin_init(struct shm_spin *sp, unsigned nthreads);
  */
 int shm_wait(struct shm_word *w, uint32_t old, struct shm_spin *sp, uint64_t slice_ns,
 	     int (*check)(void *arg), void *arg);
+
+/*
+ * The same bounded, adaptive spin for a condition that is not a shared word
+ * (the pipe channel's non-blocking reads): calls probe(arg) until it returns
+ * nonzero or the budget is spent, and returns its last value.  0 means "go to
+ * sleep": the caller blocks (poll()), and then reports the sleep with
+ * shm_spin_slept(sp, *ret_start, the time the awaited thing happened, or
+ * now if unknown), which adapts the budget as shm_wait() does.
+ */
+int shm_spin_probe(struct shm_spin *sp, int (*probe)(void *arg), void *arg, uint64_t *ret_start);
+void shm_spin_slept(struct shm_spin *sp, uint64_t start, uint64_t event_ns);
+
+/* The CPUs this thread may run on (affinity mask, else online CPUs); at least 1. */
+unsigned shm_cpus(void);
 
 /* Publishes seq (release) and wakes the waiter if it sleeps. */
 void shm_post(struct shm_word *w, uint32_t seq);

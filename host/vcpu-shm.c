@@ -501,7 +501,7 @@ int vcpus_negotiate_channel(struct vm *vm, uint32_t version, struct vcpu_channel
 			}
 			v->shm->slot =
 				(struct shm_slot *)(void *)(rg->base + (size_t)i * SHM_SLOT_SIZE);
-			shm_spin_init(&v->shm->spin, 2 * vm->n_vcpus);
+			shm_spin_init(&v->shm->spin, vm->n_vcpus, SHM_SIDE_HOST);
 		}
 		vm->vcpus[0].shm_region = rg;
 		log_debug("vcpu channel: shared memory, %u slots of %zu bytes", rg->n,

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* Copyright 2026 The plugvm Authors. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -9,13 +12,23 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "shm-chan.h"
 #include "wire.h"
+
+/*
+ * Live pipe channels in this process, one per vcpu: the VM's vcpu count for
+ * the spin policy.  Read when a channel first receives, by which time
+ * crosvm_connect has made all of them.
+ */
+static atomic_uint pipe_chans;
 
 struct pipe_chan {
 	struct vcpu_chan base;
 	int req_fd;
 	int resp_fd;
 	struct wire_frames frames;
+	struct shm_spin spin;
+	bool spin_ready;
 };
 
 static struct pipe_chan *to_pipe(struct vcpu_chan *ch)
@@ -82,6 +95,44 @@ static int pipe_send(struct vcpu_chan *ch, const Plugvm__VcpuRequest *req)
 	return ret;
 }
 
+struct pipe_probe {
+	struct pipe_chan *pc;
+	ssize_t n;
+};
+
+static int pipe_probe_fill(void *arg)
+{
+	struct pipe_probe *pp = arg;
+
+	pp->n = wire_frames_fill(&pp->pc->frames, pp->pc->resp_fd);
+	return pp->n != -EAGAIN;
+}
+
+/*
+ * resp_fd is non-blocking (see chan_pipe_new), so a read either gets bytes
+ * or says EAGAIN: spin on it for the adaptive budget before sleeping in
+ * poll(), because a sleeping wake-up of this thread costs tens of
+ * microseconds in a nested VM, more than a guest exit usually takes.
+ */
+static ssize_t pipe_fill(struct pipe_chan *pc)
+{
+	struct pipe_probe pp = { .pc = pc };
+	struct pollfd p = { .fd = pc->resp_fd, .events = POLLIN };
+	uint64_t start;
+
+	if (!pc->spin_ready) {
+		shm_spin_init(&pc->spin, atomic_load(&pipe_chans), SHM_SIDE_PLUGIN);
+		pc->spin_ready = true;
+	}
+	while (!shm_spin_probe(&pc->spin, pipe_probe_fill, &pp, &start)) {
+		/* POLLHUP (the host is gone) also ends the poll; the next read then sees EOF. */
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+		shm_spin_slept(&pc->spin, start, 0);
+	}
+	return pp.n;
+}
+
 static int pipe_recv(struct vcpu_chan *ch, Plugvm__VcpuResponse **ret_resp)
 {
 	struct pipe_chan *pc = to_pipe(ch);
@@ -100,7 +151,7 @@ static int pipe_recv(struct vcpu_chan *ch, Plugvm__VcpuResponse **ret_resp)
 		}
 		if (r < 0)
 			return -EINVAL;
-		n = wire_frames_fill(&pc->frames, pc->resp_fd);
+		n = pipe_fill(pc);
 		if (n == 0)
 			return -EPIPE;
 		if (n == -EPROTO)
@@ -124,6 +175,7 @@ static void pipe_destroy(struct vcpu_chan *ch)
 	close(pc->resp_fd);
 	wire_frames_free(&pc->frames);
 	free(pc);
+	atomic_fetch_sub(&pipe_chans, 1);
 }
 
 static const struct vcpu_chan_ops pipe_ops = {
@@ -136,14 +188,27 @@ static const struct vcpu_chan_ops pipe_ops = {
 int chan_pipe_new(int req_fd, int resp_fd, struct vcpu_chan **ret_chan)
 {
 	struct pipe_chan *pc = calloc(1, sizeof(*pc));
+	int fl;
 
 	if (!pc)
 		goto err_close;
 	if (wire_frames_init(&pc->frames, WIRE_VCPU_MESSAGE_MAX) < 0)
 		goto err_free;
+	/*
+	 * Non-blocking reads let pipe_recv() spin before it sleeps.  The flag
+	 * lives in the open file description, which the host's copy of this
+	 * read end shares (SCM_RIGHTS passes the description), but neither our
+	 * host nor crosvm's ever reads that end; it only keeps it open.  The
+	 * bytes on the pipe do not change.  If the flag cannot be set, reads
+	 * block as before, and the spin is a single blocking probe.
+	 */
+	fl = fcntl(resp_fd, F_GETFL);
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		fcntl(resp_fd, F_SETFL, fl | O_NONBLOCK);
 	pc->base.ops = &pipe_ops;
 	pc->req_fd = req_fd;
 	pc->resp_fd = resp_fd;
+	atomic_fetch_add(&pipe_chans, 1);
 	*ret_chan = &pc->base;
 	return 0;
 

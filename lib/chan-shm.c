@@ -467,7 +467,7 @@ int chan_shm_new(struct shm_map *map, uint32_t id, uint32_t nvcpus, int req_fd, 
 	/* Start where the slot is: another handle may have used it already. */
 	sc->ev_tail = shm_load(&sc->slot->ev_tail.seq);
 	sc->req_head = shm_load(&sc->slot->req_head.seq);
-	shm_spin_init(&sc->spin, 2 * nvcpus);
+	shm_spin_init(&sc->spin, nvcpus, SHM_SIDE_PLUGIN);
 	*ret_chan = &sc->base;
 	return 0;
 }
