@@ -4,7 +4,8 @@
 BUILD ?= build
 MESON_OPTS ?= --werror
 
-.PHONY: all deps configure build run test bench install clean test-asan test-tsan test-valgrind fuzz
+.PHONY: all deps configure build run test bench install clean test-asan test-tsan test-valgrind \
+	fuzz fuzz-build
 
 all: build
 
@@ -23,8 +24,10 @@ build: configure
 run: build
 	$(BUILD)/host/plugvm run --plugin $(BUILD)/examples/hello-serial
 
-test: build
-	sh scripts/run-tests.sh $(BUILD)
+# Every suite of $(BUILD), then the short fuzz runs of the clang build $(FUZZ_BUILD); one
+# "N passed, N failed, N skipped" line counts both.
+test: build fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) sh scripts/run-tests.sh $(BUILD)
 
 bench: build
 	meson test -C $(BUILD) --benchmark --verbose
@@ -35,8 +38,7 @@ install: build
 	meson configure $(BUILD) -Dprefix=$(PREFIX)
 	meson install -C $(BUILD) $(if $(DESTDIR),--destdir $(DESTDIR))
 
-# Sanitizer and valgrind runs of the whole suite (docs/security.md).  gcc builds: host/vcpu.c
-# does not build warning-free with clang yet.  handle_segv=0 lets the plugins that crash on
+# Sanitizer and valgrind runs of the whole suite (docs/security.md), gcc builds.  handle_segv=0 lets the plugins that crash on
 # purpose (kvm neg-crash, hostile crash-in-guest) die by SIGSEGV as the tests expect, and
 # verify_asan_link_order=0 admits the hostile suite's preloaded leak checker.
 ASAN_BUILD ?= build-asan
@@ -78,18 +80,22 @@ test-valgrind:
 	ninja -C $(VALGRIND_BUILD)
 	sh tests/hostile/valgrind-host.sh $(VALGRIND_BUILD) --suite host --suite hostile --suite kvm
 
-# Long fuzzing runs (clang + libFuzzer), one target after the other at the lowest priority;
-# new inputs stay in $(FUZZ_BUILD)/fuzz/<target>-corpus.
-fuzz:
-	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=enabled \
-		-Dwerror=false -Db_lundef=false
-	ninja -C $(FUZZ_BUILD) fuzz/fuzz-wire fuzz/fuzz-main-request fuzz/fuzz-vcpu-request \
-		fuzz/fuzz-lib-response
-	for t in fuzz-wire fuzz-main-request fuzz-vcpu-request fuzz-lib-response; do \
+# The libFuzzer targets (clang, ASan+UBSan; fuzz/meson.build).  Only they are built in
+# $(FUZZ_BUILD): its test run takes just the 'fuzz' suite.
+FUZZ_TARGETS = fuzz-wire fuzz-main-request fuzz-vcpu-request fuzz-lib-response fuzz-lib-shm
+fuzz-build: deps
+	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) $(MESON_OPTS) \
+		-Dfuzz=enabled -Db_lundef=false
+	ninja -C $(FUZZ_BUILD) $(addprefix fuzz/,$(FUZZ_TARGETS))
+
+# Long fuzzing runs, one target after the other at the lowest priority; new inputs stay in
+# $(FUZZ_BUILD)/fuzz/<target>-corpus.
+fuzz: fuzz-build
+	for t in $(FUZZ_TARGETS); do \
 		nice -n 19 sh fuzz/run-fuzz.sh $(FUZZ_BUILD)/fuzz/$$t fuzz/corpus/$$t \
 			fuzz/regressions/$$t $(CURDIR)/$(FUZZ_BUILD)/fuzz/$$t-corpus \
 			$(FUZZ_SECONDS) || exit 1; \
 	done
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD)

@@ -302,6 +302,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	/* Defaults: no --stats, so no per-vcpu statistics buffers. */
+	static const struct host_config no_options;
 	struct vm pipes_vm;
 
 	(void)argc;
@@ -310,6 +312,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	setenv("SHM_SPIN_NS", "0", 1);
 	memset(&pipes_vm, 0, sizeof(pipes_vm));
 	pipes_vm.n_vcpus = 1;
+	pipes_vm.cfg = &no_options;
 	if (vcpus_prepare(&pipes_vm) < 0 || vcpu_alloc_buffers(&pipes_vm.vcpus[0]) < 0 ||
 	    wire_frames_init(&frames, WIRE_VCPU_MESSAGE_MAX) < 0)
 		abort();

@@ -461,7 +461,8 @@ int chan_shm_new(struct shm_map *map, uint32_t id, uint32_t nvcpus, int req_fd, 
 	sc->base.ops = &shm_ops;
 	atomic_fetch_add(&map->refs, 1);
 	sc->map = map;
-	sc->slot = (struct shm_slot *)(map->base + (size_t)id * SHM_SLOT_SIZE);
+	/* The mapping starts on a page and slots are whole pages: aligned. */
+	sc->slot = (struct shm_slot *)(void *)(map->base + (size_t)id * SHM_SLOT_SIZE);
 	sc->req_fd = req_fd;
 	sc->resp_fd = resp_fd;
 	/* Start where the slot is: another handle may have used it already. */
@@ -511,7 +512,7 @@ int shm_map_new(int fd, uint64_t size, uint32_t slot_size, uint32_t nvcpus,
 	map->size = (size_t)size;
 	atomic_init(&map->refs, 1);
 	for (uint32_t i = 0; i < nvcpus; i++) {
-		const struct shm_slot *s = (const struct shm_slot *)(map->base + (size_t)i * SHM_SLOT_SIZE);
+		const struct shm_slot *s = (const struct shm_slot *)(void *)(map->base + (size_t)i * SHM_SLOT_SIZE);
 
 		if (s->magic != SHM_CHAN_MAGIC || s->version != SHM_CHAN_VERSION ||
 		    s->slot_size != SHM_SLOT_SIZE || s->vcpu_id != i) {

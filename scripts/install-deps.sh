@@ -3,7 +3,7 @@
 # Installs the Debian 12 packages plugvm needs to build and test, if missing.
 set -eu
 
-PKGS="meson ninja-build gcc clang pkg-config binutils python3 \
+PKGS="meson ninja-build gcc clang libclang-rt-14-dev pkg-config binutils python3 \
 protobuf-c-compiler libprotobuf-c-dev libcmocka-dev libseccomp-dev libcap-dev \
 iproute2 util-linux man-db groff-base seabios"
 

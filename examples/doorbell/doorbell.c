@@ -138,7 +138,7 @@ static void raise_irq(struct board *b)
 /* The doorbell rang: serve the request in the mailbox. */
 static void device_serve(struct board *b)
 {
-	volatile struct mailbox *mb = (volatile struct mailbox *)(b->ram + DB_MAILBOX);
+	volatile struct mailbox *mb = (volatile struct mailbox *)(void *)(b->ram + DB_MAILBOX);
 	volatile uint8_t *data;
 	uint16_t seq, len, buf, sum = 0;
 	uint8_t status = MB_STATUS_OK;
@@ -187,7 +187,7 @@ static void device_serve(struct board *b)
  */
 static void device_eoi(struct board *b)
 {
-	volatile struct mailbox *mb = (volatile struct mailbox *)(b->ram + DB_MAILBOX);
+	volatile struct mailbox *mb = (volatile struct mailbox *)(void *)(b->ram + DB_MAILBOX);
 
 	b->eois++;
 	if (mb->isr) {

@@ -42,6 +42,8 @@ static int failures;
 		}                                                                                  \
 	} while (0)
 
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
 static void die(const char *fmt, ...)
 {
 	va_list ap;

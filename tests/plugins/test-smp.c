@@ -11,6 +11,7 @@
  * four, then tears down.
  */
 #include <pthread.h>
+#include <string.h>
 
 #include "testlib.h"
 
@@ -89,6 +90,7 @@ int main(void)
 	struct crosvm_vcpu *none;
 	struct test_vm vm;
 	uint64_t done = 0;
+	uint16_t meetings;
 
 	test_init("smp");
 	test_vm_create(&vm, GUEST_CODE(smp));
@@ -123,8 +125,8 @@ int main(void)
 		TEST_ASSERT(vcpus[i].round_trips == 50, "vcpu %u: %u round trips", i,
 			    vcpus[i].round_trips);
 	}
-	TEST_ASSERT(*(uint16_t *)(vm.ram.ptr + GUEST_DATA) == NR_VCPUS, "meeting counter %u",
-		    *(uint16_t *)(vm.ram.ptr + GUEST_DATA));
+	memcpy(&meetings, vm.ram.ptr + GUEST_DATA, sizeof(meetings));
+	TEST_ASSERT(meetings == NR_VCPUS, "meeting counter %u", meetings);
 
 	TEST_OK(crosvm_reserve_range(vm.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, PORT_BASE, 0));
 	test_vm_destroy(&vm);
