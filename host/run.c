@@ -513,6 +513,7 @@ int run_vm(const struct host_config *cfg)
 		return 1;
 	}
 	h->cfg = cfg;
+	spawn_raise_host_nofile(cfg->cpus);
 	h->sig_fd = h->stderr_rd = h->pidfd = -1;
 	h->pid = -1;
 	h->vm.kvm_fd = h->vm.vm_fd = h->vm.kill_efd = h->vm.exit_efd = h->vm.stop_efd = -1;

@@ -26,6 +26,7 @@
 #include "jail.h"
 #include "log.h"
 #include "spawn.h"
+#include "vm.h"
 
 #ifndef SYS_close_range
 #define SYS_close_range 436
@@ -48,6 +49,35 @@ struct spawn_plan {
 	char exec_msg[512]; /* "...cannot execute PATH: " without the reason */
 	size_t exec_msg_len;
 };
+
+/* The soft RLIMIT_NOFILE the host started with, for an unjailed plugin; valid when `saved`. */
+static struct {
+	bool saved;
+	struct rlimit rl;
+} plugin_nofile;
+
+void spawn_raise_host_nofile(unsigned nvcpus)
+{
+	/* Objects and connections, 8 per vcpu (its fd, pipes, kick), and room for the rest. */
+	const rlim_t want = VM_MAX_OBJECTS + VM_MAX_CONNECTIONS + 8ull * nvcpus + 256;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= want)
+		return;
+	plugin_nofile.rl = rl;
+	plugin_nofile.saved = true;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+		log_warn("open-file limit %llu is below the %llu descriptors a plugin can make the "
+			 "host hold; it may get EMFILE replies (raise it with ulimit -Hn)",
+			 (unsigned long long)rl.rlim_max, (unsigned long long)want);
+		rl.rlim_cur = rl.rlim_max;
+	} else {
+		rl.rlim_cur = want;
+	}
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("cannot raise the open-file limit: %m");
+}
 
 static void spawn_plan_free(struct spawn_plan *p)
 {
@@ -291,6 +321,9 @@ static void __attribute__((noreturn)) child_main(const struct spawn_plan *p)
 		child_fail(p, "stderr flags", errno);
 	}
 	child_close_others(p->child_sock);
+	/* The limit the host was started with, not the one it raised for itself. */
+	if (plugin_nofile.saved && setrlimit(RLIMIT_NOFILE, &plugin_nofile.rl) < 0)
+		child_fail(p, "setrlimit", errno);
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		child_fail(p, "PR_SET_PDEATHSIG", errno);

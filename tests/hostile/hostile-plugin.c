@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1300,8 +1301,16 @@ static const struct scenario scenarios[] = {
 int main(int argc, char **argv)
 {
 	const char *name = argc > 1 ? argv[1] : "";
+	const char *nofile = getenv("HOSTILE_EXPECT_NOFILE");
+	struct rlimit rl;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* The host raises its own open-file limit, never the one an unjailed plugin starts with. */
+	if (nofile && (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur != strtoull(nofile, NULL, 10))) {
+		fprintf(stderr, "hostile: check failed: plugin open-file limit %llu, expected %s\n",
+			(unsigned long long)rl.rlim_cur, nofile);
+		return 1;
+	}
 	/* Never outlive a broken test by much. */
 	alarm(20);
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)

@@ -45,7 +45,11 @@ fail() {
 
 t0=$(date +%s)
 # shellcheck disable=SC2086
-LD_PRELOAD=$preload timeout -k 5 "${HOSTILE_TIMEOUT:-30}" ${HOSTILE_WRAPPER:-} "$plugvm" run \
+# HOSTILE_NOFILE=SOFT:[HARD] starts the host with that open-file limit.
+limit=
+[ -n "${HOSTILE_NOFILE:-}" ] && limit="prlimit --nofile=$HOSTILE_NOFILE"
+# shellcheck disable=SC2086
+LD_PRELOAD=$preload timeout -k 5 "${HOSTILE_TIMEOUT:-30}" $limit ${HOSTILE_WRAPPER:-} "$plugvm" run \
 	--disable-sandbox --plugin "$plugin" -p "$scenario" "$@" 2>"$dir/err"
 status=$?
 t1=$(date +%s)
