@@ -37,6 +37,8 @@ PC="pkg-config --define-variable=prefix=$STAGE$prefix"
 $PC --exists crosvm_plugin || fail "pkg-config does not find crosvm_plugin"
 [ "$($PC --modversion crosvm_plugin)" = 0.22.0 ] || fail "wrong version"
 cflags=$($PC --cflags crosvm_plugin)
+# A sanitized build's library needs its runtime in the program too.
+[ "${PLUGVM_SANITIZE:-none}" != none ] && cflags="$cflags -fsanitize=$PLUGVM_SANITIZE"
 libs=$($PC --libs crosvm_plugin)
 libdir=$($PC --variable=libdir crosvm_plugin)
 case "$libdir" in "$STAGE"/*) ;; *) fail "libdir $libdir is not in the staging prefix" ;; esac
