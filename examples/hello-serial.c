@@ -33,6 +33,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +61,7 @@ static void check(int ret, const char *what)
 struct board {
 	struct crosvm_vcpu *vcpu;
 	int shutdown_fd;
+	atomic_bool powered_off; /* the vcpu thread saw the power-off and is done */
 };
 
 /*
@@ -130,6 +133,7 @@ static void *vcpu_thread(void *arg)
 		case CROSVM_VCPU_EVENT_KIND_IO_ACCESS:
 			if (handle_io(&ev)) {
 				/* Power off: wake the main thread through the shutdown eventfd. */
+				atomic_store(&b->powered_off, true);
 				if (write(b->shutdown_fd, &one, sizeof(one)) != sizeof(one))
 					check(-errno, "signal shutdown");
 				/*
@@ -218,10 +222,18 @@ int main(void)
 		check(-errno, "read shutdown eventfd");
 
 	/*
+	 * After a power-off the vcpu thread has returned.  If the host stopped
+	 * the VM on its own, the thread may still be blocked waiting for an
+	 * event: exiting the process ends it.
+	 */
+	if (atomic_load(&board.powered_off))
+		pthread_join(thread, NULL);
+	else
+		pthread_detach(thread);
+
+	/*
 	 * Tidy up what we created.  The host serves these requests even while
-	 * it is stopping, and our exit status becomes plugvm's.  The vcpu
-	 * thread may still be blocked waiting for an event if the host stopped
-	 * the VM on its own; exiting the process ends it.
+	 * it is stopping, and our exit status becomes plugvm's.
 	 */
 	check(crosvm_destroy_memory(crosvm, &ram_obj), "destroy_memory");
 	check(crosvm_reserve_range(crosvm, CROSVM_ADDRESS_SPACE_IOPORT, UART_BASE, 0),

@@ -49,6 +49,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -93,6 +95,7 @@ static void check(int ret, const char *what)
 struct board {
 	struct crosvm_vcpu *vcpu;
 	int shutdown_fd;
+	atomic_bool powered_off; /* the vcpu thread saw the power-off and is done */
 
 	/*
 	 * Our own mapping of guest RAM.  The guest writes it while we read it,
@@ -117,12 +120,14 @@ struct board {
 
 /* ---- the device thread ---- */
 
-static void eventfd_drain(int fd)
+/* Reads an eventfd's counter: how many times it was signalled since the last read. */
+static uint64_t eventfd_drain(int fd)
 {
 	uint64_t count;
 
 	if (read(fd, &count, sizeof(count)) != sizeof(count))
 		check(-errno, "read eventfd");
+	return count;
 }
 
 static void raise_irq(struct board *b)
@@ -170,26 +175,27 @@ static void device_serve(struct board *b)
 	fflush(stdout);
 
 	/*
-	 * isr last: once the guest sees it, sum and status must be there.  x86
-	 * keeps stores in order, but the compiler must not reorder them either.
+	 * isr last, as a release store: once the guest sees it, sum and status
+	 * must be there.  x86 keeps stores in order, but the compiler must not
+	 * reorder them either.
 	 */
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	mb->isr = 1;
+	__atomic_store_n(&mb->isr, 1, __ATOMIC_RELEASE);
 	raise_irq(b);
 }
 
 /*
- * The guest sent its EOI, and KVM lowered the line.  A level-triggered
- * device must keep its line up for as long as it has an unacknowledged
- * event: if the guest's handler returned without clearing isr (it was not
- * looking at this device, say), raise the line again so the event is not
- * lost.  Without resample we could not tell when the line went down.
+ * The guest sent its EOI (eois of them since we last looked), and KVM
+ * lowered the line.  A level-triggered device must keep its line up for as
+ * long as it has an unacknowledged event: if the guest's handler returned
+ * without clearing isr (it was not looking at this device, say), raise the
+ * line again so the event is not lost.  Without resample we could not tell
+ * when the line went down.
  */
-static void device_eoi(struct board *b)
+static void device_eoi(struct board *b, uint64_t eois)
 {
 	volatile struct mailbox *mb = (volatile struct mailbox *)(void *)(b->ram + DB_MAILBOX);
 
-	b->eois++;
+	b->eois += (unsigned)eois;
 	if (mb->isr) {
 		b->reraised++;
 		printf("device: EOI but request %u is not acknowledged, raising IRQ %d again\n",
@@ -222,10 +228,9 @@ static void *device_thread(void *arg)
 			eventfd_drain(pfd[0].fd);
 			device_serve(b);
 		}
-		if (pfd[1].revents & POLLIN) {
-			eventfd_drain(pfd[1].fd);
-			device_eoi(b);
-		}
+		/* Several EOIs may come before we look: the counter has them all. */
+		if (pfd[1].revents & POLLIN)
+			device_eoi(b, eventfd_drain(pfd[1].fd));
 		/*
 		 * Stop last: the guest's final EOI happened before it powered
 		 * off, so it is already counted by the time we are told to stop.
@@ -316,6 +321,7 @@ static void *vcpu_thread(void *arg)
 			 * and KVM handles it through the io event.
 			 */
 			if (handle_io(b, &ev)) {
+				atomic_store(&b->powered_off, true);
 				if (write(b->shutdown_fd, &one, sizeof(one)) != sizeof(one))
 					check(-errno, "signal shutdown");
 				/* Leave the vcpu stopped: the VM is going away. */
@@ -415,6 +421,11 @@ int main(void)
 	if (write(board.stop_fd, &one, sizeof(one)) != sizeof(one))
 		check(-errno, "stop the device");
 	pthread_join(device_tid, NULL);
+	/* The vcpu thread is done after a power-off; otherwise exiting ends it. */
+	if (atomic_load(&board.powered_off))
+		pthread_join(vcpu_tid, NULL);
+	else
+		pthread_detach(vcpu_tid);
 	printf("device: %u requests, %u interrupts raised, %u EOIs seen, %u raised again\n",
 	       board.requests, board.raised, board.eois, board.reraised);
 	fflush(stdout);
