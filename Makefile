@@ -2,10 +2,17 @@
 # Thin wrapper over meson: `make run` and `make test` work on a fresh Debian 12 machine.
 
 BUILD ?= build
+FUZZ_BUILD ?= build-fuzz
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+VALGRIND_BUILD ?= build-valgrind
 MESON_OPTS ?= --werror
+FUZZ_SECONDS ?= 600
+TEST_DIRS = BUILD=$(BUILD) FUZZ_BUILD=$(FUZZ_BUILD) ASAN_BUILD=$(ASAN_BUILD) \
+	TSAN_BUILD=$(TSAN_BUILD) VALGRIND_BUILD=$(VALGRIND_BUILD)
 
-.PHONY: all deps configure build run test bench install clean test-asan test-tsan test-valgrind \
-	fuzz fuzz-build
+.PHONY: all deps configure build run test check bench install clean test-asan test-tsan \
+	test-valgrind fuzz fuzz-build asan-build tsan-build valgrind-build
 
 all: build
 
@@ -24,10 +31,24 @@ build: configure
 run: build
 	$(BUILD)/host/plugvm run --plugin $(BUILD)/examples/hello-serial
 
-# Every suite of $(BUILD), then the short fuzz runs of the clang build $(FUZZ_BUILD); one
-# "N passed, N failed, N skipped" line counts both.
-test: build fuzz-build
-	FUZZ_BUILD=$(FUZZ_BUILD) sh scripts/run-tests.sh $(BUILD)
+# All tests (scripts/test-all.sh): every suite (gcc), the short fuzz runs (clang, ASan+UBSan),
+# every suite under ASan+UBSan and under TSan, and the host under valgrind; one
+# "N passed, N failed, N skipped" line at the end counts them all.
+test: build fuzz-build asan-build tsan-build valgrind-build
+	$(TEST_DIRS) sh scripts/test-all.sh plain fuzz asan tsan valgrind
+
+# The quick part while developing: every suite and the short fuzz runs.
+check: build fuzz-build
+	$(TEST_DIRS) sh scripts/test-all.sh plain fuzz
+
+test-asan: asan-build
+	$(TEST_DIRS) sh scripts/test-all.sh asan
+
+test-tsan: tsan-build
+	$(TEST_DIRS) sh scripts/test-all.sh tsan
+
+test-valgrind: valgrind-build
+	$(TEST_DIRS) sh scripts/test-all.sh valgrind
 
 bench: build
 	meson test -C $(BUILD) --benchmark --verbose
@@ -38,47 +59,21 @@ install: build
 	meson configure $(BUILD) -Dprefix=$(PREFIX)
 	meson install -C $(BUILD) $(if $(DESTDIR),--destdir $(DESTDIR))
 
-# Sanitizer and valgrind runs of the whole suite (docs/security.md), gcc builds.  handle_segv=0 lets the plugins that crash on
-# purpose (kvm neg-crash, hostile crash-in-guest) die by SIGSEGV as the tests expect, and
-# verify_asan_link_order=0 admits the hostile suite's preloaded leak checker.
-ASAN_BUILD ?= build-asan
-TSAN_BUILD ?= build-tsan
-VALGRIND_BUILD ?= build-valgrind
-FUZZ_BUILD ?= build-fuzz
-FUZZ_SECONDS ?= 600
-ASAN_ENV = ASAN_OPTIONS=handle_segv=0:verify_asan_link_order=0:detect_leaks=1:strict_string_checks=1 \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/hostile/lsan.supp
-# TSan cannot share the process with the uninstrumented leak checker; its report makes the
-# process exit 66, which every runner sees as a wrong status.
-TSAN_ENV = TSAN_OPTIONS=exitcode=66:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/hostile/tsan.supp \
-	HOSTILE_NO_LEAKCHECK=1
-# sandbox/plugvm-jailed and the jailed `kvm` suite run sanitized plugins under the default
-# seccomp policy, which (rightly) kills the sanitizer runtime's extra system calls with SIGSYS:
-# not meaningful here, so the sanitizer runs leave out the jailed kvm suite (its tests run
-# unjailed in kvm-unjailed and kvm-pipe) and take the sandbox suite's other tests by name.
-SAN_SANDBOX_TESTS = jail policy
-
-test-asan:
+# The sanitizer and valgrind builds (gcc; docs/security.md).
+asan-build: deps
 	@[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) $(MESON_OPTS) \
 		-Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C $(ASAN_BUILD)
-	$(ASAN_ENV) sh scripts/run-tests.sh $(ASAN_BUILD) --no-suite sandbox --no-suite kvm
-	$(ASAN_ENV) meson test -C $(ASAN_BUILD) --no-rebuild $(SAN_SANDBOX_TESTS)
 
-test-tsan:
+tsan-build: deps
 	@[ -f $(TSAN_BUILD)/build.ninja ] || meson setup $(TSAN_BUILD) $(MESON_OPTS) \
 		-Db_sanitize=thread -Db_lundef=false
 	ninja -C $(TSAN_BUILD)
-	$(TSAN_ENV) sh scripts/run-tests.sh $(TSAN_BUILD) --no-suite sandbox --no-suite kvm
-	$(TSAN_ENV) meson test -C $(TSAN_BUILD) --no-rebuild $(SAN_SANDBOX_TESTS)
 
-# memcheck on the host (not the plugins) in the suites that run it: host, hostile, kvm.
-test-valgrind:
+valgrind-build: deps
 	@[ -f $(VALGRIND_BUILD)/build.ninja ] || meson setup $(VALGRIND_BUILD) $(MESON_OPTS) \
 		-Dbuildtype=debug
 	ninja -C $(VALGRIND_BUILD)
-	sh tests/hostile/valgrind-host.sh $(VALGRIND_BUILD) --suite host --suite hostile --suite kvm
 
 # The libFuzzer targets (clang, ASan+UBSan; fuzz/meson.build).  Only they are built in
 # $(FUZZ_BUILD): its test run takes just the 'fuzz' suite.
@@ -98,4 +93,4 @@ fuzz: fuzz-build
 	done
 
 clean:
-	rm -rf $(BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(VALGRIND_BUILD)

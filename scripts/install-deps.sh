@@ -5,7 +5,7 @@ set -eu
 
 PKGS="meson ninja-build gcc clang libclang-rt-14-dev pkg-config binutils python3 \
 protobuf-c-compiler libprotobuf-c-dev libcmocka-dev libseccomp-dev libcap-dev \
-iproute2 util-linux man-db groff-base seabios"
+iproute2 util-linux man-db groff-base seabios valgrind"
 
 missing=""
 for p in $PKGS; do

@@ -12,7 +12,7 @@
 # ALSO_TEXT, when not empty, must appear in the host's stderr too (e.g. a warning).
 # Environment: HOSTILE_WRAPPER (e.g. valgrind ...), HOSTILE_NO_LEAKCHECK=1 (no preload, as
 # under TSan), HOSTILE_TIMEOUT (seconds, default 30), HOSTILE_SKIP (scenarios to skip, with
-# HOSTILE_SKIP_WHY).
+# HOSTILE_SKIP_WHY), HOSTILE_SKIP_NOFILE=REASON (skip the cases that set HOSTILE_NOFILE).
 set -u
 plugvm=$1 plugin=$2 leakso=$3 scenario=$4 want=$5 text=$6 also=$7
 shift 7
@@ -27,6 +27,11 @@ for s in ${HOSTILE_SKIP:-}; do
 		exit 77
 	fi
 done
+
+if [ -n "${HOSTILE_NOFILE:-}" ] && [ -n "${HOSTILE_SKIP_NOFILE:-}" ]; then
+	echo "skipped: $HOSTILE_SKIP_NOFILE"
+	exit 77
+fi
 
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
