@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "shm-chan.h"
+#include "shm-proto.h"
 #include "vm.h"
 
 /* How long one futex sleep lasts before the stop flag is looked at again (lost-wake backstop). */
@@ -103,21 +104,11 @@ static int shm_build_request(struct vcpu_shm *s, const struct shm_request *share
 		memcpy(s->raw.data, shared->u.data, h->len);
 		r->data.data = s->raw.data;
 		r->data.len = h->len;
-		if (h->regs_mask & SHM_F_REGS) {
-			memcpy(s->regs, shared->regs, sizeof(s->regs));
-			r->regs.data = s->regs;
-			r->regs.len = sizeof(s->regs);
-		}
-		if (h->regs_mask & SHM_F_SREGS) {
-			memcpy(s->sregs, shared->sregs, sizeof(s->sregs));
-			r->sregs.data = s->sregs;
-			r->sregs.len = sizeof(s->sregs);
-		}
-		if (h->regs_mask & SHM_F_DEBUGREGS) {
-			memcpy(s->debugregs, shared->debugregs, sizeof(s->debugregs));
-			r->debugregs.data = s->debugregs;
-			r->debugregs.len = sizeof(s->debugregs);
-		}
+		shm_images_in((const uint8_t *const[3]){ shared->regs, shared->sregs,
+							 shared->debugregs },
+			      (uint8_t *const[3]){ s->regs, s->sregs, s->debugregs },
+			      (ProtobufCBinaryData *const[3]){ &r->regs, &r->sregs, &r->debugregs },
+			      h->regs_mask);
 		req->message_case = PLUGVM__VCPU_REQUEST__MESSAGE_RESUME;
 		req->resume = r;
 		return 0;
@@ -172,18 +163,8 @@ static int shm_build_request(struct vcpu_shm *s, const struct shm_request *share
 		plugvm__vcpu_request__set_cpuid__init(&s->m.set_cpuid);
 		memcpy(s->raw.cpuid, shared->u.cpuid, h->len * sizeof(struct shm_cpuid_entry));
 		for (uint32_t i = 0; i < h->len; i++) {
-			const struct shm_cpuid_entry *e = &s->raw.cpuid[i];
-			Plugvm__CpuidEntry *c = &s->cpuid[i];
-
-			plugvm__cpuid_entry__init(c);
-			c->function = e->function;
-			c->has_index = e->flags & 1;
-			c->index = e->index;
-			c->eax = e->eax;
-			c->ebx = e->ebx;
-			c->ecx = e->ecx;
-			c->edx = e->edx;
-			s->cpuid_ptrs[i] = c;
+			shm_cpuid_to_proto(&s->raw.cpuid[i], &s->cpuid[i]);
+			s->cpuid_ptrs[i] = &s->cpuid[i];
 		}
 		s->m.set_cpuid.entries = s->cpuid_ptrs;
 		s->m.set_cpuid.n_entries = h->len;
@@ -275,18 +256,11 @@ static int shm_fill_wait(struct shm_msg *m, struct shm_msg_hdr *h,
 		h->len = (uint32_t)io->data.len;
 		h->flags = (io->is_write ? SHM_F_IS_WRITE : 0) | (io->no_resume ? SHM_F_NO_RESUME : 0);
 		memcpy(m->data, io->data.data, io->data.len);
-		if (io->regs.len == SHM_REGS_SIZE) {
-			memcpy(m->regs, io->regs.data, SHM_REGS_SIZE);
-			h->flags |= SHM_F_REGS;
-		}
-		if (io->sregs.len == SHM_SREGS_SIZE) {
-			memcpy(m->sregs, io->sregs.data, SHM_SREGS_SIZE);
-			h->flags |= SHM_F_SREGS;
-		}
-		if (io->debugregs.len == SHM_DEBUGREGS_SIZE) {
-			memcpy(m->debugregs, io->debugregs.data, SHM_DEBUGREGS_SIZE);
-			h->flags |= SHM_F_DEBUGREGS;
-		}
+		/* An image of another size is not sent. */
+		h->flags |= shm_images_out((uint8_t *const[3]){ m->regs, m->sregs, m->debugregs },
+					   (const ProtobufCBinaryData *const[3]){
+						   &io->regs, &io->sregs, &io->debugregs },
+					   NULL);
 		return 0;
 	}
 	case PLUGVM__VCPU_RESPONSE__WAIT__EXIT_USER:
@@ -350,19 +324,8 @@ static int shm_fill(struct shm_slot *slot, struct shm_msg *m, struct shm_msg_hdr
 
 		if (cr->n_entries > SHM_CPUID_MAX)
 			return -EMSGSIZE;
-		for (size_t i = 0; i < cr->n_entries; i++) {
-			const Plugvm__CpuidEntry *e = cr->entries[i];
-
-			slot->reply.cpuid[i] = (struct shm_cpuid_entry){
-				.function = e->function,
-				.index = e->index,
-				.flags = e->has_index ? 1 : 0,
-				.eax = e->eax,
-				.ebx = e->ebx,
-				.ecx = e->ecx,
-				.edx = e->edx,
-			};
-		}
+		for (size_t i = 0; i < cr->n_entries; i++)
+			slot->reply.cpuid[i] = shm_cpuid_from_proto(cr->entries[i]);
 		h->len = (uint32_t)cr->n_entries;
 		return 0;
 	}

@@ -22,6 +22,7 @@
 
 #include "chan.h"
 #include "shm-chan.h"
+#include "shm-proto.h"
 
 /* How long one futex sleep lasts before checking that the host still lives. */
 #define PLUGIN_SLICE_NS (50u * 1000u * 1000u)
@@ -100,22 +101,17 @@ static int host_gone(void *arg)
 static int fill_resume(struct shm_request *rq, struct shm_req_hdr *h,
 		       const Plugvm__VcpuRequest__Resume *r)
 {
-	const ProtobufCBinaryData *sets[3] = { &r->regs, &r->sregs, &r->debugregs };
-	uint8_t *dst[3] = { rq->regs, rq->sregs, rq->debugregs };
-	static const size_t sizes[3] = { SHM_REGS_SIZE, SHM_SREGS_SIZE, SHM_DEBUGREGS_SIZE };
-	static const uint32_t bits[3] = { SHM_F_REGS, SHM_F_SREGS, SHM_F_DEBUGREGS };
+	bool odd;
 
 	if (r->data.len > SHM_IO_MAX)
 		return -E2BIG;
-	for (int i = 0; i < 3; i++) {
-		if (!sets[i]->len)
-			continue;
-		/* The layout has room for exactly one image of each set. */
-		if (sets[i]->len != sizes[i])
-			return -EINVAL;
-		memcpy(dst[i], sets[i]->data, sizes[i]);
-		h->regs_mask |= bits[i];
-	}
+	h->regs_mask = shm_images_out((uint8_t *const[3]){ rq->regs, rq->sregs, rq->debugregs },
+				      (const ProtobufCBinaryData *const[3]){ &r->regs, &r->sregs,
+									     &r->debugregs },
+				      &odd);
+	/* The layout has room for exactly one image of each set. */
+	if (odd)
+		return -EINVAL;
 	if (r->data.len)
 		memcpy(rq->u.data, r->data.data, r->data.len);
 	h->len = (uint32_t)r->data.len;
@@ -178,19 +174,8 @@ static int fill_request(struct shm_request *rq, struct shm_req_hdr *h,
 		if (sc->n_entries > SHM_CPUID_MAX)
 			return -E2BIG;
 		h->len = (uint32_t)sc->n_entries;
-		for (size_t i = 0; i < sc->n_entries; i++) {
-			const Plugvm__CpuidEntry *e = sc->entries[i];
-
-			rq->u.cpuid[i] = (struct shm_cpuid_entry){
-				.function = e->function,
-				.index = e->index,
-				.flags = e->has_index ? 1 : 0,
-				.eax = e->eax,
-				.ebx = e->ebx,
-				.ecx = e->ecx,
-				.edx = e->edx,
-			};
-		}
+		for (size_t i = 0; i < sc->n_entries; i++)
+			rq->u.cpuid[i] = shm_cpuid_from_proto(sc->entries[i]);
 		return 0;
 	}
 	case PLUGVM__VCPU_REQUEST__MESSAGE_ENABLE_CAPABILITY:
@@ -261,21 +246,10 @@ static int build_wait(struct shm_chan *sc, const struct shm_msg *m)
 		memcpy(sc->buf.data, m->data, h->len);
 		io->data.data = sc->buf.data;
 		io->data.len = h->len;
-		if (h->flags & SHM_F_REGS) {
-			memcpy(sc->regs, m->regs, sizeof(sc->regs));
-			io->regs.data = sc->regs;
-			io->regs.len = sizeof(sc->regs);
-		}
-		if (h->flags & SHM_F_SREGS) {
-			memcpy(sc->sregs, m->sregs, sizeof(sc->sregs));
-			io->sregs.data = sc->sregs;
-			io->sregs.len = sizeof(sc->sregs);
-		}
-		if (h->flags & SHM_F_DEBUGREGS) {
-			memcpy(sc->debugregs, m->debugregs, sizeof(sc->debugregs));
-			io->debugregs.data = sc->debugregs;
-			io->debugregs.len = sizeof(sc->debugregs);
-		}
+		shm_images_in((const uint8_t *const[3]){ m->regs, m->sregs, m->debugregs },
+			      (uint8_t *const[3]){ sc->regs, sc->sregs, sc->debugregs },
+			      (ProtobufCBinaryData *const[3]){ &io->regs, &io->sregs, &io->debugregs },
+			      h->flags);
 		w->exit_case = PLUGVM__VCPU_RESPONSE__WAIT__EXIT_IO;
 		w->io = io;
 		return 0;
@@ -364,18 +338,11 @@ static int build_response(struct shm_chan *sc, const struct shm_msg *m)
 			return -EINVAL;
 		plugvm__cpuid_response__init(&sc->m.get_hyperv_cpuid);
 		for (uint32_t i = 0; i < h->len; i++) {
+			/* One read of the shared entry, then the conversion. */
 			struct shm_cpuid_entry e = slot->reply.cpuid[i];
-			Plugvm__CpuidEntry *c = &sc->cpuid[i];
 
-			plugvm__cpuid_entry__init(c);
-			c->function = e.function;
-			c->has_index = e.flags & 1;
-			c->index = e.index;
-			c->eax = e.eax;
-			c->ebx = e.ebx;
-			c->ecx = e.ecx;
-			c->edx = e.edx;
-			sc->cpuid_ptrs[i] = c;
+			shm_cpuid_to_proto(&e, &sc->cpuid[i]);
+			sc->cpuid_ptrs[i] = &sc->cpuid[i];
 		}
 		sc->m.get_hyperv_cpuid.entries = sc->cpuid_ptrs;
 		sc->m.get_hyperv_cpuid.n_entries = h->len;
