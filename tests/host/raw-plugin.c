@@ -10,7 +10,6 @@
 #include <linux/kvm.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,179 +20,45 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hostile.h"
 #include "plugin.pb-c.h"
 #include "wire.h"
 
-#define MAX_VCPUS 8
-
-static int main_sock = -1;
-static int vcpu_w[MAX_VCPUS], vcpu_r[MAX_VCPUS];
-static size_t n_vcpus;
-static struct wire_frames frames[MAX_VCPUS];
-static int failures;
-
-#define CHECK(cond, ...)                                                                          \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "CHECK FAILED %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fprintf(stderr, "\n");                                                     \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
+/*
+ * The raw-protocol client is the hostile plugin's (tests/hostile/hostile-lib.c);
+ * what follows adapts it to these scenarios, which pass at most one fd and
+ * treat an EOF as fatal.
+ */
+static void recv_reply(int sock, struct h_reply *out)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "raw-plugin: fatal: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(90);
+	if (!h_recv(sock, out))
+		h_die("recv: EOF");
 }
 
-/* ---- main connection ---- */
-
-struct reply {
-	Plugvm__MainResponse *resp;
-	int fds[256];
-	size_t nfds;
-};
-
-static void reply_free(struct reply *r)
+static void call(const Plugvm__MainRequest *req, int fd, struct h_reply *out)
 {
-	if (r->resp)
-		plugvm__main_response__free_unpacked(r->resp, NULL);
-	wire_close_fds(r->fds, r->nfds);
-	memset(r, 0, sizeof(*r));
+	h_call_on(h_sock, req, &fd, fd >= 0 ? 1 : 0, out);
 }
 
-static void send_raw(int sock, const void *buf, size_t len, int fd)
-{
-	int r = wire_send(sock, buf, len, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0);
-
-	if (r < 0)
-		die("send: %s", strerror(-r));
-}
-
-static void recv_reply(int sock, struct reply *out)
-{
-	static uint8_t buf[WIRE_MAIN_RESPONSE_MAX];
-	unsigned flags;
-	ssize_t n;
-
-	memset(out, 0, sizeof(*out));
-	n = wire_recv(sock, buf, sizeof(buf), out->fds, 256, &out->nfds, &flags);
-	if (n <= 0)
-		die("recv: %s", n ? strerror((int)-n) : "EOF");
-	out->resp = plugvm__main_response__unpack(NULL, (size_t)n, buf);
-	if (!out->resp)
-		die("undecodable response");
-}
-
-static void call_on(int sock, const Plugvm__MainRequest *req, int fd, struct reply *out)
-{
-	size_t len = plugvm__main_request__get_packed_size(req);
-	uint8_t *buf = malloc(len);
-
-	plugvm__main_request__pack(req, buf);
-	send_raw(sock, buf, len, fd);
-	free(buf);
-	recv_reply(sock, out);
-}
-
-static void call(const Plugvm__MainRequest *req, int fd, struct reply *out)
-{
-	call_on(main_sock, req, fd, out);
-}
-
-/* Sends a request and returns its errnum, checking the reply member matches. */
 static int call_errno(const Plugvm__MainRequest *req, int fd, int expect_case)
 {
-	struct reply r;
-	int e;
-
-	call(req, fd, &r);
-	e = r.resp->errnum;
-	CHECK((int)r.resp->message_case == expect_case, "reply case %d, expected %d",
-	      r.resp->message_case, expect_case);
-	reply_free(&r);
-	return e;
-}
-
-static int reserve(uint32_t space, uint64_t start, uint64_t len, bool async)
-{
-	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
-	Plugvm__MainRequest__ReserveRange rr = PLUGVM__MAIN_REQUEST__RESERVE_RANGE__INIT;
-
-	rr.space = (Plugvm__AddressSpace)space;
-	rr.start = start;
-	rr.length = len;
-	rr.async_write = async;
-	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_RESERVE_RANGE;
-	req.reserve_range = &rr;
-	return call_errno(&req, -1, PLUGVM__MAIN_RESPONSE__MESSAGE_RESERVE_RANGE);
+	return h_errno_on(h_sock, req, &fd, fd >= 0 ? 1 : 0, expect_case);
 }
 
 static int create_memory(uint32_t id, int fd, uint64_t off, uint64_t start, uint64_t len,
-			 bool ro, bool dirty)
+			 bool dirty)
 {
-	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
-	Plugvm__MainRequest__Create c = PLUGVM__MAIN_REQUEST__CREATE__INIT;
-	Plugvm__MainRequest__Create__Memory m = PLUGVM__MAIN_REQUEST__CREATE__MEMORY__INIT;
-
-	m.offset = off;
-	m.start = start;
-	m.length = len;
-	m.read_only = ro;
-	m.dirty_log = dirty;
-	c.id = id;
-	c.constructor_case = PLUGVM__MAIN_REQUEST__CREATE__CONSTRUCTOR_MEMORY;
-	c.memory = &m;
-	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_CREATE;
-	req.create = &c;
-	return call_errno(&req, fd, PLUGVM__MAIN_RESPONSE__MESSAGE_CREATE);
+	return h_create_memory_fds(id, &fd, fd >= 0 ? 1 : 0, off, start, len, dirty);
 }
 
-static int destroy(uint32_t id)
+static int simple(Plugvm__MainRequest__MessageCase c, int expect_case, struct h_reply *out)
 {
-	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
-	Plugvm__MainRequest__Destroy d = PLUGVM__MAIN_REQUEST__DESTROY__INIT;
-
-	d.id = id;
-	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_DESTROY;
-	req.destroy = &d;
-	return call_errno(&req, -1, PLUGVM__MAIN_RESPONSE__MESSAGE_DESTROY);
-}
-
-static int simple(Plugvm__MainRequest__MessageCase c, int expect_case, struct reply *out)
-{
-	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
-	/* Every empty request sub-message has the same layout. */
-	Plugvm__MainRequest__Start empty = PLUGVM__MAIN_REQUEST__START__INIT;
-	struct reply r;
-
-	req.message_case = c;
-	req.start = &empty;
-	call(&req, -1, out ? out : &r);
-	CHECK((int)(out ? out : &r)->resp->message_case == expect_case, "reply case %d, expected %d",
-	      (out ? out : &r)->resp->message_case, expect_case);
-	if (!out) {
-		int e = r.resp->errnum;
-
-		reply_free(&r);
-		return e;
-	}
-	return out->resp->errnum;
+	return h_simple(h_sock, c, expect_case, out);
 }
 
 static int get_fd_reply(Plugvm__MainRequest__MessageCase c, int expect_case)
 {
-	struct reply r;
+	struct h_reply r;
 	int fd;
 
 	CHECK(simple(c, expect_case, &r) == 0, "request %d failed", c);
@@ -201,104 +66,25 @@ static int get_fd_reply(Plugvm__MainRequest__MessageCase c, int expect_case)
 	fd = r.nfds ? r.fds[r.nfds - 1] : -1;
 	if (r.nfds)
 		r.nfds--;
-	reply_free(&r);
+	h_reply_free(&r);
 	return fd;
-}
-
-static void connect_env(void)
-{
-	const char *s = getenv("CROSVM_SOCKET");
-	struct reply r;
-
-	if (!s)
-		die("no CROSVM_SOCKET");
-	main_sock = atoi(s);
-	CHECK(simple(PLUGVM__MAIN_REQUEST__MESSAGE_GET_VCPUS, PLUGVM__MAIN_RESPONSE__MESSAGE_GET_VCPUS,
-		     &r) == 0,
-	      "GetVcpus");
-	if (r.nfds == 0 || r.nfds % 2 || r.nfds / 2 > MAX_VCPUS)
-		die("GetVcpus gave %zu fds", r.nfds);
-	n_vcpus = r.nfds / 2;
-	for (size_t i = 0; i < n_vcpus; i++) {
-		vcpu_w[i] = r.fds[2 * i];
-		vcpu_r[i] = r.fds[2 * i + 1];
-		wire_frames_init(&frames[i], WIRE_VCPU_MESSAGE_MAX);
-	}
-	r.nfds = 0;
-	reply_free(&r);
 }
 
 /* ---- vcpu channel ---- */
 
-static void vsend(size_t v, const Plugvm__VcpuRequest *req)
-{
-	size_t len = plugvm__vcpu_request__get_packed_size(req);
-	uint8_t *buf = malloc(len ? len : 1);
-
-	plugvm__vcpu_request__pack(req, buf);
-	if (write(vcpu_w[v], buf, len) != (ssize_t)len)
-		die("vcpu write: %m");
-	free(buf);
-}
-
 static Plugvm__VcpuResponse *vrecv(size_t v)
 {
-	for (;;) {
-		const uint8_t *msg;
-		size_t len;
-		int r = wire_frames_next(&frames[v], &msg, &len);
-		struct pollfd p = { .fd = vcpu_r[v], .events = POLLIN };
+	Plugvm__VcpuResponse *resp = h_vrecv(v, 10000);
 
-		if (r < 0)
-			die("vcpu framing");
-		if (r == 1) {
-			Plugvm__VcpuResponse *resp = plugvm__vcpu_response__unpack(NULL, len, msg);
-
-			if (!resp)
-				die("undecodable vcpu response");
-			return resp;
-		}
-		if (poll(&p, 1, 10000) != 1)
-			die("vcpu %zu: no response within 10 s", v);
-		if (wire_frames_fill(&frames[v], vcpu_r[v]) <= 0)
-			die("vcpu read");
-	}
-}
-
-static void vfree(Plugvm__VcpuResponse *r)
-{
-	plugvm__vcpu_response__free_unpacked(r, NULL);
-}
-
-static void vsend_simple(size_t v, Plugvm__VcpuRequest__MessageCase c)
-{
-	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
-	Plugvm__VcpuRequest__Wait empty = PLUGVM__VCPU_REQUEST__WAIT__INIT;
-
-	req.message_case = c;
-	req.wait = &empty;
-	vsend(v, &req);
+	if (!resp)
+		h_die("vcpu %zu: EOF", v);
+	return resp;
 }
 
 static void vresume(size_t v, const void *data, size_t len, const struct kvm_regs *regs,
 		    const struct kvm_sregs *sregs)
 {
-	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
-	Plugvm__VcpuRequest__Resume res = PLUGVM__VCPU_REQUEST__RESUME__INIT;
-
-	res.data.data = (uint8_t *)data;
-	res.data.len = len;
-	if (regs) {
-		res.regs.data = (uint8_t *)regs;
-		res.regs.len = sizeof(*regs);
-	}
-	if (sregs) {
-		res.sregs.data = (uint8_t *)sregs;
-		res.sregs.len = sizeof(*sregs);
-	}
-	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_RESUME;
-	req.resume = &res;
-	vsend(v, &req);
+	h_vresume(v, data, len, regs, sizeof(*regs), sregs, sizeof(*sregs));
 }
 
 static int vget_state(size_t v, int set, void *out, size_t size)
@@ -311,7 +97,7 @@ static int vget_state(size_t v, int set, void *out, size_t size)
 	gs.set = (Plugvm__VcpuRequest__StateSet)set;
 	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_GET_STATE;
 	req.get_state = &gs;
-	vsend(v, &req);
+	h_vsend(v, &req);
 	resp = vrecv(v);
 	CHECK(resp->message_case == PLUGVM__VCPU_RESPONSE__MESSAGE_GET_STATE, "case %d",
 	      resp->message_case);
@@ -322,7 +108,7 @@ static int vget_state(size_t v, int set, void *out, size_t size)
 		if (resp->get_state->state.len == size)
 			memcpy(out, resp->get_state->state.data, size);
 	}
-	vfree(resp);
+	h_vfree(resp);
 	return e;
 }
 
@@ -333,12 +119,12 @@ static void vinit_real_mode(size_t v, uint64_t rip, const struct kvm_regs *extra
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 
-	vsend_simple(v, PLUGVM__VCPU_REQUEST__MESSAGE_WAIT);
+	h_vsend_simple(v, PLUGVM__VCPU_REQUEST__MESSAGE_WAIT);
 	resp = vrecv(v);
 	CHECK(resp->errnum == 0 && resp->message_case == PLUGVM__VCPU_RESPONSE__MESSAGE_WAIT &&
 		      resp->wait->exit_case == PLUGVM__VCPU_RESPONSE__WAIT__EXIT_INIT,
 	      "expected init");
-	vfree(resp);
+	h_vfree(resp);
 	CHECK(vget_state(v, PLUGVM__VCPU_REQUEST__STATE_SET__SREGS, &sregs, sizeof(sregs)) == 0,
 	      "get sregs");
 	sregs.cs.base = 0;
@@ -360,21 +146,8 @@ static Plugvm__VcpuResponse__Wait__Io *expect_io(Plugvm__VcpuResponse *resp)
 {
 	if (resp->errnum || resp->message_case != PLUGVM__VCPU_RESPONSE__MESSAGE_WAIT ||
 	    resp->wait->exit_case != PLUGVM__VCPU_RESPONSE__WAIT__EXIT_IO)
-		die("expected an io event (errnum %d, case %d)", resp->errnum, resp->message_case);
+		h_die("expected an io event (errnum %d, case %d)", resp->errnum, resp->message_case);
 	return resp->wait->io;
-}
-
-/* ---- guest memory ---- */
-
-static int guest_memfd(const uint8_t *code, size_t len, size_t size)
-{
-	int fd = memfd_create("guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-	if (fd < 0 || ftruncate(fd, (off_t)size) < 0 || pwrite(fd, code, len, 0) != (ssize_t)len)
-		die("memfd: %m");
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
-		die("seal: %m");
-	return fd;
 }
 
 static void start_vm(void)
@@ -382,13 +155,6 @@ static void start_vm(void)
 	CHECK(simple(PLUGVM__MAIN_REQUEST__MESSAGE_START, PLUGVM__MAIN_RESPONSE__MESSAGE_START,
 		     NULL) == 0,
 	      "start");
-}
-
-static int wait_fd(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return poll(&p, 1, ms);
 }
 
 /* ---- scenarios ---- */
@@ -412,26 +178,26 @@ static int scenario_adder(void)
 {
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
 	Plugvm__MainRequest__NewConnection nc = PLUGVM__MAIN_REQUEST__NEW_CONNECTION__INIT;
-	struct reply r;
+	struct h_reply r;
 	char out[16] = { 0 };
 	size_t out_len = 0;
 	int mem, kill_fd, first, second;
 
-	connect_env();
+	h_connect();
 	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_NEW_CONNECTION;
 	req.new_connection = &nc;
 	call(&req, -1, &r);
 	CHECK(r.resp->errnum == 0 && r.nfds == 1, "new connection");
-	first = main_sock;
+	first = h_sock;
 	second = r.fds[0];
 	r.nfds = 0;
-	reply_free(&r);
-	main_sock = second;
+	h_reply_free(&r);
+	h_sock = second;
 
-	mem = guest_memfd(adder_code, sizeof(adder_code), 0x1000);
-	CHECK(create_memory(1, mem, 0, 0x1000, 0x1000, false, false) == 0, "create memory");
-	CHECK(reserve(0, 0x3f8, 1, false) == 0, "reserve 0x3f8");
-	CHECK(reserve(0, 0x3f9, 1, false) == 0, "reserve 0x3f9");
+	mem = h_guest_memfd(adder_code, sizeof(adder_code), 0x1000);
+	CHECK(create_memory(1, mem, 0, 0x1000, 0x1000, false) == 0, "create memory");
+	CHECK(h_reserve(0, 0x3f8, 1, false) == 0, "reserve 0x3f8");
+	CHECK(h_reserve(0, 0x3f9, 1, false) == 0, "reserve 0x3f9");
 	kill_fd = get_fd_reply(PLUGVM__MAIN_REQUEST__MESSAGE_GET_SHUTDOWN_EVENTFD,
 			       PLUGVM__MAIN_RESPONSE__MESSAGE_GET_SHUTDOWN_EVENTFD);
 	start_vm();
@@ -447,26 +213,26 @@ static int scenario_adder(void)
 				out[out_len++] = (char)io->data.data[0];
 		} else {
 			CHECK(io->address == 0x3f9 && io->data.data[0] == 1, "done port");
-			vfree(resp);
+			h_vfree(resp);
 			/*
 			 * Not resumed: the guest must not run once its memory is
 			 * gone, and the host serves the main connection meanwhile.
 			 */
 			break;
 		}
-		vfree(resp);
+		h_vfree(resp);
 		vresume(0, NULL, 0, NULL, NULL);
 	}
 	CHECK(strcmp(out, "9\n") == 0, "output '%s'", out);
-	CHECK(destroy(1) == 0, "destroy memory");
-	CHECK(reserve(0, 0x3f8, 0, false) == 0, "unreserve");
-	CHECK(reserve(0, 0x3f9, 0, false) == 0, "unreserve");
+	CHECK(h_destroy(1) == 0, "destroy memory");
+	CHECK(h_reserve(0, 0x3f8, 0, false) == 0, "unreserve");
+	CHECK(h_reserve(0, 0x3f9, 0, false) == 0, "unreserve");
 	/* The first connection is still a full peer. */
-	main_sock = first;
-	CHECK(reserve(0, 0x3f9, 0, false) == ENOENT, "unreserve twice");
+	h_sock = first;
+	CHECK(h_reserve(0, 0x3f9, 0, false) == ENOENT, "unreserve twice");
 	close(mem);
 	close(kill_fd);
-	return failures ? 1 : 0;
+	return h_failures ? 1 : 0;
 }
 
 /* Triple fault: divide by zero in protected mode with an empty IDT (#GP, #DF, shutdown). */
@@ -494,11 +260,11 @@ static void vinit_protected(size_t v, uint64_t rip)
 
 	data.type = 3;
 	data.selector = 16;
-	vsend_simple(v, PLUGVM__VCPU_REQUEST__MESSAGE_WAIT);
+	h_vsend_simple(v, PLUGVM__VCPU_REQUEST__MESSAGE_WAIT);
 	resp = vrecv(v);
 	CHECK(resp->errnum == 0 && resp->message_case == PLUGVM__VCPU_RESPONSE__MESSAGE_WAIT,
 	      "expected init");
-	vfree(resp);
+	h_vfree(resp);
 	CHECK(vget_state(v, PLUGVM__VCPU_REQUEST__STATE_SET__SREGS, &sregs, sizeof(sregs)) == 0,
 	      "get sregs");
 	sregs.cr0 |= 1;
@@ -518,13 +284,13 @@ static int scenario_dying(bool internal)
 	int mem, kill_fd;
 	uint64_t v;
 
-	connect_env();
+	h_connect();
 	if (internal)
-		mem = guest_memfd(internal_code, sizeof(internal_code), 0x1000);
+		mem = h_guest_memfd(internal_code, sizeof(internal_code), 0x1000);
 	else
-		mem = guest_memfd(triple_code, sizeof(triple_code), 0x1000);
-	CHECK(create_memory(7, mem, 0, 0x1000, 0x1000, false, false) == 0, "create memory");
-	CHECK(reserve(1, 0x10000, 0x1000, false) == 0, "reserve mmio");
+		mem = h_guest_memfd(triple_code, sizeof(triple_code), 0x1000);
+	CHECK(create_memory(7, mem, 0, 0x1000, 0x1000, false) == 0, "create memory");
+	CHECK(h_reserve(1, 0x10000, 0x1000, false) == 0, "reserve mmio");
 	kill_fd = get_fd_reply(PLUGVM__MAIN_REQUEST__MESSAGE_GET_SHUTDOWN_EVENTFD,
 			       PLUGVM__MAIN_RESPONSE__MESSAGE_GET_SHUTDOWN_EVENTFD);
 	start_vm();
@@ -532,13 +298,13 @@ static int scenario_dying(bool internal)
 		vinit_real_mode(0, 0x1000, NULL);
 	else
 		vinit_protected(0, 0x1000);
-	if (wait_fd(kill_fd, 5000) != 1)
-		die("kill eventfd not signalled");
+	if (!h_wait_readable(kill_fd, 5000))
+		h_die("kill eventfd not signalled");
 	CHECK(read(kill_fd, &v, 8) == 8 && v >= 1, "kill eventfd value");
 	/* The host still serves requests while dying. */
-	CHECK(destroy(7) == 0, "destroy during grace");
-	CHECK(reserve(1, 0x10000, 0, false) == 0, "unreserve during grace");
-	return failures ? 1 : 0;
+	CHECK(h_destroy(7) == 0, "destroy during grace");
+	CHECK(h_reserve(1, 0x10000, 0, false) == 0, "unreserve during grace");
+	return h_failures ? 1 : 0;
 }
 
 static int scenario_exit3(void)
@@ -549,9 +315,9 @@ static int scenario_exit3(void)
 /* Ends vcpu 0 during Init (Shutdown), then never exits: the host must kill us. */
 static __attribute__((noreturn)) int scenario_hang(void)
 {
-	connect_env();
+	h_connect();
 	start_vm();
-	vsend_simple(0, PLUGVM__VCPU_REQUEST__MESSAGE_SHUTDOWN);
+	h_vsend_simple(0, PLUGVM__VCPU_REQUEST__MESSAGE_SHUTDOWN);
 	for (;;)
 		pause();
 }
@@ -575,11 +341,11 @@ static int scenario_async(void)
 {
 	int mem;
 
-	connect_env();
-	mem = guest_memfd(async_code, sizeof(async_code), 0x1000);
-	CHECK(create_memory(1, mem, 0, 0x1000, 0x1000, false, false) == 0, "memory");
-	CHECK(reserve(0, 0x500, 1, true) == 0, "async reserve");
-	CHECK(reserve(0, 0x501, 1, false) == 0, "reserve");
+	h_connect();
+	mem = h_guest_memfd(async_code, sizeof(async_code), 0x1000);
+	CHECK(create_memory(1, mem, 0, 0x1000, 0x1000, false) == 0, "memory");
+	CHECK(h_reserve(0, 0x500, 1, true) == 0, "async reserve");
+	CHECK(h_reserve(0, 0x501, 1, false) == 0, "reserve");
 	start_vm();
 	vinit_real_mode(0, 0x1000, NULL);
 	for (int i = 1; i <= 3; i++) {
@@ -589,7 +355,7 @@ static int scenario_async(void)
 		CHECK(io->no_resume && io->is_write && io->address == 0x500 && io->data.len == 1 &&
 			      io->data.data[0] == i,
 		      "async event %d", i);
-		vfree(resp);
+		h_vfree(resp);
 	}
 	{
 		Plugvm__VcpuResponse *resp = vrecv(0);
@@ -597,10 +363,10 @@ static int scenario_async(void)
 
 		CHECK(!io->no_resume && io->address == 0x501 && io->data.data[0] == 0,
 		      "sync event after async (al %d)", io->data.len ? io->data.data[0] : -1);
-		vfree(resp);
+		h_vfree(resp);
 	}
 	vresume(0, NULL, 0, NULL, NULL);
-	return failures ? 1 : 0;
+	return h_failures ? 1 : 0;
 }
 
 /* Pause: the guest spins until rbx != 0, then writes 0x601. */
@@ -618,9 +384,9 @@ static uint64_t expect_pause(Plugvm__VcpuResponse *resp)
 
 	if (resp->errnum || resp->message_case != PLUGVM__VCPU_RESPONSE__MESSAGE_WAIT ||
 	    resp->wait->exit_case != PLUGVM__VCPU_RESPONSE__WAIT__EXIT_USER)
-		die("expected a pause event (errnum %d)", resp->errnum);
+		h_die("expected a pause event (errnum %d)", resp->errnum);
 	u = resp->wait->user->user;
-	vfree(resp);
+	h_vfree(resp);
 	return u;
 }
 
@@ -642,10 +408,10 @@ static int scenario_pause(void)
 	Plugvm__VcpuResponse *resp;
 	int mem;
 
-	connect_env();
-	mem = guest_memfd(pause_code, sizeof(pause_code), 0x1000);
-	CHECK(create_memory(1, mem, 0, 0x1000, 0x1000, false, false) == 0, "memory");
-	CHECK(reserve(0, 0x601, 1, false) == 0, "reserve");
+	h_connect();
+	mem = h_guest_memfd(pause_code, sizeof(pause_code), 0x1000);
+	CHECK(create_memory(1, mem, 0, 0x1000, 0x1000, false) == 0, "memory");
+	CHECK(h_reserve(0, 0x601, 1, false) == 0, "reserve");
 	/* Before Start: dropped, still a success. */
 	pause_vcpus(~0ull, 5);
 	start_vm();
@@ -663,9 +429,9 @@ static int scenario_pause(void)
 	vresume(0, NULL, 0, &regs, NULL);
 	resp = vrecv(0);
 	CHECK(expect_io(resp)->address == 0x601, "left the loop");
-	vfree(resp);
+	h_vfree(resp);
 	vresume(0, NULL, 0, NULL, NULL);
-	return failures ? 1 : 0;
+	return h_failures ? 1 : 0;
 }
 
 /* vcpu channel errors: misplaced and malformed requests, state sizes, MSRs, capabilities. */
@@ -686,7 +452,7 @@ static int vexpect_errno(size_t v, int e)
 	int got = resp->errnum;
 
 	CHECK(got == e, "vcpu errnum %d, expected %d", got, e);
-	vfree(resp);
+	h_vfree(resp);
 	return got;
 }
 
@@ -706,29 +472,29 @@ static int scenario_vcpu(void)
 	bool synic;
 	int mem;
 
-	connect_env();
+	h_connect();
 	{
 		Plugvm__MainRequest mreq = PLUGVM__MAIN_REQUEST__INIT;
 		Plugvm__MainRequest__CheckExtension ce = PLUGVM__MAIN_REQUEST__CHECK_EXTENSION__INIT;
-		struct reply r;
+		struct h_reply r;
 
 		ce.extension = 123;
 		mreq.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_CHECK_EXTENSION;
 		mreq.check_extension = &ce;
 		call(&mreq, -1, &r);
 		synic = r.resp->check_extension && r.resp->check_extension->has_extension;
-		reply_free(&r);
+		h_reply_free(&r);
 	}
-	mem = guest_memfd(vcpu_code, sizeof(vcpu_code), 0x1000);
-	CHECK(create_memory(1, mem, 0, 0x1000, 0x1000, false, false) == 0, "memory");
-	CHECK(reserve(0, 0x700, 1, false) == 0, "reserve");
-	CHECK(reserve(0, 0x702, 1, false) == 0, "reserve");
+	mem = h_guest_memfd(vcpu_code, sizeof(vcpu_code), 0x1000);
+	CHECK(create_memory(1, mem, 0, 0x1000, 0x1000, false) == 0, "memory");
+	CHECK(h_reserve(0, 0x700, 1, false) == 0, "reserve");
+	CHECK(h_reserve(0, 0x702, 1, false) == 0, "reserve");
 	start_vm();
 	/* INIT_PENDING: a Resume and garbage get EPROTO and change nothing. */
 	vresume(0, NULL, 0, NULL, NULL);
 	vexpect_errno(0, EPROTO);
-	if (write(vcpu_w[0], garbage, sizeof(garbage)) != sizeof(garbage))
-		die("write");
+	if (write(h_vcpu_w[0], garbage, sizeof(garbage)) != sizeof(garbage))
+		h_die("write");
 	vexpect_errno(0, EPROTO);
 	vinit_real_mode(0, 0x1000, NULL);
 	/* Unreserved 0x701 reads zero without an event; then a 2-byte read of 0x700. */
@@ -737,24 +503,24 @@ static int scenario_vcpu(void)
 	CHECK(io->address == 0x700 && !io->is_write && io->data.len == 2 && io->data.data[0] == 0 &&
 		      io->data.data[1] == 0,
 	      "read event shape");
-	vfree(resp);
+	h_vfree(resp);
 	/* SERVING: Wait is misplaced, an empty oneof is unknown, bad sets and sizes are EINVAL. */
-	vsend_simple(0, PLUGVM__VCPU_REQUEST__MESSAGE_WAIT);
+	h_vsend_simple(0, PLUGVM__VCPU_REQUEST__MESSAGE_WAIT);
 	vexpect_errno(0, EPROTO);
-	if (write(vcpu_w[0], unknown_field, sizeof(unknown_field)) != sizeof(unknown_field))
-		die("write");
+	if (write(h_vcpu_w[0], unknown_field, sizeof(unknown_field)) != sizeof(unknown_field))
+		h_die("write");
 	vexpect_errno(0, ENOTTY);
 	gs.set = (Plugvm__VcpuRequest__StateSet)99;
 	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_GET_STATE;
 	req.get_state = &gs;
-	vsend(0, &req);
+	h_vsend(0, &req);
 	vexpect_errno(0, EINVAL);
 	ss.set = PLUGVM__VCPU_REQUEST__STATE_SET__REGS;
 	ss.state.data = buf;
 	ss.state.len = 100;
 	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_SET_STATE;
 	req.set_state = &ss;
-	vsend(0, &req);
+	h_vsend(0, &req);
 	vexpect_errno(0, EINVAL);
 	/* Every state set reads back with its exact size. */
 	{
@@ -768,19 +534,19 @@ static int scenario_vcpu(void)
 	gm.n_entry_indices = 2;
 	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_GET_MSRS;
 	req.get_msrs = &gm;
-	vsend(0, &req);
+	h_vsend(0, &req);
 	resp = vrecv(0);
 	CHECK(resp->errnum == 0 && resp->message_case == PLUGVM__VCPU_RESPONSE__MESSAGE_GET_MSRS &&
 		      resp->get_msrs->n_entry_data == 1 && resp->get_msrs->entry_data[0] != 0,
 	      "get msrs");
-	vfree(resp);
+	h_vfree(resp);
 	ec.capability = 5;
 	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_ENABLE_CAPABILITY;
 	req.enable_capability = &ec;
-	vsend(0, &req);
+	h_vsend(0, &req);
 	vexpect_errno(0, EINVAL);
 	ec.capability = 123; /* SynIC: works where the kernel has Hyper-V support */
-	vsend(0, &req);
+	h_vsend(0, &req);
 	vexpect_errno(0, synic ? 0 : EINVAL);
 	/* Short read data is zero-filled: 1 byte for a 2-byte read. */
 	buf[0] = 0x34;
@@ -791,9 +557,9 @@ static int scenario_vcpu(void)
 		      io->data.data[1] == 0x00,
 	      "write after short read: %02x %02x", io->data.len ? io->data.data[0] : 0,
 	      io->data.len > 1 ? io->data.data[1] : 0);
-	vfree(resp);
+	h_vfree(resp);
 	vresume(0, NULL, 0, NULL, NULL);
-	return failures ? 1 : 0;
+	return h_failures ? 1 : 0;
 }
 
 /* Main-request errno semantics (PROTOCOL.md 2.8) before Start. */
@@ -807,21 +573,21 @@ static int scenario_errors(void)
 	Plugvm__MainRequest__CheckExtension ce = PLUGVM__MAIN_REQUEST__CHECK_EXTENSION__INIT;
 	Plugvm__MainRequest__MemoryDirtyLog dl = PLUGVM__MAIN_REQUEST__MEMORY_DIRTY_LOG__INIT;
 	Plugvm__MainRequest__SetCallHint sch = PLUGVM__MAIN_REQUEST__SET_CALL_HINT__INIT;
-	struct reply r;
+	struct h_reply r;
 	uint8_t state[216];
 	int mem, fd;
 
-	connect_env();
+	h_connect();
 	/* Unknown request: ENOTTY and no member. */
 	{
 		static const uint8_t unknown[] = { 0xf8, 0x07, 0x01 };
 
-		send_raw(main_sock, unknown, sizeof(unknown), -1);
-		recv_reply(main_sock, &r);
+		h_send_raw(h_sock, unknown, sizeof(unknown), NULL, 0);
+		recv_reply(h_sock, &r);
 		CHECK(r.resp->errnum == ENOTTY &&
 			      r.resp->message_case == PLUGVM__MAIN_RESPONSE__MESSAGE__NOT_SET,
 		      "unknown request");
-		reply_free(&r);
+		h_reply_free(&r);
 	}
 	/* Larger than the original's 4096 bytes but within 64 KiB: decoded and answered. */
 	{
@@ -835,26 +601,26 @@ static int scenario_errors(void)
 		CHECK(call_errno(&req, -1, PLUGVM__MAIN_RESPONSE__MESSAGE_SET_STATE) == EINVAL,
 		      "8000-byte set state");
 		/* Over 64 KiB: E2BIG, and the connection survives. */
-		send_raw(main_sock, big, sizeof(big), -1);
-		recv_reply(main_sock, &r);
+		h_send_raw(h_sock, big, sizeof(big), NULL, 0);
+		recv_reply(h_sock, &r);
 		CHECK(r.resp->errnum == E2BIG, "huge request errnum %d", r.resp->errnum);
-		reply_free(&r);
+		h_reply_free(&r);
 	}
 	/* Ranges: the worked examples of PROTOCOL.md 3.1 plus the stricter overlap check. */
-	CHECK(reserve(0, 0x10, 0, false) == ENOENT, "unreserve nothing");
-	CHECK(reserve(0, 0x10, 0x10, false) == 0, "a");
-	CHECK(reserve(0, 0x0f, 0x10, false) == EPERM, "b");
-	CHECK(reserve(0, 0x10, 0x10, false) == EPERM, "c");
-	CHECK(reserve(0, 0x12, 0x01, false) == EPERM, "d");
-	CHECK(reserve(0, 0x00, 0x20, false) == EPERM, "e");
-	CHECK(reserve(0, 0x20, 0x05, false) == 0, "f");
-	CHECK(reserve(0, 0x25, 0x05, false) == 0, "g");
-	CHECK(reserve(0, 0x00, 0x10, false) == 0, "h");
-	CHECK(reserve(0, 0x12, 0, false) == ENOENT, "unreserve by non-start");
-	CHECK(reserve(2, 0x1000, 1, false) == EINVAL, "bad space");
-	CHECK(reserve(1, 0xfffffffffffffff0ull, 0x20, false) == EINVAL, "overflow");
-	CHECK(reserve(1, 0x100, 0x11, false) == 0, "i");
-	CHECK(reserve(1, 0x80, 0x81, false) == EPERM, "off-by-one overlap rejected");
+	CHECK(h_reserve(0, 0x10, 0, false) == ENOENT, "unreserve nothing");
+	CHECK(h_reserve(0, 0x10, 0x10, false) == 0, "a");
+	CHECK(h_reserve(0, 0x0f, 0x10, false) == EPERM, "b");
+	CHECK(h_reserve(0, 0x10, 0x10, false) == EPERM, "c");
+	CHECK(h_reserve(0, 0x12, 0x01, false) == EPERM, "d");
+	CHECK(h_reserve(0, 0x00, 0x20, false) == EPERM, "e");
+	CHECK(h_reserve(0, 0x20, 0x05, false) == 0, "f");
+	CHECK(h_reserve(0, 0x25, 0x05, false) == 0, "g");
+	CHECK(h_reserve(0, 0x00, 0x10, false) == 0, "h");
+	CHECK(h_reserve(0, 0x12, 0, false) == ENOENT, "unreserve by non-start");
+	CHECK(h_reserve(2, 0x1000, 1, false) == EINVAL, "bad space");
+	CHECK(h_reserve(1, 0xfffffffffffffff0ull, 0x20, false) == EINVAL, "overflow");
+	CHECK(h_reserve(1, 0x100, 0x11, false) == 0, "i");
+	CHECK(h_reserve(1, 0x80, 0x81, false) == EPERM, "off-by-one overlap rejected");
 	/* Create: ids shared across kinds, EEXIST first, ENOTTY without constructor. */
 	c.id = 1;
 	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_CREATE;
@@ -870,23 +636,23 @@ static int scenario_errors(void)
 	ioe.datamatch = 0x88;
 	call(&req, -1, &r);
 	CHECK(r.resp->errnum == 0 && r.nfds == 1, "io event");
-	reply_free(&r);
+	h_reply_free(&r);
 	CHECK(call_errno(&req, -1, PLUGVM__MAIN_RESPONSE__MESSAGE_CREATE) == EEXIST, "EEXIST");
-	CHECK(destroy(1) == 0, "destroy io event");
-	CHECK(destroy(1) == ENOENT, "destroy twice");
+	CHECK(h_destroy(1) == 0, "destroy io event");
+	CHECK(h_destroy(1) == ENOENT, "destroy twice");
 	/* Memory: EBADF without fd, EPERM without the shrink seal, EINVAL out of bounds. */
-	CHECK(create_memory(2, -1, 0, 0, 0x1000, false, false) == EBADF, "no fd");
+	CHECK(create_memory(2, -1, 0, 0, 0x1000, false) == EBADF, "no fd");
 	fd = memfd_create("unsealed", MFD_CLOEXEC);
 	CHECK(ftruncate(fd, 0x2000) == 0, "ftruncate");
-	CHECK(create_memory(2, fd, 0, 0, 0x1000, false, false) == EPERM, "unsealed");
+	CHECK(create_memory(2, fd, 0, 0, 0x1000, false) == EPERM, "unsealed");
 	close(fd);
-	mem = guest_memfd(NULL, 0, 0x9000);
-	CHECK(create_memory(2, mem, 0x1000, 0, 0x9000, false, false) == EINVAL, "bounds");
-	CHECK(create_memory(2, mem, 0xffffffffffff0000ull, 0, 0x10000000, false, false) ==
+	mem = h_guest_memfd(NULL, 0, 0x9000);
+	CHECK(create_memory(2, mem, 0x1000, 0, 0x9000, false) == EINVAL, "bounds");
+	CHECK(create_memory(2, mem, 0xffffffffffff0000ull, 0, 0x10000000, false) ==
 		      EOVERFLOW,
 	      "overflow");
-	CHECK(create_memory(2, mem, 0, 0, 0x9000, false, true) == 0, "dirty memory");
-	CHECK(create_memory(3, mem, 0, 0x100000, 0x9000, false, false) == 0, "second slot");
+	CHECK(create_memory(2, mem, 0, 0, 0x9000, true) == 0, "dirty memory");
+	CHECK(create_memory(3, mem, 0, 0x100000, 0x9000, false) == 0, "second slot");
 	dl.id = 2;
 	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_DIRTY_LOG;
 	req.dirty_log = &dl;
@@ -894,16 +660,16 @@ static int scenario_errors(void)
 	CHECK(r.resp->errnum == 0 && r.resp->message_case == PLUGVM__MAIN_RESPONSE__MESSAGE_DIRTY_LOG &&
 		      r.resp->dirty_log->bitmap.len == 2,
 	      "dirty log of 9 pages (errnum %d)", r.resp->errnum);
-	reply_free(&r);
+	h_reply_free(&r);
 	dl.id = 3;
 	CHECK(call_errno(&req, -1, PLUGVM__MAIN_RESPONSE__MESSAGE_DIRTY_LOG) == ENOENT,
 	      "dirty log without dirty_log");
 	dl.id = 99;
 	CHECK(call_errno(&req, -1, PLUGVM__MAIN_RESPONSE__MESSAGE_DIRTY_LOG) == ENOENT,
 	      "dirty log unknown id");
-	CHECK(destroy(3) == 0 && destroy(2) == 0, "destroy memory");
-	CHECK(create_memory(2, mem, 0, 0, 0x9000, false, false) == 0, "slot reuse");
-	CHECK(destroy(2) == 0, "destroy");
+	CHECK(h_destroy(3) == 0 && h_destroy(2) == 0, "destroy memory");
+	CHECK(create_memory(2, mem, 0, 0, 0x9000, false) == 0, "slot reuse");
+	CHECK(h_destroy(2) == 0, "destroy");
 	close(mem);
 	/* VM state sizes. */
 	{
@@ -930,7 +696,7 @@ static int scenario_errors(void)
 					      (s == 4 ? EINVAL : 0),
 				      "set state %d", s);
 			}
-			reply_free(&r);
+			h_reply_free(&r);
 		}
 		gs.set = (Plugvm__MainRequest__StateSet)9;
 		req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_GET_STATE;
@@ -944,30 +710,30 @@ static int scenario_errors(void)
 	req.check_extension = &ce;
 	call(&req, -1, &r);
 	CHECK(r.resp->check_extension && r.resp->check_extension->has_extension, "irqchip");
-	reply_free(&r);
+	h_reply_free(&r);
 	ce.extension = 42;
 	call(&req, -1, &r);
 	CHECK(r.resp->check_extension && !r.resp->check_extension->has_extension, "s390");
-	reply_free(&r);
+	h_reply_free(&r);
 	/* Lists. */
 	CHECK(simple(PLUGVM__MAIN_REQUEST__MESSAGE_GET_SUPPORTED_CPUID,
 		     PLUGVM__MAIN_RESPONSE__MESSAGE_GET_SUPPORTED_CPUID, &r) == 0 &&
 		      r.resp->get_supported_cpuid->n_entries > 1,
 	      "supported cpuid");
-	reply_free(&r);
+	h_reply_free(&r);
 	CHECK(simple(PLUGVM__MAIN_REQUEST__MESSAGE_GET_EMULATED_CPUID,
 		     PLUGVM__MAIN_RESPONSE__MESSAGE_GET_EMULATED_CPUID, &r) == 0,
 	      "emulated cpuid");
-	reply_free(&r);
+	h_reply_free(&r);
 	CHECK(simple(PLUGVM__MAIN_REQUEST__MESSAGE_GET_MSR_INDEX_LIST,
 		     PLUGVM__MAIN_RESPONSE__MESSAGE_GET_MSR_INDEX_LIST, &r) == 0 &&
 		      r.resp->get_msr_index_list->n_indices > 1,
 	      "msr list");
-	reply_free(&r);
+	h_reply_free(&r);
 	CHECK(simple(PLUGVM__MAIN_REQUEST__MESSAGE_GET_NET_CONFIG,
 		     PLUGVM__MAIN_RESPONSE__MESSAGE_GET_NET_CONFIG, &r) == ENODATA && r.nfds == 0,
 	      "no tap");
-	reply_free(&r);
+	h_reply_free(&r);
 	/* The kill eventfd is the same file each time. */
 	{
 		int a = get_fd_reply(PLUGVM__MAIN_REQUEST__MESSAGE_GET_SHUTDOWN_EVENTFD,
@@ -1002,7 +768,7 @@ static int scenario_errors(void)
 	CHECK(simple(PLUGVM__MAIN_REQUEST__MESSAGE_START, PLUGVM__MAIN_RESPONSE__MESSAGE_START,
 		     NULL) == EINVAL,
 	      "second start");
-	return failures ? 1 : 0;
+	return h_failures ? 1 : 0;
 }
 
 
@@ -1032,23 +798,23 @@ static int scenario_fuzz(void)
 
 	fprintf(stderr, "fuzz seed %u\n", seed);
 	srand(seed);
-	connect_env();
+	h_connect();
 	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_NEW_CONNECTION;
 	req.new_connection = &nc;
 	/* Up to the cap; the request past it must fail cleanly. */
 	for (;;) {
-		struct reply r;
+		struct h_reply r;
 
 		call(&req, -1, &r);
 		if (r.resp->errnum) {
 			CHECK(r.resp->errnum == EMFILE && r.nfds == 0, "cap errnum %d", r.resp->errnum);
-			reply_free(&r);
+			h_reply_free(&r);
 			break;
 		}
 		CHECK(r.nfds == 1 && n < 300, "new connection %zu", n);
 		conns[n++] = r.fds[0];
 		r.nfds = 0;
-		reply_free(&r);
+		h_reply_free(&r);
 	}
 	CHECK(n >= 200, "only %zu connections", n);
 	/* Back under the cap, keeping the last one for fuzzing. */
@@ -1072,19 +838,19 @@ static int scenario_fuzz(void)
 				buf[k] = (uint8_t)rand();
 		}
 		/* Start would make vcpus wait for a handshake this plugin never does: harmless. */
-		send_raw(conns[cur], buf, len, -1);
+		h_send_raw(conns[cur], buf, len, NULL, 0);
 		got = recv(conns[cur], rbuf, sizeof(rbuf), 0);
 		if (got <= 0) {
-			struct reply r;
+			struct h_reply r;
 
 			close(conns[cur]);
 			dropped++;
 			call(&req, -1, &r);
 			if (r.resp->errnum || r.nfds != 1)
-				die("cannot reconnect (errnum %d)", r.resp->errnum);
+				h_die("cannot reconnect (errnum %d)", r.resp->errnum);
 			conns[cur] = r.fds[0];
 			r.nfds = 0;
-			reply_free(&r);
+			h_reply_free(&r);
 			continue;
 		}
 		answered++;
@@ -1101,7 +867,7 @@ static int scenario_fuzz(void)
 	CHECK(simple(PLUGVM__MAIN_REQUEST__MESSAGE_GET_VCPUS,
 		     PLUGVM__MAIN_RESPONSE__MESSAGE_GET_VCPUS, NULL) == 0,
 	      "host still serves");
-	return failures ? 1 : 0;
+	return h_failures ? 1 : 0;
 }
 
 /* Round trips per second for a trapped PIO write (not a test; prints the median-free mean). */
@@ -1116,10 +882,10 @@ static int scenario_bench(void)
 	struct timespec a, b;
 	int mem, n = 20000;
 
-	connect_env();
-	mem = guest_memfd(bench_code, sizeof(bench_code), 0x1000);
-	CHECK(create_memory(1, mem, 0, 0x1000, 0x1000, false, false) == 0, "memory");
-	CHECK(reserve(0, 0x3f8, 1, false) == 0, "reserve");
+	h_connect();
+	mem = h_guest_memfd(bench_code, sizeof(bench_code), 0x1000);
+	CHECK(create_memory(1, mem, 0, 0x1000, 0x1000, false) == 0, "memory");
+	CHECK(h_reserve(0, 0x3f8, 1, false) == 0, "reserve");
 	start_vm();
 	vinit_real_mode(0, 0x1000, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &a);
@@ -1127,13 +893,13 @@ static int scenario_bench(void)
 		Plugvm__VcpuResponse *resp = vrecv(0);
 
 		expect_io(resp);
-		vfree(resp);
+		h_vfree(resp);
 		vresume(0, NULL, 0, NULL, NULL);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	fprintf(stderr, "bench: %.1f us per trapped out\n",
 		((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / 1e3 / n);
-	return failures ? 1 : 0;
+	return h_failures ? 1 : 0;
 }
 
 int main(int argc, char **argv)
