@@ -24,6 +24,7 @@
 #include "log.h"
 #include "net.h"
 #include "plugin-main.h"
+#include "seccomp-audit.h"
 #include "spawn.h"
 #include "vcpu.h"
 #include "vm.h"
@@ -54,7 +55,29 @@ struct host {
 	bool exit_seen;
 	bool dying;
 	struct timespec dying_since;
+	int audit_fd; /* the kernel log, to name what the seccomp filter stopped; -1 if unreadable */
 };
+
+/* At most this many distinct system calls are named after a run. */
+#define RUN_AUDIT_MAX 8
+
+/*
+ * What the plugin's seccomp filter stopped, from the kernel's audit
+ * records: "personality (135), ..." in buf, or "" if it cannot tell.
+ */
+static void run_denied_calls(struct host *h, char *buf, size_t len)
+{
+	int nrs[RUN_AUDIT_MAX];
+	size_t n = seccomp_audit_scan(h->audit_fd, h->pid, nrs, RUN_AUDIT_MAX), used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && used < len; i++) {
+		char name[64];
+
+		seccomp_audit_name(nrs[i], name, sizeof(name));
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", name);
+	}
+}
 
 static long long elapsed_ms(const struct timespec *since)
 {
@@ -455,6 +478,12 @@ static void run_kill_leftovers(void)
 static int run_result(struct host *h)
 {
 	int st = h->plugin_status;
+	char denied[512];
+
+	run_denied_calls(h, denied, sizeof(denied));
+	if (denied[0] && h->cfg->seccomp_log_failures)
+		log_warn("the plugin made system calls outside its seccomp policy (allowed by "
+			 "--seccomp-log-failures): %s", denied);
 
 	if (h->vm.failed) {
 		log_err("%s", h->vm.fail_msg);
@@ -468,6 +497,11 @@ static int run_result(struct host *h)
 		if (WEXITSTATUS(st) == 0)
 			return 0;
 		log_err("plugin exited with error: %d", WEXITSTATUS(st));
+		return 1;
+	}
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS && denied[0]) {
+		log_err("plugin killed by signal %d (%s): its seccomp policy does not allow "
+			"system call %s", WTERMSIG(st), strsignal(WTERMSIG(st)), denied);
 		return 1;
 	}
 	if (WIFSIGNALED(st)) {
@@ -514,7 +548,7 @@ int run_vm(const struct host_config *cfg)
 	}
 	h->cfg = cfg;
 	spawn_raise_host_nofile(cfg->cpus);
-	h->sig_fd = h->stderr_rd = h->pidfd = -1;
+	h->sig_fd = h->stderr_rd = h->pidfd = h->audit_fd = -1;
 	h->pid = -1;
 	h->vm.kvm_fd = h->vm.vm_fd = h->vm.kill_efd = h->vm.exit_efd = h->vm.stop_efd = -1;
 	h->rx = malloc(WIRE_MAIN_REQUEST_MAX);
@@ -559,6 +593,9 @@ int run_vm(const struct host_config *cfg)
 	 */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_warn("cannot become a subreaper; plugin helpers may outlive the host: %m");
+	/* Before the spawn, so that no record of the plugin's is missed. */
+	if (!cfg->disable_sandbox)
+		h->audit_fd = seccomp_audit_open();
 	r = spawn_plugin(cfg, sock[1], stderr_pipe[1], &h->pid, &h->pidfd);
 	/* From here on EOF on these means the plugin (and its children) are gone. */
 	close(sock[1]);
@@ -624,6 +661,8 @@ out_signals:
 		close(h->pidfd);
 	if (h->sig_fd >= 0)
 		close(h->sig_fd);
+	if (h->audit_fd >= 0)
+		close(h->audit_fd);
 out_free:
 	free(h->rx);
 	free(h);

@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "seccomp-audit.h"
 #include "seccomp-policy.h"
 
 /* What the child needs to report and exit, added to every tested policy. */
@@ -318,6 +319,44 @@ static void default_policy_compiles(void **state)
 	seccomp_policy_free(&p);
 }
 
+/* Kernel log records as /dev/kmsg gives them: which name a seccomp-stopped call. */
+static void audit_records(void **state)
+{
+	static const char kill_rec[] =
+		"5,916,11516050824,-;audit: type=1326 audit(1795587642.215:916): auid=4294967295 "
+		"uid=0 gid=0 ses=4294967295 pid=4286 comm=\"probe\" exe=\"/x/probe\" sig=31 "
+		"arch=c000003e syscall=135 compat=0 ip=0x7fa5028cb829 code=0x80000000\n";
+	static const char log_rec[] =
+		"5,917,1,-;audit: type=1326 audit(1.2:917): pid=77 comm=\"p\" sig=0 arch=c000003e "
+		"syscall=101 compat=0 ip=0x1 code=0x7ffc0000\n";
+	pid_t pid = 0;
+	int nr = -1;
+	char name[64];
+
+	(void)state;
+	assert_int_equal(seccomp_audit_parse(kill_rec, &pid, &nr), 1);
+	assert_int_equal(pid, 4286);
+	assert_int_equal(nr, 135);
+	assert_int_equal(seccomp_audit_parse(log_rec, &pid, &nr), 1);
+	assert_int_equal(pid, 77);
+	assert_int_equal(nr, 101);
+	/* Not seccomp, another architecture (i386), no message part, malformed numbers. */
+	assert_int_equal(seccomp_audit_parse("5,1,1,-;audit: type=1400 pid=1 arch=c000003e "
+					     "syscall=1\n", &pid, &nr), 0);
+	assert_int_equal(seccomp_audit_parse("5,1,1,-;audit: type=1326 pid=1 arch=40000003 "
+					     "syscall=1\n", &pid, &nr), 0);
+	assert_int_equal(seccomp_audit_parse("audit: type=1326 pid=1 arch=c000003e syscall=1",
+					     &pid, &nr), 0);
+	assert_int_equal(seccomp_audit_parse("5,1,1,-;audit: type=1326 pid=x1 arch=c000003e "
+					     "syscall=1\n", &pid, &nr), 0);
+	assert_int_equal(seccomp_audit_parse("5,1,1,-;audit: type=1326 pid=1 arch=c000003e "
+					     "syscall=99999\n", &pid, &nr), 0);
+	seccomp_audit_name(135, name, sizeof(name));
+	assert_string_equal(name, "personality (135)");
+	seccomp_audit_name(4000, name, sizeof(name));
+	assert_string_equal(name, "4000");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +366,7 @@ int main(void)
 		cmocka_unit_test(errors),
 		cmocka_unit_test(include_relative),
 		cmocka_unit_test(default_policy_compiles),
+		cmocka_unit_test(audit_records),
 	};
 
 	log_set_level(LOG_LEVEL_WARN);
