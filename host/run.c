@@ -65,10 +65,10 @@ struct host {
  * What the plugin's seccomp filter stopped, from the kernel's audit
  * records: "personality (135), ..." in buf, or "" if it cannot tell.
  */
-static void run_denied_calls(struct host *h, char *buf, size_t len)
+static void run_denied_calls(struct host *h, char *buf, size_t len, int wait_ms)
 {
 	int nrs[RUN_AUDIT_MAX];
-	size_t n = seccomp_audit_scan(h->audit_fd, h->pid, nrs, RUN_AUDIT_MAX), used = 0;
+	size_t n = seccomp_audit_scan(h->audit_fd, h->pid, nrs, RUN_AUDIT_MAX, wait_ms), used = 0;
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < n && used < len; i++) {
@@ -478,9 +478,16 @@ static void run_kill_leftovers(void)
 static int run_result(struct host *h)
 {
 	int st = h->plugin_status;
+	bool sigsys = h->plugin_exited && WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS;
 	char denied[512];
 
-	run_denied_calls(h, denied, sizeof(denied));
+	/*
+	 * The kernel prints the record of a kill a little after the death, and
+	 * the last logged calls a little after they were made: wait for them
+	 * (at most this long) only when there must be one, or may be.
+	 */
+	run_denied_calls(h, denied, sizeof(denied),
+			 sigsys ? 500 : h->cfg->seccomp_log_failures ? 100 : 0);
 	if (denied[0] && h->cfg->seccomp_log_failures)
 		log_warn("the plugin made system calls outside its seccomp policy (allowed by "
 			 "--seccomp-log-failures): %s", denied);
@@ -499,7 +506,7 @@ static int run_result(struct host *h)
 		log_err("plugin exited with error: %d", WEXITSTATUS(st));
 		return 1;
 	}
-	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS && denied[0]) {
+	if (sigsys && denied[0]) {
 		log_err("plugin killed by signal %d (%s): its seccomp policy does not allow "
 			"system call %s", WTERMSIG(st), strsignal(WTERMSIG(st)), denied);
 		return 1;

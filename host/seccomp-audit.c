@@ -4,11 +4,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/audit.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* AUDIT_SECCOMP records. */
@@ -64,8 +66,17 @@ int seccomp_audit_parse(const char *rec, pid_t *ret_pid, int *ret_nr)
 	return 1;
 }
 
-size_t seccomp_audit_scan(int fd, pid_t pid, int *nrs, size_t max)
+static long long now_ms(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+size_t seccomp_audit_scan(int fd, pid_t pid, int *nrs, size_t max, int wait_ms)
+{
+	long long deadline = now_ms() + wait_ms;
 	char rec[8192];
 	size_t n = 0;
 
@@ -78,10 +89,16 @@ size_t seccomp_audit_scan(int fd, pid_t pid, int *nrs, size_t max)
 		size_t i;
 
 		if (len < 0) {
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+			long long left = deadline - now_ms();
+
 			/* EPIPE: older records were overwritten; the next read goes on. */
 			if (errno == EPIPE || errno == EINTR)
 				continue;
-			break; /* EAGAIN: no more */
+			/* EAGAIN: no more for now. */
+			if (errno != EAGAIN || n || left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+				break;
+			continue;
 		}
 		if (len == 0)
 			break;

@@ -24,10 +24,12 @@ int seccomp_audit_open(void);
  * Reads the records logged since the last call and collects, in the order
  * seen and without repeats, up to max system call numbers the seccomp filter
  * killed or logged process pid for (as the initial pid namespace numbers
- * it).  Only calls of the host's own architecture are collected.  Returns
- * how many it stored.
+ * it).  Only calls of the host's own architecture are collected.  Without
+ * an audit daemon the kernel prints its records from a kernel thread, a
+ * little after the event: if none is found, waits up to wait_ms for one.
+ * Returns how many it stored.
  */
-size_t seccomp_audit_scan(int fd, pid_t pid, int *nrs, size_t max);
+size_t seccomp_audit_scan(int fd, pid_t pid, int *nrs, size_t max, int wait_ms);
 
 /* Parses one kernel log record; returns 1 with the call's pid and number, else 0. */
 int seccomp_audit_parse(const char *rec, pid_t *ret_pid, int *ret_nr);
