@@ -84,12 +84,15 @@ fuzz-build: deps
 	ninja -C $(FUZZ_BUILD) $(addprefix fuzz/,$(FUZZ_TARGETS))
 
 # Long fuzzing runs, one target after the other at the lowest priority; new inputs stay in
-# $(FUZZ_BUILD)/fuzz/<target>-corpus.
+# $(FUZZ_BUILD)/fuzz/<target>-corpus.  FUZZ_SECONDS=0 means no time limit; FUZZ_ARGS go to
+# libFuzzer, e.g. the runs in docs/security.md:
+#   make fuzz FUZZ_TARGETS=fuzz-lib-shm FUZZ_SECONDS=0 FUZZ_ARGS="-runs=10500000 -timeout=120"
+FUZZ_ARGS ?=
 fuzz: fuzz-build
 	for t in $(FUZZ_TARGETS); do \
 		nice -n 19 sh fuzz/run-fuzz.sh $(FUZZ_BUILD)/fuzz/$$t fuzz/corpus/$$t \
 			fuzz/regressions/$$t $(CURDIR)/$(FUZZ_BUILD)/fuzz/$$t-corpus \
-			$(FUZZ_SECONDS) || exit 1; \
+			$(FUZZ_SECONDS) $(FUZZ_ARGS) || exit 1; \
 	done
 
 clean:
