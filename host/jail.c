@@ -707,17 +707,9 @@ static int child_cloexec_others(int keep)
 				unsigned char type;
 				char name[];
 			} *d = (struct dirent64_raw *)(void *)(buf + off);
-			int fd = 0;
-			bool num = d->name[0] != '\0';
+			int fd = jail_fd_of_name(d->name);
 
-			for (const char *s = d->name; *s; s++) {
-				if (*s < '0' || *s > '9') {
-					num = false;
-					break;
-				}
-				fd = fd * 10 + (*s - '0');
-			}
-			if (num && fd > STDERR_FILENO)
+			if (fd > STDERR_FILENO)
 				fcntl(fd, F_SETFD, FD_CLOEXEC);
 			off += d->reclen;
 		}
@@ -727,23 +719,22 @@ keep:
 	return fcntl(keep, F_SETFD, 0) < 0 ? -errno : 0;
 }
 
-static int child_drop_caps(void)
+/*
+ * Empties the bounding set (while CAP_SETPCAP is still held), the ambient
+ * set and the effective, permitted and inheritable sets.  strict: a
+ * capability the bounding set keeps (EPERM) is an error, not skipped.
+ */
+static int caps_clear(bool strict)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2];
 
-	/* While CAP_SETPCAP is still held: no capabilities come back through exec as root. */
-	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-				     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-				     SECBIT_NO_CAP_AMBIENT_RAISE |
-				     SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) < 0)
-		return -errno;
 	for (int cap = 0; cap < 64; cap++) {
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-			if (errno == EINVAL)
-				break; /* past the last capability this kernel knows */
+		/* Past the last capability this kernel knows, both calls fail with EINVAL. */
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0)
+			break;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && (strict || errno != EPERM))
 			return -errno;
-		}
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return -errno;
@@ -751,6 +742,17 @@ static int child_drop_caps(void)
 	if (syscall(SYS_capset, &hdr, data) < 0)
 		return -errno;
 	return 0;
+}
+
+static int child_drop_caps(void)
+{
+	/* While CAP_SETPCAP is still held: no capabilities come back through exec as root. */
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+				     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+				     SECBIT_NO_CAP_AMBIENT_RAISE |
+				     SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) < 0)
+		return -errno;
+	return caps_clear(true);
 }
 
 /* The kernel's struct sigaction on x86-64, for rt_sigaction(2) without glibc's filtering. */
@@ -1378,19 +1380,11 @@ int host_drop_privileges(void)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2];
+	/* Unprivileged, the host cannot shrink its bounding set: it has nothing to drop there. */
+	int r = caps_clear(false);
 
-	/* The bounding set needs CAP_SETPCAP, so it goes before the capability sets. */
-	for (int cap = 0; cap < 64; cap++) {
-		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0)
-			break;
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EPERM)
-			return -errno;
-	}
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-		return -errno;
-	memset(data, 0, sizeof(data));
-	if (syscall(SYS_capset, &hdr, data) < 0)
-		return -errno;
+	if (r < 0)
+		return r;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
 	if (syscall(SYS_capget, &hdr, data) < 0)

@@ -13,6 +13,24 @@
 
 #include "config.h"
 
+/*
+ * The descriptor number a /proc/self/fd entry names, or -1 for "." and
+ * "..".  Async-signal-safe: used between fork and exec.
+ */
+static inline int jail_fd_of_name(const char *name)
+{
+	int fd = 0;
+
+	if (!*name)
+		return -1;
+	for (const char *s = name; *s; s++) {
+		if (*s < '0' || *s > '9' || fd > 100000000)
+			return -1;
+		fd = fd * 10 + (*s - '0');
+	}
+	return fd;
+}
+
 /* Most tasks (processes and threads) the plugin may have at once. */
 #define JAIL_MAX_TASKS 512
 /* RLIMIT_NOFILE inside the jail (crosvm's value), capped by the host's hard limit. */

@@ -255,17 +255,9 @@ fallback:
 			break;
 		for (long off = 0; off < n;) {
 			struct dirent64 *d = (struct dirent64 *)(void *)(buf + off);
-			int fd = 0;
-			bool num = d->d_name[0] != '\0';
+			int fd = jail_fd_of_name(d->d_name);
 
-			for (const char *s = d->d_name; *s; s++) {
-				if (*s < '0' || *s > '9') {
-					num = false;
-					break;
-				}
-				fd = fd * 10 + (*s - '0');
-			}
-			if (num && fd > STDERR_FILENO && fd != keep && fd != dir)
+			if (fd > STDERR_FILENO && fd != keep && fd != dir)
 				close(fd);
 			off += d->d_reclen;
 		}
