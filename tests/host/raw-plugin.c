@@ -150,13 +150,6 @@ static Plugvm__VcpuResponse__Wait__Io *expect_io(Plugvm__VcpuResponse *resp)
 	return resp->wait->io;
 }
 
-static void start_vm(void)
-{
-	CHECK(simple(PLUGVM__MAIN_REQUEST__MESSAGE_START, PLUGVM__MAIN_RESPONSE__MESSAGE_START,
-		     NULL) == 0,
-	      "start");
-}
-
 /* ---- scenarios ---- */
 
 /* Real-mode code at 0x1000: writes '0' + 2 + 7 and '\n' to 0x3f8, then 1 to 0x3f9, then halts. */
@@ -200,7 +193,7 @@ static int scenario_adder(void)
 	CHECK(h_reserve(0, 0x3f9, 1, false) == 0, "reserve 0x3f9");
 	kill_fd = get_fd_reply(PLUGVM__MAIN_REQUEST__MESSAGE_GET_SHUTDOWN_EVENTFD,
 			       PLUGVM__MAIN_RESPONSE__MESSAGE_GET_SHUTDOWN_EVENTFD);
-	start_vm();
+	CHECK(h_start() == 0, "start");
 	vinit_real_mode(0, 0x1000, NULL);
 	for (;;) {
 		Plugvm__VcpuResponse *resp = vrecv(0);
@@ -293,7 +286,7 @@ static int scenario_dying(bool internal)
 	CHECK(h_reserve(1, 0x10000, 0x1000, false) == 0, "reserve mmio");
 	kill_fd = get_fd_reply(PLUGVM__MAIN_REQUEST__MESSAGE_GET_SHUTDOWN_EVENTFD,
 			       PLUGVM__MAIN_RESPONSE__MESSAGE_GET_SHUTDOWN_EVENTFD);
-	start_vm();
+	CHECK(h_start() == 0, "start");
 	if (internal)
 		vinit_real_mode(0, 0x1000, NULL);
 	else
@@ -316,7 +309,7 @@ static int scenario_exit3(void)
 static __attribute__((noreturn)) int scenario_hang(void)
 {
 	h_connect();
-	start_vm();
+	CHECK(h_start() == 0, "start");
 	h_vsend_simple(0, PLUGVM__VCPU_REQUEST__MESSAGE_SHUTDOWN);
 	for (;;)
 		pause();
@@ -346,7 +339,7 @@ static int scenario_async(void)
 	CHECK(create_memory(1, mem, 0, 0x1000, 0x1000, false) == 0, "memory");
 	CHECK(h_reserve(0, 0x500, 1, true) == 0, "async reserve");
 	CHECK(h_reserve(0, 0x501, 1, false) == 0, "reserve");
-	start_vm();
+	CHECK(h_start() == 0, "start");
 	vinit_real_mode(0, 0x1000, NULL);
 	for (int i = 1; i <= 3; i++) {
 		Plugvm__VcpuResponse *resp = vrecv(0);
@@ -390,18 +383,6 @@ static uint64_t expect_pause(Plugvm__VcpuResponse *resp)
 	return u;
 }
 
-static void pause_vcpus(uint64_t mask, uint64_t user)
-{
-	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
-	Plugvm__MainRequest__PauseVcpus p = PLUGVM__MAIN_REQUEST__PAUSE_VCPUS__INIT;
-
-	p.cpu_mask = mask;
-	p.user = user;
-	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_PAUSE_VCPUS;
-	req.pause_vcpus = &p;
-	CHECK(call_errno(&req, -1, PLUGVM__MAIN_RESPONSE__MESSAGE_PAUSE_VCPUS) == 0, "pause");
-}
-
 static int scenario_pause(void)
 {
 	struct kvm_regs regs;
@@ -413,14 +394,14 @@ static int scenario_pause(void)
 	CHECK(create_memory(1, mem, 0, 0x1000, 0x1000, false) == 0, "memory");
 	CHECK(h_reserve(0, 0x601, 1, false) == 0, "reserve");
 	/* Before Start: dropped, still a success. */
-	pause_vcpus(~0ull, 5);
-	start_vm();
+	h_pause(~0ull, 5);
+	CHECK(h_start() == 0, "start");
 	vinit_real_mode(0, 0x1000, NULL);
 	usleep(20000);
-	pause_vcpus(1, 0x1234);
+	h_pause(1, 0x1234);
 	CHECK(expect_pause(vrecv(0)) == 0x1234, "pause user");
 	/* A second pause while paused must not deadlock, and is delivered after resume. */
-	pause_vcpus(1 | (1ull << 63), 0x77);
+	h_pause(1 | (1ull << 63), 0x77);
 	vresume(0, NULL, 0, NULL, NULL);
 	CHECK(expect_pause(vrecv(0)) == 0x77, "second pause user");
 	CHECK(vget_state(0, PLUGVM__VCPU_REQUEST__STATE_SET__REGS, &regs, sizeof(regs)) == 0,
@@ -489,7 +470,7 @@ static int scenario_vcpu(void)
 	CHECK(create_memory(1, mem, 0, 0x1000, 0x1000, false) == 0, "memory");
 	CHECK(h_reserve(0, 0x700, 1, false) == 0, "reserve");
 	CHECK(h_reserve(0, 0x702, 1, false) == 0, "reserve");
-	start_vm();
+	CHECK(h_start() == 0, "start");
 	/* INIT_PENDING: a Resume and garbage get EPROTO and change nothing. */
 	vresume(0, NULL, 0, NULL, NULL);
 	vexpect_errno(0, EPROTO);
@@ -764,7 +745,7 @@ static int scenario_errors(void)
 		CHECK(call_errno(&req, -1, PLUGVM__MAIN_RESPONSE__MESSAGE_SET_IDENTITY_MAP_ADDR) == 0,
 		      "identity map");
 	}
-	start_vm();
+	CHECK(h_start() == 0, "start");
 	CHECK(simple(PLUGVM__MAIN_REQUEST__MESSAGE_START, PLUGVM__MAIN_RESPONSE__MESSAGE_START,
 		     NULL) == EINVAL,
 	      "second start");
@@ -886,7 +867,7 @@ static int scenario_bench(void)
 	mem = h_guest_memfd(bench_code, sizeof(bench_code), 0x1000);
 	CHECK(create_memory(1, mem, 0, 0x1000, 0x1000, false) == 0, "memory");
 	CHECK(h_reserve(0, 0x3f8, 1, false) == 0, "reserve");
-	start_vm();
+	CHECK(h_start() == 0, "start");
 	vinit_real_mode(0, 0x1000, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (int i = 0; i < n; i++) {
