@@ -479,15 +479,16 @@ static int run_result(struct host *h)
 {
 	int st = h->plugin_status;
 	bool sigsys = h->plugin_exited && WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS;
-	char denied[512];
+	char denied[512] = "";
 
 	/*
-	 * The kernel prints the record of a kill a little after the death, and
-	 * the last logged calls a little after they were made: wait for them
-	 * (at most this long) only when there must be one, or may be.
+	 * Only when the filter stopped something (a kill) or may have (logging
+	 * mode).  The kernel prints the record of a kill a little after the
+	 * death, and the last logged calls a little after they were made: wait
+	 * for them, at most this long.
 	 */
-	run_denied_calls(h, denied, sizeof(denied),
-			 sigsys ? 500 : h->cfg->seccomp_log_failures ? 100 : 0);
+	if (sigsys || h->cfg->seccomp_log_failures)
+		run_denied_calls(h, denied, sizeof(denied), sigsys ? 500 : 100);
 	if (denied[0] && h->cfg->seccomp_log_failures)
 		log_warn("the plugin made system calls outside its seccomp policy (allowed by "
 			 "--seccomp-log-failures): %s", denied);
@@ -506,13 +507,15 @@ static int run_result(struct host *h)
 		log_err("plugin exited with error: %d", WEXITSTATUS(st));
 		return 1;
 	}
-	if (sigsys && denied[0]) {
-		log_err("plugin killed by signal %d (%s): its seccomp policy does not allow "
-			"system call %s", WTERMSIG(st), strsignal(WTERMSIG(st)), denied);
-		return 1;
-	}
 	if (WIFSIGNALED(st)) {
 		const char *why = jail_explain_status(st);
+		char named[600];
+
+		if (sigsys && denied[0]) {
+			snprintf(named, sizeof(named),
+				 "its seccomp policy does not allow system call %s", denied);
+			why = named;
+		}
 
 		log_err("plugin killed by signal %d (%s)%s%s", WTERMSIG(st), strsignal(WTERMSIG(st)),
 			why ? ": " : "", why ? why : "");
