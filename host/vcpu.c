@@ -240,9 +240,12 @@ static int pipe_recv(struct vcpu *v, Plugvm__VcpuRequest **ret_req)
 			v->arena.used = 0;
 			*ret_req = plugvm__vcpu_request__unpack(&v->allocator, (size_t)pp.r, v->rx);
 			if (!*ret_req) {
-				log_ratelimited(&v->rl, LOG_LEVEL_WARN,
-						"vcpu %u: undecodable request (%zd bytes)", v->id,
-						pp.r);
+				/*
+				 * The pipe has no framing to find the next request by,
+				 * so, as crosvm did, this ends the VM (docs/protocol.md).
+				 */
+				vm_fail(v->vm, "vcpu %u: undecodable request (%zd bytes): protocol "
+					"violation, stopping the VM", v->id, pp.r);
 				return -EBADMSG;
 			}
 			return 0;
@@ -578,14 +581,8 @@ static int vcpu_serve(struct vcpu *v, Plugvm__VcpuRequest **ret_resume)
 		Plugvm__VcpuRequest *req;
 		int r;
 
+		/* -EBADMSG: a protocol violation, which the channel reported with vm_fail(). */
 		r = v->chan->recv(v, &req);
-		if (r == -EBADMSG) {
-			/* Undecodable: answer like a misplaced request and keep serving. */
-			r = vcpu_send_errno(v, EPROTO);
-			if (r < 0)
-				return r;
-			continue;
-		}
 		if (r < 0)
 			return r;
 		switch (req->message_case) {
@@ -649,9 +646,9 @@ static int vcpu_init_handshake(struct vcpu *v)
 		int r, kind;
 
 		r = v->chan->recv(v, &req);
-		if (r < 0 && r != -EBADMSG)
+		if (r < 0)
 			return r;
-		kind = req ? (int)req->message_case : -1;
+		kind = (int)req->message_case;
 		vcpu_request_free(v, req);
 		if (kind == PLUGVM__VCPU_REQUEST__MESSAGE_SHUTDOWN)
 			return -EPIPE;
