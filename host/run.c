@@ -19,7 +19,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <valgrind/valgrind.h>
 
+#include "host-seccomp.h"
 #include "jail.h"
 #include "log.h"
 #include "net.h"
@@ -59,6 +61,7 @@ struct host {
 	int audit_fd; /* the kernel log, to name what the seccomp filter stopped; -1 if unreadable */
 	struct seccomp_notify notify; /* the plugin filter's listener (fd -1 without one) */
 	bool notify_mode;             /* the filter notifies (even once its listener is gone) */
+	int children_fd; /* /proc/self/task/<tid>/children, opened before the host's filter */
 };
 
 /* At most this many distinct system calls are named after a run. */
@@ -486,22 +489,19 @@ static void run_stop_plugin(struct host *h)
  * children to us, hence the rounds.  Needs /proc/<pid>/task/<tid>/children
  * (CONFIG_PROC_CHILDREN); without it leftovers are only logged as unknown.
  */
-static void run_kill_leftovers(void)
+static void run_kill_leftovers(struct host *h)
 {
-	char path[64];
 	int killed = 0;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)gettid());
+	if (h->children_fd < 0)
+		return;
 	for (int round = 0; round < 64; round++) {
 		char buf[4096];
-		ssize_t n;
-		int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+		/* The file is made anew on every read from its start. */
+		ssize_t n = pread(h->children_fd, buf, sizeof(buf) - 1, 0);
+		int found = 0;
 		char *p, *end;
 
-		if (fd < 0)
-			return;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
 		if (n <= 0)
 			break;
 		buf[n] = '\0';
@@ -533,11 +533,28 @@ static void run_kill_leftovers(void)
 			 killed == 1 ? "" : "es");
 }
 
+/* Opens what run_kill_leftovers() reads, while open() is still allowed. */
+static void run_open_children(struct host *h)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)gettid());
+	h->children_fd = open(path, O_RDONLY | O_CLOEXEC);
+}
+
 static int run_result(struct host *h)
 {
 	int st = h->plugin_status;
 	bool sigsys = h->plugin_exited && WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS;
 	char denied[512] = "";
+	char refused[128];
+
+	/* The host's own filter stopped the VM: that is the cause, whatever followed. */
+	if (host_seccomp_refused(refused, sizeof(refused))) {
+		log_err("the host's seccomp filter refused system call %s; the VM was stopped",
+			refused);
+		return 1;
+	}
 
 	/*
 	 * Only when the filter stopped something (a kill) or may have (logging
@@ -586,6 +603,39 @@ static int run_result(struct host *h)
 	return 1;
 }
 
+static int run_vcpu_filter(unsigned id)
+{
+	int r = host_seccomp_vcpu(id);
+
+	if (r == 0)
+		host_seccomp_test_hook("vcpu");
+	return r;
+}
+
+/*
+ * The host's own seccomp filters (host-seccomp.h), unless --no-host-seccomp
+ * or under valgrind, whose core makes its own system calls from the
+ * filtered threads (docs/sandbox.md).  Everything opened later must be open
+ * by now.
+ */
+static void run_install_filters(struct host *h)
+{
+	const char *preload = getenv("LD_PRELOAD");
+
+	if (h->cfg->no_host_seccomp)
+		return;
+	if (RUNNING_ON_VALGRIND || (preload && strstr(preload, "vgpreload"))) {
+		log_info("running under valgrind: the host's seccomp filters are off");
+		return;
+	}
+	for (size_t i = 0; i < h->vm.n_taps; i++)
+		net_prefetch(h->vm.tap_fds[i]);
+	if (host_seccomp_main(h->vm.exit_efd) < 0)
+		return; /* warned; the VM runs as it would with --no-host-seccomp */
+	h->vm.vcpu_thread_hook = run_vcpu_filter;
+	host_seccomp_test_hook("main");
+}
+
 static int run_setup_signals(struct host *h)
 {
 	sigset_t set;
@@ -619,7 +669,7 @@ int run_vm(const struct host_config *cfg)
 	}
 	h->cfg = cfg;
 	spawn_raise_host_nofile(cfg->cpus);
-	h->sig_fd = h->stderr_rd = h->pidfd = h->audit_fd = h->notify.fd = -1;
+	h->sig_fd = h->stderr_rd = h->pidfd = h->audit_fd = h->notify.fd = h->children_fd = -1;
 	h->pid = -1;
 	h->vm.kvm_fd = h->vm.vm_fd = h->vm.kill_efd = h->vm.exit_efd = h->vm.stop_efd = -1;
 	h->rx = malloc(WIRE_MAIN_REQUEST_MAX);
@@ -664,6 +714,7 @@ int run_vm(const struct host_config *cfg)
 	 */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_warn("cannot become a subreaper; plugin helpers may outlive the host: %m");
+	run_open_children(h);
 	/*
 	 * Before the spawn, so that no record of the plugin's is missed; only
 	 * needed where the kernel cannot hand the host a seccomp listener.
@@ -701,6 +752,7 @@ int run_vm(const struct host_config *cfg)
 		r = host_drop_privileges();
 		if (r < 0)
 			log_warn("cannot drop all privileges: %s", strerror(-r));
+		run_install_filters(h);
 	}
 
 	if (!h->dying)
@@ -710,7 +762,7 @@ int run_vm(const struct host_config *cfg)
 	vcpus_join(&h->vm);
 	vcpus_print_stats(&h->vm);
 	run_stop_plugin(h);
-	run_kill_leftovers();
+	run_kill_leftovers(h);
 	/* The plugin's last words; bounded in case its descendants keep writing. */
 	relay_stderr(h, RUN_STDERR_FINAL_BURST);
 	relay_flush(h);
@@ -721,7 +773,7 @@ out_vm:
 		/* Only reached on setup failures after a successful spawn. */
 		kill(h->pid, SIGKILL);
 		waitpid(h->pid, NULL, 0);
-		run_kill_leftovers();
+		run_kill_leftovers(h);
 	}
 	for (size_t i = 0; i < h->n_conns; i++)
 		close(h->conns[i]);
@@ -745,6 +797,8 @@ out_signals:
 	if (h->audit_fd >= 0)
 		close(h->audit_fd);
 	seccomp_notify_release(&h->notify);
+	if (h->children_fd >= 0)
+		close(h->children_fd);
 out_free:
 	free(h->rx);
 	free(h);
