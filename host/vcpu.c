@@ -1176,7 +1176,7 @@ out:
 
 int vcpus_prepare(struct vm *vm)
 {
-	const char *cg = vm->cfg->vcpu_cgroup_path;
+	const char *cg = vm->cfg ? vm->cfg->vcpu_cgroup_path : NULL;
 
 	if (cg) {
 		/* Opened now: the host's seccomp filter allows no open() later. */
