@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,7 +57,28 @@ struct host {
 	bool dying;
 	struct timespec dying_since;
 	int audit_fd; /* the kernel log, to name what the seccomp filter stopped; -1 if unreadable */
+	bool tty_saved; /* stdin is a terminal the plugin may put into raw mode */
+	struct termios tty;
 };
+
+/*
+ * A plugin that reads the host's terminal (unjailed, or --plugin-stdin) may
+ * change its mode and die before it can put it back (SIGKILL, a seccomp
+ * kill): the host saves the mode before the spawn and restores it at the end.
+ */
+static void run_save_tty(struct host *h)
+{
+	if ((h->cfg->disable_sandbox || h->cfg->plugin_stdin) && isatty(STDIN_FILENO) &&
+	    tcgetattr(STDIN_FILENO, &h->tty) == 0)
+		h->tty_saved = true;
+}
+
+static void run_restore_tty(struct host *h)
+{
+	if (h->tty_saved && tcsetattr(STDIN_FILENO, TCSANOW, &h->tty) < 0)
+		log_warn("cannot restore the terminal's mode: %m");
+	h->tty_saved = false;
+}
 
 /* At most this many distinct system calls are named after a run. */
 #define RUN_AUDIT_MAX 8
@@ -606,6 +628,7 @@ int run_vm(const struct host_config *cfg)
 	/* Before the spawn, so that no record of the plugin's is missed. */
 	if (!cfg->disable_sandbox)
 		h->audit_fd = seccomp_audit_open();
+	run_save_tty(h);
 	r = spawn_plugin(cfg, sock[1], stderr_pipe[1], &h->pid, &h->pidfd);
 	/* From here on EOF on these means the plugin (and its children) are gone. */
 	close(sock[1]);
@@ -652,6 +675,7 @@ out_vm:
 		waitpid(h->pid, NULL, 0);
 		run_kill_leftovers();
 	}
+	run_restore_tty(h);
 	for (size_t i = 0; i < h->n_conns; i++)
 		close(h->conns[i]);
 	wire_close_fds(sock, 2);
