@@ -28,8 +28,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +55,7 @@ struct options {
 	uint64_t mem_mib;
 	double timeout;
 	bool stay, quiet, verbose, no_fwcfg, boot_menu, sercon, sync_debugcon;
+	bool no_stdin, disk_writable;
 };
 
 struct vcpu_ctx {
@@ -81,6 +85,8 @@ struct pc {
 	struct ata ata;
 	struct pc_memory mem;
 	bool have_disk, debugcon_async;
+	int disk_fd; /* --disk-writable: the image, written through; else -1 */
+	uint64_t disk_file_sectors;
 	struct line lines[PC_CONSOLE_MAX]; /* output not yet written */
 	struct line match[PC_CONSOLE_MAX]; /* the current line, for --expect */
 	bool mid_line;                     /* stdout does not end with a newline */
@@ -95,6 +101,12 @@ struct pc {
 	int rtc_kick_fd; /* wakes the RTC thread when the periodic rate changes */
 	pthread_t rtc_thread;
 	bool rtc_started;
+
+	/* COM1's receiver: stdin, a terminal (raw, Ctrl-A x quits) or a pipe. */
+	struct crosvm *input_conn;
+	int input_kick_fd; /* room in the receive FIFO, or time to stop */
+	pthread_t input_thread;
+	bool input_started;
 
 	int done_fd; /* wakes the main thread when the run is decided */
 	atomic_bool stopping;
@@ -457,6 +469,151 @@ static void *rtc_thread(void *arg)
 	return NULL;
 }
 
+/* ---- COM1 input from stdin ---- */
+
+/* The terminal's mode before raw mode; restored on every way out, signals included. */
+static struct termios saved_tty;
+static volatile sig_atomic_t tty_raw;
+
+static void tty_restore(void)
+{
+	if (tty_raw) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
+		tty_raw = 0;
+	}
+}
+
+static void tty_signal(int sig)
+{
+	/* tcsetattr is async-signal-safe; then die of the signal as if it had no handler. */
+	tty_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * Raw input (every key goes to the guest, Ctrl-C included), output still
+ * post-processed so that the plugin's own messages end their lines.
+ */
+static int tty_make_raw(void)
+{
+	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGABRT, SIGSEGV, SIGBUS,
+				    SIGFPE, SIGILL };
+	struct termios t;
+	unsigned int i;
+
+	if (tcgetattr(STDIN_FILENO, &saved_tty) < 0)
+		return -errno;
+	t = saved_tty;
+	t.c_iflag &= (tcflag_t) ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+	t.c_lflag &= (tcflag_t) ~(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+	t.c_cflag &= (tcflag_t) ~(CSIZE | PARENB);
+	t.c_cflag |= CS8;
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	atexit(tty_restore);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], tty_signal);
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &t) < 0)
+		return -errno;
+	tty_raw = 1;
+	return 0;
+}
+
+#define ESCAPE_CHAR 0x01 /* Ctrl-A, as in QEMU */
+
+static void input_kick(void *opaque)
+{
+	struct pc *pc = opaque;
+	uint64_t one = 1;
+
+	if (write(pc->input_kick_fd, &one, sizeof(one)) < 0)
+		say("cannot wake the console input thread: %s", strerror(errno));
+}
+
+/*
+ * Feeds stdin to COM1.  Bytes wait here while the receive FIFO is full (no
+ * input is lost), and once the line is idle with data below the FIFO's
+ * trigger level, the UART gets its character timeout.  On a terminal,
+ * Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A, and Ctrl-A h lists these.
+ */
+static void *input_thread(void *arg)
+{
+	struct pc *pc = arg;
+	bool terminal = isatty(STDIN_FILENO), escape = false, eof = false;
+	uint8_t in[256], buf[512];
+	size_t len = 0, off = 0, n, i;
+	struct pollfd pfd[2];
+	ssize_t got;
+	uint64_t kicks;
+
+	tls_conn = pc->input_conn;
+	while (!atomic_load(&pc->stopping)) {
+		bool idle_due;
+		int r;
+
+		pthread_mutex_lock(&pc->lock);
+		if (off < len) {
+			n = uart_receive(&pc->uart, buf + off, len - off);
+			off += n;
+		}
+		idle_due = pc->uart.rx_count && !pc->uart.rx_timeout;
+		pthread_mutex_unlock(&pc->lock);
+		if (off == len)
+			off = len = 0;
+
+		pfd[0] = (struct pollfd){ .fd = pc->input_kick_fd, .events = POLLIN };
+		/* Read more only when what was read has gone into the FIFO. */
+		pfd[1] = (struct pollfd){ .fd = (len || eof) ? -1 : STDIN_FILENO, .events = POLLIN };
+		/* Four characters at 115200 baud take about 0.35 ms; a millisecond is close. */
+		r = poll(pfd, 2, idle_due ? 1 : -1);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r == 0) {
+			pthread_mutex_lock(&pc->lock);
+			uart_rx_idle(&pc->uart);
+			pthread_mutex_unlock(&pc->lock);
+			continue;
+		}
+		if (pfd[0].revents & POLLIN)
+			if (read(pc->input_kick_fd, &kicks, sizeof(kicks)) < 0)
+				break;
+		if (!(pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		got = read(STDIN_FILENO, in, sizeof(in));
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got <= 0) {
+			/* End of input: the guest keeps running, as with a closed serial line. */
+			eof = true;
+			continue;
+		}
+		for (i = 0; i < (size_t)got; i++) {
+			uint8_t ch = in[i];
+
+			if (terminal && escape) {
+				escape = false;
+				if (ch == 'x' || ch == 'X') {
+					say("quit from the console (Ctrl-A x) after %.3f s", elapsed(pc));
+					pc_finish(pc, 0);
+					return NULL;
+				}
+				if (ch == 'h' || ch == 'H') {
+					say("console keys: Ctrl-A x quit, Ctrl-A Ctrl-A send Ctrl-A");
+					continue;
+				}
+				if (ch != ESCAPE_CHAR)
+					buf[len++] = ESCAPE_CHAR;
+			} else if (terminal && ch == ESCAPE_CHAR) {
+				escape = true;
+				continue;
+			}
+			buf[len++] = ch;
+		}
+	}
+	return NULL;
+}
+
 /* ---- setup ---- */
 
 static int setup_fwcfg(struct pc *pc)
@@ -490,47 +647,116 @@ static int setup_fwcfg(struct pc *pc)
 	return r ? -EINVAL : 0;
 }
 
-static int load_disk(struct pc *pc, char *err, size_t errlen)
+/* --disk-writable: every sector the guest writes goes to the image file at once. */
+static int disk_write_back(void *opaque, uint64_t lba, const uint8_t *data)
 {
-	FILE *fp = fopen(pc->opt.disk, "rb");
-	uint64_t size, nsect, cyl = 16 * 63;
-	uint8_t *disk;
-	long end;
+	struct pc *pc = opaque;
+	ssize_t n;
 
-	if (!fp) {
-		snprintf(err, errlen, "cannot open %s: %s", pc->opt.disk, strerror(errno));
-		return -errno;
-	}
-	if (fseek(fp, 0, SEEK_END) < 0 || (end = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) < 0) {
-		snprintf(err, errlen, "%s: cannot find its size", pc->opt.disk);
-		fclose(fp);
-		return -EINVAL;
-	}
-	size = (uint64_t)end;
-	if (!size || size > MAX_DISK) {
-		snprintf(err, errlen, "%s: size %" PRIu64 " is not in 1..%llu", pc->opt.disk,
-			 size, MAX_DISK);
-		fclose(fp);
-		return -EINVAL;
-	}
-	/* Whole cylinders of 16 heads x 63 sectors, so CHS and LBA agree on the size. */
-	nsect = (size + ATA_SECTOR - 1) / ATA_SECTOR;
-	nsect = (nsect + cyl - 1) / cyl * cyl;
-	disk = calloc(nsect, ATA_SECTOR);
-	if (!disk) {
-		fclose(fp);
-		snprintf(err, errlen, "out of memory for the disk");
-		return -ENOMEM;
-	}
-	if (fread(disk, 1, size, fp) != size) {
-		snprintf(err, errlen, "%s: short read", pc->opt.disk);
-		free(disk);
-		fclose(fp);
+	if (lba >= pc->disk_file_sectors)
+		return 0; /* the padding up to a whole cylinder exists only in memory */
+	n = pwrite(pc->disk_fd, data, ATA_SECTOR, (off_t)(lba * ATA_SECTOR));
+	if (n != ATA_SECTOR) {
+		say("writing sector %" PRIu64 " of %s: %s", lba, pc->opt.disk,
+		    n < 0 ? strerror(errno) : "short write");
 		return -EIO;
 	}
-	fclose(fp);
-	ata_init(&pc->ata, &pc->env, disk, nsect);
 	return 0;
+}
+
+/*
+ * Reads the disk image, refusing what cannot be one: not a regular file, a
+ * size that is no whole number of sectors, no MBR boot signature, or a
+ * partition table that points past the end of the file (a truncated copy).
+ */
+static int load_disk(struct pc *pc, char *err, size_t errlen)
+{
+	const char *path = pc->opt.disk;
+	uint64_t size, nsect, cyl = 16 * 63;
+	struct stat st;
+	uint8_t *disk;
+	unsigned int i;
+	ssize_t got;
+	int fd;
+
+	fd = open(path, (pc->opt.disk_writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "disk %s: cannot open%s: %s", path,
+			 pc->opt.disk_writable ? " for writing" : "", strerror(errno));
+		return -ENOENT;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "disk %s: not a regular file", path);
+		goto bad;
+	}
+	size = (uint64_t)st.st_size;
+	if (size < ATA_SECTOR || size % ATA_SECTOR) {
+		snprintf(err, errlen,
+			 "disk %s: %" PRIu64 " bytes is not a whole number of 512-byte sectors "
+			 "(truncated?)",
+			 path, size);
+		goto bad;
+	}
+	if (size > MAX_DISK) {
+		snprintf(err, errlen, "disk %s: %" PRIu64 " bytes is more than the %llu MiB allowed",
+			 path, size, MAX_DISK >> 20);
+		goto bad;
+	}
+	/* Whole cylinders of 16 heads x 63 sectors, so CHS and LBA agree on the size. */
+	nsect = (size / ATA_SECTOR + cyl - 1) / cyl * cyl;
+	disk = calloc(nsect, ATA_SECTOR);
+	if (!disk) {
+		snprintf(err, errlen, "out of memory for the disk");
+		close(fd);
+		return -ENOMEM;
+	}
+	for (uint64_t off = 0; off < size; off += (uint64_t)got) {
+		got = pread(fd, disk + off, size - off, (off_t)off);
+		if (got <= 0) {
+			snprintf(err, errlen, "disk %s: read error: %s", path,
+				 got < 0 ? strerror(errno) : "unexpected end of file");
+			free(disk);
+			goto bad;
+		}
+	}
+	if (disk[510] != 0x55 || disk[511] != 0xaa) {
+		snprintf(err, errlen, "disk %s: not a disk image (no 55 aa boot signature in sector 0)",
+			 path);
+		free(disk);
+		goto bad;
+	}
+	for (i = 0; i < 4; i++) {
+		const uint8_t *e = disk + 446 + 16 * i;
+		uint32_t first = (uint32_t)e[8] | (uint32_t)e[9] << 8 | (uint32_t)e[10] << 16 |
+				 (uint32_t)e[11] << 24;
+		uint32_t count = (uint32_t)e[12] | (uint32_t)e[13] << 8 | (uint32_t)e[14] << 16 |
+				 (uint32_t)e[15] << 24;
+
+		/* A GPT's protective entry may claim all of a bigger disk. */
+		if (!e[4] || !count || (e[4] == 0xee && count == 0xffffffffu))
+			continue;
+		if ((uint64_t)first + count > size / ATA_SECTOR) {
+			snprintf(err, errlen,
+				 "disk %s: partition %u ends at sector %" PRIu64 " but the file has "
+				 "%" PRIu64 " sectors (truncated?)",
+				 path, i + 1, (uint64_t)first + count, size / ATA_SECTOR);
+			free(disk);
+			goto bad;
+		}
+	}
+	ata_init(&pc->ata, &pc->env, disk, nsect);
+	if (pc->opt.disk_writable) {
+		pc->disk_fd = fd;
+		pc->disk_file_sectors = size / ATA_SECTOR;
+		pc->ata.sector_written = disk_write_back;
+		pc->ata.sector_written_opaque = pc;
+	} else {
+		close(fd);
+	}
+	return 0;
+bad:
+	close(fd);
+	return -EINVAL;
 }
 
 static int fetch_cpuid(struct pc *pc)
@@ -589,6 +815,8 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 	cmos_init(&pc->cmos, &pc->env, pc->mem.below_4g, pc->mem.above_4g, pc->nvcpus,
 		  pc->have_disk);
 	uart_init(&pc->uart, &pc->env);
+	pc->uart.rx_space = input_kick;
+	pc->uart.rx_space_opaque = pc;
 	ps2_init(&pc->ps2, &pc->env);
 	port92_init(&pc->port92, &pc->env);
 	pci_init(&pc->pci, &pc->env, pc->have_disk);
@@ -631,6 +859,13 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 	if (r < 0)
 		say("set_identity_map_addr: %s (ignored)", strerror(-r));
 
+	if (!pc->opt.no_stdin) {
+		r = crosvm_new_connection(pc->crosvm, &pc->input_conn);
+		if (r < 0) {
+			snprintf(err, errlen, "connection for the console input: %s", strerror(-r));
+			return r;
+		}
+	}
 	for (i = 0; i < pc->nvcpus; i++) {
 		struct vcpu_ctx *v = &pc->vcpus[i];
 
@@ -656,6 +891,21 @@ static int start_threads(struct pc *pc, char *err, size_t errlen)
 		return -r;
 	}
 	pc->rtc_started = true;
+	if (pc->input_conn) {
+		if (isatty(STDIN_FILENO)) {
+			r = tty_make_raw();
+			if (r < 0)
+				say("the terminal stays in its mode: %s", strerror(-r));
+			else
+				say("console on this terminal: Ctrl-A x quits");
+		}
+		r = pthread_create(&pc->input_thread, NULL, input_thread, pc);
+		if (r) {
+			snprintf(err, errlen, "console input thread: %s", strerror(r));
+			return -r;
+		}
+		pc->input_started = true;
+	}
 	for (i = 0; i < pc->nvcpus; i++) {
 		r = pthread_create(&pc->vcpus[i].thread, NULL, vcpu_thread, &pc->vcpus[i]);
 		if (r) {
@@ -715,6 +965,13 @@ static void stop_threads(struct pc *pc)
 		pthread_join(pc->rtc_thread, NULL);
 		pc->rtc_started = false;
 	}
+	if (pc->input_started) {
+		if (write(pc->input_kick_fd, &one, sizeof(one)) < 0)
+			say("cannot wake the console input thread: %s", strerror(errno));
+		pthread_join(pc->input_thread, NULL);
+		pc->input_started = false;
+	}
+	tty_restore();
 	for (i = 0; i < pc->nvcpus; i++)
 		if (pc->vcpus[i].started)
 			mask |= 1ull << i;
@@ -756,28 +1013,37 @@ static void teardown(struct pc *pc)
 	for (i = 0; i < pc->nvcpus; i++)
 		if (pc->vcpus[i].conn)
 			crosvm_destroy_connection(&pc->vcpus[i].conn);
+	if (pc->input_conn)
+		crosvm_destroy_connection(&pc->input_conn);
 	if (pc->crosvm)
 		crosvm_destroy_connection(&pc->crosvm);
 	memory_free(&pc->mem);
 	fwcfg_free(&pc->fwcfg);
 	free(pc->ata.disk);
+	if (pc->disk_fd >= 0 && close(pc->disk_fd) < 0)
+		say("closing %s: %s", pc->opt.disk, strerror(errno));
 	free(pc->cpuid);
 	if (pc->done_fd >= 0)
 		close(pc->done_fd);
 	if (pc->rtc_kick_fd >= 0)
 		close(pc->rtc_kick_fd);
+	if (pc->input_kick_fd >= 0)
+		close(pc->input_kick_fd);
+	tty_restore();
 	pthread_mutex_destroy(&pc->lock);
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: pc [--bios FILE] [--mem MIB] [--disk IMAGE] [--timeout SECONDS]\n"
+		"usage: pc [--bios FILE] [--mem MIB] [--disk IMAGE [--disk-writable]] [--timeout SECONDS]\n"
 		"          [--expect TEXT] [--stay] [--quiet] [--verbose] [--no-fw-cfg]\n"
-		"          [--boot-menu] [--sercon] [--sync-debugcon]\n"
+		"          [--boot-menu] [--sercon] [--sync-debugcon] [--no-stdin]\n"
 		"  --bios FILE       firmware image (default " DEFAULT_BIOS ")\n"
 		"  --mem MIB         guest RAM in MiB (default 128, at least 16)\n"
-		"  --disk IMAGE      ATA disk on the primary channel (copy-on-write, in memory)\n"
+		"  --disk IMAGE      ATA disk on the primary channel (writes stay in memory)\n"
+		"  --disk-writable   guest writes to the disk go to IMAGE\n"
+		"  --no-stdin        COM1 receives nothing (stdin is not read)\n"
 		"  --timeout S       give up after S seconds (exit 1 unless TEXT was seen)\n"
 		"  --expect TEXT     success text in the console output (default \"" DEFAULT_EXPECT
 		"\")\n"
@@ -805,6 +1071,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "boot-menu", no_argument, NULL, 'M' },
 		{ "sercon", no_argument, NULL, 'S' },
 		{ "sync-debugcon", no_argument, NULL, 'D' },
+		{ "no-stdin", no_argument, NULL, 'N' },
+		{ "disk-writable", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -872,6 +1140,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'D':
 			o->sync_debugcon = true;
 			break;
+		case 'N':
+			o->no_stdin = true;
+			break;
+		case 'W':
+			o->disk_writable = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -882,6 +1156,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "pc: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (o->disk_writable && !o->disk) {
+		fprintf(stderr, "pc: --disk-writable needs --disk IMAGE\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -896,7 +1174,7 @@ int main(int argc, char **argv)
 
 	clock_gettime(CLOCK_MONOTONIC, &pc->t0);
 	pc->mem.ram_fd = pc->mem.rom_fd = -1;
-	pc->done_fd = pc->rtc_kick_fd = -1;
+	pc->done_fd = pc->rtc_kick_fd = pc->input_kick_fd = pc->disk_fd = -1;
 	r = parse_args(argc, argv, &pc->opt);
 	if (r)
 		return r > 0 ? 0 : 2;
@@ -914,7 +1192,8 @@ int main(int argc, char **argv)
 				   .console = env_console };
 	pc->done_fd = eventfd(0, EFD_CLOEXEC);
 	pc->rtc_kick_fd = eventfd(0, EFD_CLOEXEC);
-	if (pc->done_fd < 0 || pc->rtc_kick_fd < 0) {
+	pc->input_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (pc->done_fd < 0 || pc->rtc_kick_fd < 0 || pc->input_kick_fd < 0) {
 		say("eventfd: %s", strerror(errno));
 		status = 1;
 		goto out;

@@ -70,20 +70,34 @@ bool cmos_periodic_tick(struct cmos *c);
 
 /* ---- 8250/16550A UART (COM1, ports 0x3f8-0x3ff, IRQ 4) ---- */
 
-#define UART_RX_SIZE 64
+/* The 16550A's receive FIFO; without FIFO mode (FCR bit 0) only one byte is held. */
+#define UART_RX_SIZE 16
 
 struct uart {
 	const struct pc_env *env;
-	uint8_t rbr, ier, iir_thri_pending, lcr, mcr, lsr, msr, scr, dll, dlm, fcr;
+	uint8_t ier, iir_thri_pending, lcr, mcr, msr, scr, dll, dlm, fcr;
+	uint8_t lsr_errors; /* OE, sticky until LSR is read */
 	uint8_t rx[UART_RX_SIZE];
 	unsigned int rx_head, rx_count;
+	bool rx_timeout; /* character timeout indication (FIFO mode, below the trigger level) */
 	bool irq_level;
+	/* Called (with the models' lock held) when the guest made room in the receive FIFO. */
+	void (*rx_space)(void *opaque);
+	void *rx_space_opaque;
 };
 
 void uart_init(struct uart *u, const struct pc_env *env);
 void uart_io(struct uart *u, uint16_t port, uint8_t *data, uint32_t len, bool is_write);
-/* Queues bytes for the guest to receive; returns how many fitted. */
+/*
+ * Bytes from the line (the host's terminal or pipe): queues what fits in the
+ * receive FIFO and returns how many that was; the rest waits for rx_space.
+ * Nothing is received while the UART is in loopback mode.
+ */
 size_t uart_receive(struct uart *u, const uint8_t *buf, size_t len);
+/* No byte came for four character times: FIFO mode reports a timeout if data waits. */
+void uart_rx_idle(struct uart *u);
+/* Free room in the receive FIFO for uart_receive(). */
+size_t uart_rx_room(const struct uart *u);
 
 /* ---- i8042 PS/2 controller with keyboard and mouse (ports 0x60, 0x64) ---- */
 
@@ -150,8 +164,20 @@ struct ata {
 	bool data_in, data_out; /* a data phase is active */
 	uint64_t lba;           /* next sector */
 	uint32_t remaining;     /* sectors left after the one in buf */
+	uint32_t block_left;    /* of those, still in the current DRQ block (READ/WRITE MULTIPLE) */
+	uint32_t block;         /* sectors per DRQ block of the command in progress */
+	uint8_t multiple;       /* SET MULTIPLE MODE count, 0 = off */
 	bool irq_pending, irq_level;
+	/*
+	 * Optional: called for every sector the guest wrote (already in `disk`), to
+	 * persist it; a negative return fails the command with ABRT.
+	 */
+	int (*sector_written)(void *opaque, uint64_t lba, const uint8_t *data);
+	void *sector_written_opaque;
 };
+
+/* Most sectors a READ/WRITE MULTIPLE block may have (IDENTIFY word 47). */
+#define ATA_MAX_MULTIPLE 16
 
 /* Takes ownership of `disk` (malloc'd, nsectors * 512 bytes). */
 void ata_init(struct ata *a, const struct pc_env *env, uint8_t *disk, uint64_t nsectors);

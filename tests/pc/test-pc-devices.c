@@ -279,6 +279,108 @@ static void test_uart_loopback_and_irq(void **state)
 	assert_false(rec.irq[4]);
 }
 
+static unsigned int space_calls;
+
+static void count_space(void *opaque)
+{
+	(void)opaque;
+	space_calls++;
+}
+
+static void test_uart_receiver_fifo(void **state)
+{
+	struct uart u;
+	uint8_t buf[20];
+	unsigned int i;
+
+	(void)state;
+	uart_init(&u, &env);
+	u.rx_space = count_space;
+	space_calls = 0;
+	out8(&u, UART_IO, 0x3fc, 0x08); /* OUT2 */
+	out8(&u, UART_IO, 0x3f9, 0x01); /* receive interrupt */
+
+	/* No FIFO: one holding register, so the host's bytes wait for the guest. */
+	assert_int_equal(uart_rx_room(&u), 1);
+	assert_int_equal(uart_receive(&u, (const uint8_t *)"ab", 2), 1);
+	assert_true(rec.irq[4]);
+	assert_int_equal(in8(&u, UART_IO, 0x3fa), 0x04);
+	assert_int_equal(in8(&u, UART_IO, 0x3f8), 'a');
+	assert_int_equal(space_calls, 1);
+	assert_false(rec.irq[4]);
+	assert_int_equal(in8(&u, UART_IO, 0x3fd) & 0x01, 0);
+
+	/* FIFO with trigger level 8: below it, only a character timeout interrupts. */
+	out8(&u, UART_IO, 0x3fa, 0x81);
+	assert_int_equal(in8(&u, UART_IO, 0x3fa) & 0xc0, 0xc0);
+	assert_int_equal(uart_rx_room(&u), 16);
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)('A' + i);
+	assert_int_equal(uart_receive(&u, buf, 5), 5);
+	assert_false(rec.irq[4]);
+	assert_int_equal(in8(&u, UART_IO, 0x3fd) & 0x01, 0x01); /* polling still sees it */
+	uart_rx_idle(&u);
+	assert_true(rec.irq[4]);
+	assert_int_equal(in8(&u, UART_IO, 0x3fa), 0xcc);
+	assert_int_equal(in8(&u, UART_IO, 0x3f8), 'A');
+	assert_false(rec.irq[4]); /* the read restarted the timeout */
+	uart_rx_idle(&u);
+	assert_true(rec.irq[4]);
+	for (i = 1; i < 5; i++)
+		assert_int_equal(in8(&u, UART_IO, 0x3f8), 'A' + i);
+	assert_false(rec.irq[4]);
+	uart_rx_idle(&u); /* nothing waits: no timeout */
+	assert_false(rec.irq[4]);
+
+	/* At the trigger level the data-available interrupt comes at once; 16 fit. */
+	assert_int_equal(uart_receive(&u, buf, 7), 7);
+	assert_false(rec.irq[4]);
+	assert_int_equal(uart_receive(&u, buf + 7, 13), 9);
+	assert_true(rec.irq[4]);
+	assert_int_equal(in8(&u, UART_IO, 0x3fa), 0xc4);
+	assert_int_equal(uart_rx_room(&u), 0);
+	for (i = 0; i < 16; i++)
+		assert_int_equal(in8(&u, UART_IO, 0x3f8), 'A' + i);
+	assert_int_equal(in8(&u, UART_IO, 0x3fd) & 0x01, 0);
+
+	/* The clear bit empties the FIFO. */
+	assert_int_equal(uart_receive(&u, buf, 3), 3);
+	out8(&u, UART_IO, 0x3fa, 0x83);
+	assert_int_equal(in8(&u, UART_IO, 0x3fd) & 0x01, 0);
+	assert_int_equal(uart_rx_room(&u), 16);
+}
+
+static void test_uart_overrun(void **state)
+{
+	struct uart u;
+	unsigned int i;
+
+	(void)state;
+	uart_init(&u, &env);
+	out8(&u, UART_IO, 0x3f9, 0x05); /* receive and line status interrupts */
+	out8(&u, UART_IO, 0x3fc, 0x10 | 0x08);
+	/* Loopback: the line is disconnected, so the host's input must wait. */
+	assert_int_equal(uart_rx_room(&u), 0);
+	assert_int_equal(uart_receive(&u, (const uint8_t *)"z", 1), 0);
+	/* Without FIFO a second byte overruns and replaces the first. */
+	out8(&u, UART_IO, 0x3f8, '1');
+	out8(&u, UART_IO, 0x3f8, '2');
+	assert_int_equal(in8(&u, UART_IO, 0x3fa) & 0x0f, 0x06);
+	assert_int_equal(in8(&u, UART_IO, 0x3fd) & 0x03, 0x03);
+	assert_int_equal(in8(&u, UART_IO, 0x3fd) & 0x03, 0x01); /* OE read clears it */
+	assert_int_equal(in8(&u, UART_IO, 0x3fa) & 0x0f, 0x04);
+	assert_int_equal(in8(&u, UART_IO, 0x3f8), '2');
+
+	/* With the FIFO the 17th byte is lost and the 16 stay. */
+	out8(&u, UART_IO, 0x3fa, 0x01);
+	for (i = 0; i < 17; i++)
+		out8(&u, UART_IO, 0x3f8, (uint8_t)('a' + i));
+	assert_int_equal(in8(&u, UART_IO, 0x3fd) & 0x02, 0x02);
+	for (i = 0; i < 16; i++)
+		assert_int_equal(in8(&u, UART_IO, 0x3f8), 'a' + i);
+	assert_int_equal(in8(&u, UART_IO, 0x3fd) & 0x03, 0);
+}
+
 /* ---- PS/2 ---- */
 
 static int ps2_read_reply(struct ps2 *p, bool *aux)
@@ -693,6 +795,8 @@ int main(void)
 		cmocka_unit_test_setup(test_cmos_periodic, setup),
 		cmocka_unit_test_setup(test_uart_probe_and_output, setup),
 		cmocka_unit_test_setup(test_uart_loopback_and_irq, setup),
+		cmocka_unit_test_setup(test_uart_receiver_fifo, setup),
+		cmocka_unit_test_setup(test_uart_overrun, setup),
 		cmocka_unit_test_setup(test_ps2_seabios_sequence, setup),
 		cmocka_unit_test_setup(test_port92_and_debugcon, setup),
 		cmocka_unit_test_setup(test_pci_enumeration, setup),
