@@ -80,6 +80,7 @@ struct pc {
 	struct uart uart;
 	struct ps2 ps2;
 	struct port92 port92;
+	struct port61 port61;
 	struct pci pci;
 	struct fwcfg fwcfg;
 	struct ata ata;
@@ -288,6 +289,37 @@ static void debugcon_go_async(struct pc *pc)
 	}
 }
 
+/*
+ * Port B.  The in-kernel PIT counts channel 2 but does not serve this port
+ * here, so its output (bit 5, which GRUB polls to calibrate the TSC) is
+ * computed from the PIT's state.  The gate bit is only remembered: in the
+ * modes firmware uses for delays, KVM's PIT counts regardless.
+ */
+static void port61_io(struct pc *pc, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct kvm_pit_state2 st;
+	struct pit_channel ch2 = { 0 };
+	struct timespec now;
+	uint32_t i;
+	int r;
+
+	if (is_write) {
+		for (i = 0; i < len; i++)
+			port61_write(&pc->port61, data[i]);
+		return;
+	}
+	r = crosvm_get_pit_state(tls_conn, &st);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (r == 0) {
+		ch2.mode = st.channels[2].mode;
+		ch2.count = st.channels[2].count;
+		ch2.load_ns = st.channels[2].count_load_time;
+	}
+	for (i = 0; i < len; i++)
+		data[i] = port61_read(&pc->port61, &ch2,
+				      (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+}
+
 static void pc_io(struct pc *pc, uint16_t port, uint8_t *data, uint32_t len, bool is_write)
 {
 	unsigned int hz;
@@ -313,6 +345,8 @@ static void pc_io(struct pc *pc, uint16_t port, uint8_t *data, uint32_t len, boo
 		}
 	} else if (port == 0x92)
 		port92_io(&pc->port92, port, data, len, is_write);
+	else if (port == 0x61)
+		port61_io(pc, data, len, is_write);
 	else if (port == 0x510 || port == 0x511)
 		fwcfg_io(&pc->fwcfg, port, data, len, is_write);
 	else if (pc->have_disk && ((port >= 0x1f0 && port <= 0x1f7) || port == 0x3f6))
@@ -787,7 +821,8 @@ struct range {
 };
 
 static const struct range ranges[] = {
-	{ 0x60, 1 },	     { 0x64, 1 },		   { 0x70, 2 },
+	{ 0x60, 1 },	     { 0x61, 1 },		   { 0x64, 1 },
+	{ 0x70, 2 },
 	{ 0x92, 1 },	     { 0x3f8, 8 },		   { 0x402, 1 },
 	{ 0xcf8, 8 },	     { 0x510, 2, .fwcfg = true }, { 0x1f0, 8, .disk = true },
 	{ 0x3f6, 1, .disk = true },

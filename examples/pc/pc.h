@@ -137,6 +137,25 @@ struct port92 {
 void port92_init(struct port92 *p, const struct pc_env *env);
 void port92_io(struct port92 *p, uint16_t port, uint8_t *data, uint32_t len, bool is_write);
 
+/* ---- port 0x61 (system control port B: PIT channel 2 gate, speaker, its output) ---- */
+
+/* PIT channel 2 as the in-kernel PIT reports it (KVM_GET_PIT2), for port B's bit 5. */
+struct pit_channel {
+	uint8_t mode;
+	uint32_t count;    /* 0 means 65536 */
+	int64_t load_ns;   /* when the count was loaded, CLOCK_MONOTONIC */
+};
+
+struct port61 {
+	uint8_t ctl; /* bit 0 timer 2 gate, bit 1 speaker data: the writable bits */
+};
+
+/* The 8254's output of a channel `now_ns` into its count, for modes 0-5. */
+bool pit_channel_out(const struct pit_channel *ch, int64_t now_ns);
+/* Port B as read: gate and speaker bits, refresh toggle (bit 4), timer 2 output (bit 5). */
+uint8_t port61_read(const struct port61 *p, const struct pit_channel *ch2, int64_t now_ns);
+void port61_write(struct port61 *p, uint8_t val);
+
 /* ---- QEMU debug console (port 0x402) ---- */
 
 /* What a read of the debug console port returns, so firmware knows it exists. */
