@@ -1212,7 +1212,7 @@ int main(int argc, char **argv)
 	pc->done_fd = pc->rtc_kick_fd = pc->input_kick_fd = pc->disk_fd = -1;
 	r = parse_args(argc, argv, &pc->opt);
 	if (r)
-		return r > 0 ? 0 : 2;
+		return r > 0 ? 0 : 1; /* bad options: one line said why */
 
 	/* A vanished stdout reader must not kill the plugin with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
