@@ -30,6 +30,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <termios.h>
@@ -47,6 +48,8 @@
 #define DEFAULT_EXPECT "No bootable device."
 #define IDENTITY_MAP_ADDR 0xfeffc000u
 #define MAX_DISK (512ull << 20)
+#define MAX_KERNEL (64u << 20)
+#define DEFAULT_LINUXBOOT_ROM "/usr/share/qemu/linuxboot_dma.bin"
 
 struct options {
 	const char *bios;
@@ -56,6 +59,7 @@ struct options {
 	double timeout;
 	bool stay, quiet, verbose, no_fwcfg, boot_menu, sercon, sync_debugcon;
 	bool no_stdin, disk_writable;
+	const char *kernel, *initrd, *append, *linuxboot_rom;
 };
 
 struct vcpu_ctx {
@@ -87,6 +91,7 @@ struct pc {
 	struct pc_memory mem;
 	bool have_disk, debugcon_async;
 	int disk_fd; /* --disk-writable: the image, written through; else -1 */
+	uint8_t *ram_map; /* guest RAM as the plugin sees it (fw_cfg DMA), or NULL */
 	uint64_t disk_file_sectors;
 	struct line lines[PC_CONSOLE_MAX]; /* output not yet written */
 	struct line match[PC_CONSOLE_MAX]; /* the current line, for --expect */
@@ -349,6 +354,8 @@ static void pc_io(struct pc *pc, uint16_t port, uint8_t *data, uint32_t len, boo
 		port61_io(pc, data, len, is_write);
 	else if (port == 0x510 || port == 0x511)
 		fwcfg_io(&pc->fwcfg, port, data, len, is_write);
+	else if (port >= 0x514 && port <= 0x51b)
+		fwcfg_dma_io(&pc->fwcfg, port, data, len, is_write);
 	else if (pc->have_disk && ((port >= 0x1f0 && port <= 0x1f7) || port == 0x3f6))
 		ata_io(&pc->ata, port, data, len, is_write);
 	else if (!is_write)
@@ -655,7 +662,7 @@ static int setup_fwcfg(struct pc *pc)
 	struct fwcfg *f = &pc->fwcfg;
 	uint64_t ram = pc->mem.ram_size;
 	uint16_t ncpu = (uint16_t)pc->nvcpus, menu = pc->opt.boot_menu, nographic = pc->opt.sercon;
-	uint32_t id = 1, fail_wait = 0xffffffffu;
+	uint32_t id = FWCFG_ID_TRADITIONAL, fail_wait = 0xffffffffu;
 	struct __attribute__((packed)) {
 		uint64_t addr, len;
 		uint32_t type;
@@ -663,9 +670,10 @@ static int setup_fwcfg(struct pc *pc)
 	unsigned int n = 0;
 	int r = 0;
 
-	fwcfg_init(f);
 	r |= fwcfg_add(f, FWCFG_SIGNATURE, "QEMU", 4);
-	r |= fwcfg_add(f, FWCFG_ID, &id, sizeof(id)); /* traditional interface only, no DMA */
+	if (f->guest_ptr)
+		id |= FWCFG_ID_DMA;
+	r |= fwcfg_add(f, FWCFG_ID, &id, sizeof(id));
 	r |= fwcfg_add(f, FWCFG_RAM_SIZE, &ram, sizeof(ram));
 	r |= fwcfg_add(f, FWCFG_NOGRAPHIC, &nographic, sizeof(nographic));
 	r |= fwcfg_add(f, FWCFG_NB_CPUS, &ncpu, sizeof(ncpu));
@@ -793,6 +801,155 @@ bad:
 	return -EINVAL;
 }
 
+/* Reads a whole regular file of at most `max` bytes; one line in `err` otherwise. */
+static int read_file(const char *what, const char *path, size_t max, uint8_t **ret,
+		     size_t *ret_size, char *err, size_t errlen)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t off = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s %s: cannot open: %s", what, path, strerror(errno));
+		return -ENOENT;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s %s: not a regular file", what, path);
+		close(fd);
+		return -EINVAL;
+	}
+	if ((uint64_t)st.st_size > max) {
+		snprintf(err, errlen, "%s %s: %lld bytes is more than the %zu MiB allowed", what,
+			 path, (long long)st.st_size, max >> 20);
+		close(fd);
+		return -E2BIG;
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		snprintf(err, errlen, "%s %s: out of memory", what, path);
+		close(fd);
+		return -ENOMEM;
+	}
+	while (off < (size_t)st.st_size) {
+		n = pread(fd, buf + off, (size_t)st.st_size - off, (off_t)off);
+		if (n <= 0) {
+			snprintf(err, errlen, "%s %s: read error: %s", what, path,
+				 n < 0 ? strerror(errno) : "file shrank");
+			free(buf);
+			close(fd);
+			return -EIO;
+		}
+		off += (size_t)n;
+	}
+	close(fd);
+	*ret = buf;
+	*ret_size = off;
+	return 0;
+}
+
+/* fw_cfg DMA's view of guest RAM: below 4 GiB the memfd offset is the address. */
+static void *guest_ram(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct pc *pc = opaque;
+	const struct pc_memory *m = &pc->mem;
+	uint64_t off;
+
+	if (gpa < m->below_4g && len <= m->below_4g - gpa)
+		off = gpa;
+	else if (gpa >= PC_4G && gpa - PC_4G < m->above_4g && len <= m->above_4g - (gpa - PC_4G))
+		off = m->below_4g + (gpa - PC_4G);
+	else
+		return NULL;
+	return pc->ram_map + off;
+}
+
+/*
+ * --kernel: the bzImage, initrd and command line go to fw_cfg's kernel
+ * items, and QEMU's linuxboot option ROM (which SeaBIOS finds in fw_cfg's
+ * "genroms/" and boots first, as "bootorder" says) loads and starts them.
+ */
+static int setup_kernel(struct pc *pc, char *err, size_t errlen)
+{
+	const char *append = pc->opt.append ? pc->opt.append : "";
+	static const char bootorder[] = "/rom@genroms/linuxboot_dma.bin\n";
+	uint8_t *kernel = NULL, *initrd = NULL, *rom = NULL;
+	size_t kernel_size, initrd_size = 0, rom_size, alen = strlen(append);
+	struct linux_layout l;
+	char why[200];
+	uint32_t v;
+	int r;
+
+	r = read_file("kernel", pc->opt.kernel, MAX_KERNEL, &kernel, &kernel_size, err, errlen);
+	if (r < 0)
+		return r;
+	if (pc->opt.initrd) {
+		r = read_file("initrd", pc->opt.initrd, pc->mem.below_4g, &initrd, &initrd_size,
+			      err, errlen);
+		if (r < 0) {
+			if (r == -E2BIG)
+				snprintf(err, errlen, "initrd %s: does not fit in %" PRIu64 " MiB of RAM",
+					 pc->opt.initrd, pc->opt.mem_mib);
+			goto out;
+		}
+	}
+	r = read_file("option ROM", pc->opt.linuxboot_rom, 1u << 20, &rom, &rom_size, err,
+		      errlen);
+	if (r < 0)
+		goto out;
+	r = linux_prepare(kernel, kernel_size, initrd_size, alen, pc->mem.below_4g, &l, why,
+			  sizeof(why));
+	if (r == 0) {
+		/* linuxboot_dma copies through fw_cfg DMA, into RAM the plugin maps too. */
+		pc->ram_map = mmap(NULL, pc->mem.ram_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+				   pc->mem.ram_fd, 0);
+		if (pc->ram_map == MAP_FAILED) {
+			pc->ram_map = NULL;
+			snprintf(err, errlen, "mapping guest RAM for fw_cfg DMA: %s",
+				 strerror(errno));
+			r = -ENOMEM;
+			goto out;
+		}
+		pc->fwcfg.guest_ptr = guest_ram;
+		pc->fwcfg.guest_ptr_opaque = pc;
+	}
+	if (r < 0) {
+		if (r == -E2BIG && pc->opt.initrd && strstr(why, "do not fit"))
+			snprintf(err, errlen, "initrd %s: %s", pc->opt.initrd, why);
+		else
+			snprintf(err, errlen, "kernel %s: %s", pc->opt.kernel, why);
+		goto out;
+	}
+	r = 0;
+	v = l.setup_addr;
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_SETUP_ADDR, &v, 4);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_SETUP_SIZE, &l.setup_size, 4);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_SETUP_DATA, kernel, l.setup_size);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_KERNEL_ADDR, &l.kernel_addr, 4);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_KERNEL_SIZE, &l.kernel_size, 4);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_KERNEL_DATA, kernel + l.setup_size, l.kernel_size);
+	v = (uint32_t)alen + 1;
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_CMDLINE_ADDR, &l.cmdline_addr, 4);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_CMDLINE_SIZE, &v, 4);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_CMDLINE_DATA, append, v);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_INITRD_ADDR, &l.initrd_addr, 4);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_INITRD_SIZE, &l.initrd_size, 4);
+	if (initrd_size)
+		r |= fwcfg_add(&pc->fwcfg, FWCFG_INITRD_DATA, initrd, l.initrd_size);
+	r |= fwcfg_add_file(&pc->fwcfg, "genroms/linuxboot_dma.bin", rom, (uint32_t)rom_size);
+	r |= fwcfg_add_file(&pc->fwcfg, "bootorder", bootorder, sizeof(bootorder) - 1);
+	if (r) {
+		snprintf(err, errlen, "kernel %s: fw_cfg has no room for it", pc->opt.kernel);
+		r = -ENOMEM;
+	}
+out:
+	free(kernel);
+	free(initrd);
+	free(rom);
+	return r;
+}
+
 static int fetch_cpuid(struct pc *pc)
 {
 	uint32_t cap = 128, n = 0;
@@ -817,14 +974,15 @@ static int fetch_cpuid(struct pc *pc)
 
 struct range {
 	uint16_t start, len;
-	bool fwcfg, disk;
+	bool fwcfg, disk, dma;
 };
 
 static const struct range ranges[] = {
 	{ 0x60, 1 },	     { 0x61, 1 },		   { 0x64, 1 },
 	{ 0x70, 2 },
 	{ 0x92, 1 },	     { 0x3f8, 8 },		   { 0x402, 1 },
-	{ 0xcf8, 8 },	     { 0x510, 2, .fwcfg = true }, { 0x1f0, 8, .disk = true },
+	{ 0xcf8, 8 },	     { 0x510, 2, .fwcfg = true }, { 0x514, 8, .dma = true },
+	{ 0x1f0, 8, .disk = true },
 	{ 0x3f6, 1, .disk = true },
 };
 
@@ -869,7 +1027,8 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 		return r;
 	}
 	for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-		if ((ranges[i].fwcfg && pc->opt.no_fwcfg) || (ranges[i].disk && !pc->have_disk))
+		if ((ranges[i].fwcfg && pc->opt.no_fwcfg) || (ranges[i].disk && !pc->have_disk) ||
+		    (ranges[i].dma && !pc->fwcfg.guest_ptr))
 			continue;
 		r = crosvm_reserve_range(pc->crosvm, CROSVM_ADDRESS_SPACE_IOPORT, ranges[i].start,
 					 ranges[i].len);
@@ -1052,6 +1211,8 @@ static void teardown(struct pc *pc)
 		crosvm_destroy_connection(&pc->input_conn);
 	if (pc->crosvm)
 		crosvm_destroy_connection(&pc->crosvm);
+	if (pc->ram_map)
+		munmap(pc->ram_map, pc->mem.ram_size);
 	memory_free(&pc->mem);
 	fwcfg_free(&pc->fwcfg);
 	free(pc->ata.disk);
@@ -1074,11 +1235,16 @@ static void usage(FILE *f)
 		"usage: pc [--bios FILE] [--mem MIB] [--disk IMAGE [--disk-writable]] [--timeout SECONDS]\n"
 		"          [--expect TEXT] [--stay] [--quiet] [--verbose] [--no-fw-cfg]\n"
 		"          [--boot-menu] [--sercon] [--sync-debugcon] [--no-stdin]\n"
+		"          [--kernel BZIMAGE [--initrd FILE] [--append CMDLINE]]\n"
 		"  --bios FILE       firmware image (default " DEFAULT_BIOS ")\n"
 		"  --mem MIB         guest RAM in MiB (default 128, at least 16)\n"
 		"  --disk IMAGE      ATA disk on the primary channel (writes stay in memory)\n"
 		"  --disk-writable   guest writes to the disk go to IMAGE\n"
 		"  --no-stdin        COM1 receives nothing (stdin is not read)\n"
+		"  --kernel BZIMAGE  boot Linux through fw_cfg and the linuxboot option ROM\n"
+		"  --initrd FILE     initial ramdisk for --kernel\n"
+		"  --append CMDLINE  kernel command line for --kernel\n"
+		"  --linuxboot-rom F option ROM (default " DEFAULT_LINUXBOOT_ROM ")\n"
 		"  --timeout S       give up after S seconds (exit 1 unless TEXT was seen)\n"
 		"  --expect TEXT     success text in the console output (default \"" DEFAULT_EXPECT
 		"\")\n"
@@ -1107,6 +1273,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "sercon", no_argument, NULL, 'S' },
 		{ "sync-debugcon", no_argument, NULL, 'D' },
 		{ "no-stdin", no_argument, NULL, 'N' },
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "append", required_argument, NULL, 'a' },
+		{ "linuxboot-rom", required_argument, NULL, 'R' },
 		{ "disk-writable", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1117,6 +1287,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->bios = DEFAULT_BIOS;
 	o->expect = DEFAULT_EXPECT;
 	o->mem_mib = 128;
+	o->linuxboot_rom = DEFAULT_LINUXBOOT_ROM;
 	/* Sandboxed hosts may start us with argc 0 (see PROTOCOL.md section 7, item 13). */
 	if (argc < 1)
 		return 0;
@@ -1178,6 +1349,18 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'N':
 			o->no_stdin = true;
 			break;
+		case 'k':
+			o->kernel = optarg;
+			break;
+		case 'i':
+			o->initrd = optarg;
+			break;
+		case 'a':
+			o->append = optarg;
+			break;
+		case 'R':
+			o->linuxboot_rom = optarg;
+			break;
 		case 'W':
 			o->disk_writable = true;
 			break;
@@ -1191,6 +1374,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "pc: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if ((o->initrd || o->append) && !o->kernel) {
+		fprintf(stderr, "pc: --initrd and --append need --kernel BZIMAGE\n");
+		return -EINVAL;
+	}
+	if (o->kernel && o->no_fwcfg) {
+		fprintf(stderr, "pc: --kernel needs fw_cfg (drop --no-fw-cfg)\n");
 		return -EINVAL;
 	}
 	if (o->disk_writable && !o->disk) {
@@ -1241,6 +1432,12 @@ int main(int argc, char **argv)
 		if (r < 0)
 			goto fail;
 		pc->have_disk = true;
+	}
+	fwcfg_init(&pc->fwcfg);
+	if (pc->opt.kernel) {
+		r = setup_kernel(pc, err, sizeof(err));
+		if (r < 0)
+			goto fail;
 	}
 
 	r = crosvm_connect(&pc->crosvm);

@@ -231,7 +231,20 @@ struct fwcfg {
 	uint32_t offset;
 	uint8_t *dir; /* built on first selection of FILE_DIR */
 	uint32_t dir_size;
+	/*
+	 * DMA interface (ports 0x514-0x51b), when guest_ptr is set: the guest
+	 * writes a descriptor's address there, big-endian, low half last.
+	 * guest_ptr gives the plugin's view of guest RAM [gpa, gpa + len), or
+	 * NULL if that is not all RAM.
+	 */
+	void *(*guest_ptr)(void *opaque, uint64_t gpa, uint64_t len);
+	void *guest_ptr_opaque;
+	uint8_t dma_addr[8];
 };
+
+/* FW_CFG_ID feature bits. */
+#define FWCFG_ID_TRADITIONAL 0x01
+#define FWCFG_ID_DMA 0x02
 
 void fwcfg_init(struct fwcfg *f);
 void fwcfg_free(struct fwcfg *f);
@@ -240,6 +253,43 @@ int fwcfg_add(struct fwcfg *f, uint16_t key, const void *data, uint32_t size);
 /* Adds a named file with the next free key; same errors plus -ENAMETOOLONG. */
 int fwcfg_add_file(struct fwcfg *f, const char *name, const void *data, uint32_t size);
 void fwcfg_io(struct fwcfg *f, uint16_t port, uint8_t *data, uint32_t len, bool is_write);
+/* Ports 0x514-0x51b; a write of the address's last byte runs the transfer. */
+void fwcfg_dma_io(struct fwcfg *f, uint16_t port, uint8_t *data, uint32_t len, bool is_write);
+
+/* fw_cfg keys of the kernel loaded by the linuxboot option ROM. */
+#define FWCFG_KERNEL_ADDR 0x0007
+#define FWCFG_KERNEL_SIZE 0x0008
+#define FWCFG_INITRD_ADDR 0x000a
+#define FWCFG_INITRD_SIZE 0x000b
+#define FWCFG_KERNEL_DATA 0x0011
+#define FWCFG_INITRD_DATA 0x0012
+#define FWCFG_CMDLINE_ADDR 0x0013
+#define FWCFG_CMDLINE_SIZE 0x0014
+#define FWCFG_CMDLINE_DATA 0x0015
+#define FWCFG_SETUP_ADDR 0x0016
+#define FWCFG_SETUP_SIZE 0x0017
+#define FWCFG_SETUP_DATA 0x0018
+
+/* ---- Linux bzImage layout for the linuxboot option ROM (linux.c) ---- */
+
+struct linux_layout {
+	uint16_t version; /* boot protocol */
+	uint32_t setup_addr, setup_size;   /* real-mode part: the file's first setup_size bytes */
+	uint32_t kernel_addr, kernel_size; /* protected-mode part: the rest of the file */
+	uint32_t cmdline_addr;
+	uint32_t initrd_addr, initrd_size;
+};
+
+/*
+ * Checks a bzImage of `size` bytes and fills in its setup header as a boot
+ * loader does (loader type, heap, command line and initrd addresses), for
+ * an initrd of `initrd_size` bytes (0: none), a command line of
+ * `cmdline_len` bytes without its NUL, and `ram_below_4g` bytes of RAM.
+ * Returns 0, or -EINVAL (not a loadable bzImage) or -E2BIG (does not fit)
+ * with one line in `err`.
+ */
+int linux_prepare(uint8_t *image, size_t size, size_t initrd_size, size_t cmdline_len,
+		  uint64_t ram_below_4g, struct linux_layout *out, char *err, size_t errlen);
 
 /* ---- PCI configuration mechanism #1 (0xcf8/0xcfc) and the functions on bus 0 ---- */
 
