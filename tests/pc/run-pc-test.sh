@@ -12,6 +12,8 @@ PC=$2
 BOOTSECT=$3
 CASE=$4
 BIOS=/usr/share/seabios/bios.bin
+# Debian's linux-image-cloud-amd64 (scripts/install-deps.sh), for the bad-input case.
+KERNEL=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | tail -n 1)
 
 [ -r "$BIOS" ] || { echo "SKIP: $BIOS not installed (apt-get install seabios)"; exit 77; }
 if ! (exec 3<>/dev/kvm) 2>/dev/null; then
@@ -142,6 +144,25 @@ bad-input)
 	run --plugin "$PC" -- --disk-writable
 	expect_status 1
 	grep -q "needs --disk" "$ERR" || { echo "FAIL: --disk-writable without --disk"; fail=1; }
+	# Kernels: not a bzImage, and an initrd bigger than the RAM the kernel leaves.
+	truncate -s 16M "$D/initrd"
+	for c in "notbz:$BOOTSECT::not a bzImage" "bigrd:$KERNEL:$D/initrd:do not fit"; do
+		name=${c%%:*}
+		rest=${c#*:}
+		kernel=${rest%%:*}
+		rest=${rest#*:}
+		initrd=${rest%%:*}
+		msg=${rest#*:}
+		[ -n "$kernel" ] && [ -r "$kernel" ] || continue
+		[ -e /usr/share/qemu/linuxboot_dma.bin ] || continue
+		run --plugin "$PC" -- --bios "$BIOS" --mem 64 --kernel "$kernel" \
+			${initrd:+--initrd "$initrd"} --timeout 10
+		expect_status 1
+		if [ "$(grep -c '^plugin: pc: ' "$ERR")" != 1 ] || ! grep -qF -- "$msg" "$ERR"; then
+			echo "FAIL: $name kernel: want one line with '$msg'"
+			fail=1
+		fi
+	done
 	;;
 *)
 	echo "unknown case $CASE"

@@ -381,6 +381,126 @@ static void test_uart_overrun(void **state)
 	assert_int_equal(in8(&u, UART_IO, 0x3fd) & 0x03, 0);
 }
 
+/* ---- fw_cfg DMA and the Linux layout ---- */
+
+static uint8_t fake_ram[0x3000];
+
+static void *fake_guest_ptr(void *opaque, uint64_t gpa, uint64_t len)
+{
+	(void)opaque;
+	if (gpa >= sizeof(fake_ram) || len > sizeof(fake_ram) - gpa)
+		return NULL;
+	return fake_ram + gpa;
+}
+
+static void put_be(uint8_t *p, uint64_t v, unsigned int n)
+{
+	while (n--) {
+		p[n] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+/* Writes a descriptor at 0x100 and its address to the DMA ports as SeaBIOS does. */
+static uint32_t dma(struct fwcfg *f, uint32_t control, uint32_t length, uint64_t addr)
+{
+	uint8_t b[4];
+
+	put_be(fake_ram + 0x100, control, 4);
+	put_be(fake_ram + 0x104, length, 4);
+	put_be(fake_ram + 0x108, addr, 8);
+	put_be(b, 0, 4);
+	fwcfg_dma_io(f, 0x514, b, 4, true);
+	put_be(b, 0x100, 4);
+	fwcfg_dma_io(f, 0x518, b, 4, true);
+	return (uint32_t)fake_ram[0x100] << 24 | fake_ram[0x101] << 16 | fake_ram[0x102] << 8 |
+	       fake_ram[0x103];
+}
+
+static void test_fwcfg_dma(void **state)
+{
+	struct fwcfg f;
+	uint8_t sig[8];
+
+	(void)state;
+	fwcfg_init(&f);
+	assert_int_equal(fwcfg_add(&f, FWCFG_KERNEL_DATA, "0123456789", 10), 0);
+	/* Without guest memory there is no DMA: the ports float. */
+	fwcfg_dma_io(&f, 0x514, sig, 4, false);
+	assert_int_equal(sig[0], 0xff);
+	f.guest_ptr = fake_guest_ptr;
+	fwcfg_dma_io(&f, 0x514, sig, 4, false);
+	fwcfg_dma_io(&f, 0x518, sig + 4, 4, false);
+	assert_memory_equal(sig, "QEMU CFG", 8);
+
+	memset(fake_ram, 0xee, sizeof(fake_ram));
+	/* Select and read 4, skip 2, read past the end (zero-filled). */
+	assert_int_equal(dma(&f, (uint32_t)FWCFG_KERNEL_DATA << 16 | 0x08 | 0x02, 4, 0x200), 0);
+	assert_memory_equal(fake_ram + 0x200, "0123", 4);
+	assert_int_equal(dma(&f, 0x04, 2, 0), 0);
+	assert_int_equal(dma(&f, 0x02, 6, 0x200), 0);
+	assert_memory_equal(fake_ram + 0x200, "6789\0\0", 6);
+	assert_int_equal(fake_ram[0x206], 0xee);
+	/* Outside RAM, and writes: the error bit. */
+	assert_int_equal(dma(&f, 0x02, 16, sizeof(fake_ram) - 8), 0x01);
+	assert_int_equal(dma(&f, 0x10, 1, 0x200), 0x01);
+	fwcfg_free(&f);
+}
+
+static void test_linux_layout(void **state)
+{
+	static uint8_t img[0x4000];
+	struct linux_layout l;
+	char err[200];
+
+	(void)state;
+	memset(img, 0, sizeof(img));
+	assert_int_equal(linux_prepare(img, sizeof(img), 0, 0, 128u << 20, &l, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "not a bzImage"));
+	/* A protocol 2.15 header: 3 setup sectors, loads high, 2 MiB init_size. */
+	img[0x1f1] = 3;
+	img[0x1fe] = 0x55;
+	img[0x1ff] = 0xaa;
+	memcpy(img + 0x202, "HdrS", 4);
+	img[0x206] = 0x0f;
+	img[0x207] = 0x02;
+	img[0x211] = 0x01;
+	memcpy(img + 0x22c, "\xff\xff\xff\x7f", 4); /* initrd_addr_max 0x7fffffff */
+	memcpy(img + 0x238, "\xff\x07\x00\x00", 4); /* cmdline_size 2047 */
+	memcpy(img + 0x260, "\x00\x00\x20\x00", 4); /* init_size 2 MiB */
+	assert_int_equal(linux_prepare(img, sizeof(img), 4096, 10, 128u << 20, &l, err,
+				       sizeof(err)),
+			 0);
+	assert_int_equal(l.setup_size, 4 * 512);
+	assert_int_equal(l.kernel_size, sizeof(img) - 4 * 512);
+	assert_int_equal(l.setup_addr, 0x10000);
+	assert_int_equal(l.kernel_addr, 0x100000);
+	assert_int_equal(l.cmdline_addr, 0x20000);
+	/* The initrd goes as high as it can below the firmware's reserve, page aligned. */
+	assert_int_equal(l.initrd_addr, (128u << 20) - 0x100000 - 4096);
+	assert_int_equal(img[0x210], 0xff);
+	assert_int_equal(img[0x211], 0x81);
+	assert_int_equal(img[0x224] | img[0x225] << 8, 0xfe00);
+	assert_memory_equal(img + 0x228, "\x00\x00\x02\x00", 4);
+	assert_int_equal(img[0x218] | img[0x219] << 8 | img[0x21a] << 16 | img[0x21b] << 24,
+			 l.initrd_addr);
+	/* Too long a command line, an initrd or kernel that does not fit. */
+	assert_int_equal(linux_prepare(img, sizeof(img), 0, 2048, 128u << 20, &l, err,
+				       sizeof(err)),
+			 -E2BIG);
+	assert_int_equal(linux_prepare(img, sizeof(img), 125u << 20, 0, 128u << 20, &l, err,
+				       sizeof(err)),
+			 -E2BIG);
+	assert_non_null(strstr(err, "do not fit"));
+	assert_int_equal(linux_prepare(img, sizeof(img), 0, 0, 3u << 20, &l, err, sizeof(err)),
+			 -E2BIG);
+	/* A zImage (not loaded high) is refused. */
+	img[0x211] = 0;
+	assert_int_equal(linux_prepare(img, sizeof(img), 0, 0, 128u << 20, &l, err, sizeof(err)),
+			 -EINVAL);
+}
+
 /* ---- PS/2 ---- */
 
 static int ps2_read_reply(struct ps2 *p, bool *aux)
@@ -797,6 +917,8 @@ int main(void)
 		cmocka_unit_test_setup(test_uart_loopback_and_irq, setup),
 		cmocka_unit_test_setup(test_uart_receiver_fifo, setup),
 		cmocka_unit_test_setup(test_uart_overrun, setup),
+		cmocka_unit_test_setup(test_fwcfg_dma, setup),
+		cmocka_unit_test_setup(test_linux_layout, setup),
 		cmocka_unit_test_setup(test_ps2_seabios_sequence, setup),
 		cmocka_unit_test_setup(test_port92_and_debugcon, setup),
 		cmocka_unit_test_setup(test_pci_enumeration, setup),
