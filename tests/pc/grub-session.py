@@ -152,28 +152,37 @@ def wait_exit(proc, con, timeout):
     return None
 
 
-def case_pty(plugvm, pc, image):
+def pty_session(cmd, ready, ready_timeout, act, want_status):
+    """Runs cmd on a fresh pty until `ready`, then act(con, proc); checks the exit and tty."""
     master, slave = pty.openpty()
     before = termios.tcgetattr(slave)
-    proc = subprocess.Popen(
-        [plugvm, "run", "--disable-sandbox", "--plugin", pc, "--", "--bios", BIOS,
-         "--disk", image, "--disk-writable", "--stay", "--timeout", "300"],
-        stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
     con = Console(proc, master, master)
-    con.expect(PROMPT, BOOT_TIMEOUT)
+    con.expect(ready, ready_timeout)
     assert_raw(slave, con)
-    grub_commands(con)
-    con.type(b"\x01x")  # Ctrl-A x
+    act(con, proc)
     status = wait_exit(proc, con, 20)
     after = termios.tcgetattr(slave)
     os.close(master)
     os.close(slave)
-    if status != 0:
-        fail("exit status %d after Ctrl-A x" % status, con.out)
-    if b"quit from the console" not in con.out:
-        fail("no quit message", con.out)
+    if status != want_status:
+        fail("exit status %d, want %d" % (status, want_status), con.out)
     if after != before:
         fail("terminal not restored: %r != %r" % (after, before))
+    return con
+
+
+def case_pty(plugvm, pc, image):
+    def session(con, proc):
+        grub_commands(con)
+        con.type(b"\x01x")  # Ctrl-A x
+
+    con = pty_session(
+        [plugvm, "run", "--disable-sandbox", "--plugin", pc, "--", "--bios", BIOS,
+         "--disk", image, "--disk-writable", "--stay", "--timeout", "300"],
+        PROMPT, BOOT_TIMEOUT, session, 0)
+    if b"quit from the console" not in con.out:
+        fail("no quit message", con.out)
     env = grubenv_of(image)
     if b"plugvm_mark=written-by-grub" not in env:
         fail("save_env did not reach the image file with --disk-writable: %r" % env[:200])
@@ -202,28 +211,16 @@ def case_jailed(plugvm, pc, image):
 
 
 def case_killed(plugvm, pc):
-    master, slave = pty.openpty()
-    before = termios.tcgetattr(slave)
-    proc = subprocess.Popen(
-        [plugvm, "run", "--disable-sandbox", "--plugin", pc, "--", "--bios", BIOS, "--stay",
-         "--timeout", "60"],
-        stdin=slave, stdout=slave, stderr=slave, close_fds=True)
-    con = Console(proc, master, master)
-    con.expect(b"No bootable device.", 60)
-    assert_raw(slave, con)
-    with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
-        kids = [int(x) for x in f.read().split()]
-    if len(kids) != 1:
-        fail("expected one plugin process, found %r" % kids, con.out)
-    os.kill(kids[0], signal.SIGKILL)
-    status = wait_exit(proc, con, 20)
-    after = termios.tcgetattr(slave)
-    os.close(master)
-    os.close(slave)
-    if status != 1:
-        fail("exit status %d after the plugin was killed, want 1" % status, con.out)
-    if after != before:
-        fail("the host did not restore the terminal after the plugin died")
+    """The host restores the terminal when the plugin dies by SIGKILL."""
+    def kill_plugin(con, proc):
+        with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as f:
+            kids = [int(x) for x in f.read().split()]
+        if len(kids) != 1:
+            fail("expected one plugin process, found %r" % kids, con.out)
+        os.kill(kids[0], signal.SIGKILL)
+
+    pty_session([plugvm, "run", "--disable-sandbox", "--plugin", pc, "--", "--bios", BIOS,
+                 "--stay", "--timeout", "60"], b"No bootable device.", 60, kill_plugin, 1)
 
 
 def main():
