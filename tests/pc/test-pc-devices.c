@@ -907,6 +907,113 @@ static void test_ata_read_write(void **state)
 	free(disk);
 }
 
+/* ---- ATA multiple mode and write-back, port B ---- */
+
+static uint64_t written_lba[8];
+static unsigned int written_n;
+static int write_result;
+
+static int record_write(void *opaque, uint64_t lba, const uint8_t *data)
+{
+	(void)opaque;
+	(void)data;
+	if (written_n < 8)
+		written_lba[written_n++] = lba;
+	return write_result;
+}
+
+static void test_ata_multiple_and_write_back(void **state)
+{
+	struct ata a;
+	uint8_t *disk = make_disk(2016), buf[512];
+	unsigned int i;
+
+	(void)state;
+	ata_init(&a, &env, disk, 2016);
+	out8(&a, ATA_IO, 0x3f6, 0x08);
+	/* READ MULTIPLE before SET MULTIPLE MODE aborts; a count that is no power of 2 too. */
+	out8(&a, ATA_IO, 0x1f2, 3);
+	out8(&a, ATA_IO, 0x1f6, 0xe0);
+	out8(&a, ATA_IO, 0x1f7, 0xc4);
+	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x51);
+	out8(&a, ATA_IO, 0x1f2, 3);
+	out8(&a, ATA_IO, 0x1f7, 0xc6);
+	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x51);
+	out8(&a, ATA_IO, 0x1f2, 4);
+	out8(&a, ATA_IO, 0x1f7, 0xc6);
+	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x50);
+
+	/* 6 sectors in blocks of 4: an interrupt for each block, not for each sector. */
+	out8(&a, ATA_IO, 0x1f2, 6);
+	out8(&a, ATA_IO, 0x1f3, 10);
+	out8(&a, ATA_IO, 0x1f4, 0);
+	out8(&a, ATA_IO, 0x1f5, 0);
+	out8(&a, ATA_IO, 0x1f7, 0xc4);
+	assert_true(rec.irq[14]);
+	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x58);
+	for (i = 0; i < 6; i++) {
+		ata_read_data(&a, buf, 512);
+		assert_memory_equal(buf, disk + (10 + i) * 512, 512);
+		/* Within a block no new interrupt; the next block raises one. */
+		assert_int_equal(rec.irq[14], i == 3);
+		if (i == 3)
+			assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x58);
+	}
+	assert_int_equal(in8(&a, ATA_IO, 0x1f7) & 0x89, 0x00);
+
+	/* WRITE MULTIPLE EXT of 2 sectors: each sector reaches the write-back hook. */
+	a.sector_written = record_write;
+	written_n = 0;
+	write_result = 0;
+	out8(&a, ATA_IO, 0x1f2, 0);
+	out8(&a, ATA_IO, 0x1f3, 0);
+	out8(&a, ATA_IO, 0x1f4, 0);
+	out8(&a, ATA_IO, 0x1f5, 0);
+	out8(&a, ATA_IO, 0x1f2, 2);
+	out8(&a, ATA_IO, 0x1f3, 20);
+	out8(&a, ATA_IO, 0x1f6, 0x40);
+	out8(&a, ATA_IO, 0x1f7, 0x39);
+	memset(buf, 0x77, sizeof(buf));
+	ata_io(&a, 0x1f0, buf, 512, true);
+	ata_io(&a, 0x1f0, buf, 512, true);
+	assert_int_equal(written_n, 2);
+	assert_int_equal(written_lba[0], 20);
+	assert_int_equal(written_lba[1], 21);
+	assert_int_equal(disk[21 * 512], 0x77);
+	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x50);
+	/* A failing write-back fails the command. */
+	write_result = -5;
+	out8(&a, ATA_IO, 0x1f2, 1);
+	out8(&a, ATA_IO, 0x1f3, 30);
+	out8(&a, ATA_IO, 0x1f6, 0xe0);
+	out8(&a, ATA_IO, 0x1f7, 0x30);
+	ata_io(&a, 0x1f0, buf, 512, true);
+	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x51);
+	free(a.disk);
+}
+
+static void test_port61_pit_output(void **state)
+{
+	struct pit_channel ch = { .mode = 0, .count = 1193, .load_ns = 1000000000 };
+	struct port61 p = { 0 };
+
+	(void)state;
+	/* Mode 0: low while counting (1193 ticks = 1 ms), high after. */
+	assert_false(pit_channel_out(&ch, 1000000000 + 500000));
+	assert_true(pit_channel_out(&ch, 1000000000 + 1100000));
+	port61_write(&p, 0xff);
+	assert_int_equal(port61_read(&p, &ch, 1000000000 + 500000) & 0x23, 0x03);
+	assert_int_equal(port61_read(&p, &ch, 1000000000 + 1100000) & 0x20, 0x20);
+	/* Square wave: high for the first half of each period. */
+	ch.mode = 3;
+	ch.count = 100;
+	assert_true(pit_channel_out(&ch, 1000000000 + 30 * 838));
+	assert_false(pit_channel_out(&ch, 1000000000 + 70 * 838));
+	assert_true(pit_channel_out(&ch, 1000000000 + 130 * 838));
+	/* The refresh bit toggles with time. */
+	assert_int_not_equal(port61_read(&p, &ch, 0) & 0x10, port61_read(&p, &ch, 1 << 14) & 0x10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -918,6 +1025,8 @@ int main(void)
 		cmocka_unit_test_setup(test_uart_receiver_fifo, setup),
 		cmocka_unit_test_setup(test_uart_overrun, setup),
 		cmocka_unit_test_setup(test_fwcfg_dma, setup),
+		cmocka_unit_test_setup(test_ata_multiple_and_write_back, setup),
+		cmocka_unit_test_setup(test_port61_pit_output, setup),
 		cmocka_unit_test_setup(test_linux_layout, setup),
 		cmocka_unit_test_setup(test_ps2_seabios_sequence, setup),
 		cmocka_unit_test_setup(test_port92_and_debugcon, setup),
