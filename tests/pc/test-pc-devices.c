@@ -922,6 +922,17 @@ static int record_write(void *opaque, uint64_t lba, const uint8_t *data)
 	return write_result;
 }
 
+/* An LBA28 command: count, address, device/head byte, command. */
+static void ata_cmd(struct ata *a, uint8_t nsect, uint32_t lba, uint8_t sel, uint8_t cmd)
+{
+	out8(a, ATA_IO, 0x1f2, nsect);
+	out8(a, ATA_IO, 0x1f3, (uint8_t)lba);
+	out8(a, ATA_IO, 0x1f4, (uint8_t)(lba >> 8));
+	out8(a, ATA_IO, 0x1f5, (uint8_t)(lba >> 16));
+	out8(a, ATA_IO, 0x1f6, sel);
+	out8(a, ATA_IO, 0x1f7, cmd);
+}
+
 static void test_ata_multiple_and_write_back(void **state)
 {
 	struct ata a;
@@ -932,23 +943,15 @@ static void test_ata_multiple_and_write_back(void **state)
 	ata_init(&a, &env, disk, 2016);
 	out8(&a, ATA_IO, 0x3f6, 0x08);
 	/* READ MULTIPLE before SET MULTIPLE MODE aborts; a count that is no power of 2 too. */
-	out8(&a, ATA_IO, 0x1f2, 3);
-	out8(&a, ATA_IO, 0x1f6, 0xe0);
-	out8(&a, ATA_IO, 0x1f7, 0xc4);
+	ata_cmd(&a, 3, 0, 0xe0, 0xc4);
 	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x51);
-	out8(&a, ATA_IO, 0x1f2, 3);
-	out8(&a, ATA_IO, 0x1f7, 0xc6);
+	ata_cmd(&a, 3, 0, 0xe0, 0xc6);
 	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x51);
-	out8(&a, ATA_IO, 0x1f2, 4);
-	out8(&a, ATA_IO, 0x1f7, 0xc6);
+	ata_cmd(&a, 4, 0, 0xe0, 0xc6);
 	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x50);
 
 	/* 6 sectors in blocks of 4: an interrupt for each block, not for each sector. */
-	out8(&a, ATA_IO, 0x1f2, 6);
-	out8(&a, ATA_IO, 0x1f3, 10);
-	out8(&a, ATA_IO, 0x1f4, 0);
-	out8(&a, ATA_IO, 0x1f5, 0);
-	out8(&a, ATA_IO, 0x1f7, 0xc4);
+	ata_cmd(&a, 6, 10, 0xe0, 0xc4);
 	assert_true(rec.irq[14]);
 	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x58);
 	for (i = 0; i < 6; i++) {
@@ -965,14 +968,9 @@ static void test_ata_multiple_and_write_back(void **state)
 	a.sector_written = record_write;
 	written_n = 0;
 	write_result = 0;
-	out8(&a, ATA_IO, 0x1f2, 0);
-	out8(&a, ATA_IO, 0x1f3, 0);
-	out8(&a, ATA_IO, 0x1f4, 0);
-	out8(&a, ATA_IO, 0x1f5, 0);
-	out8(&a, ATA_IO, 0x1f2, 2);
-	out8(&a, ATA_IO, 0x1f3, 20);
-	out8(&a, ATA_IO, 0x1f6, 0x40);
-	out8(&a, ATA_IO, 0x1f7, 0x39);
+	for (i = 0x1f2; i <= 0x1f5; i++)
+		out8(&a, ATA_IO, (uint16_t)i, 0); /* the high ("HOB") bytes first */
+	ata_cmd(&a, 2, 20, 0x40, 0x39);
 	memset(buf, 0x77, sizeof(buf));
 	ata_io(&a, 0x1f0, buf, 512, true);
 	ata_io(&a, 0x1f0, buf, 512, true);
@@ -983,10 +981,7 @@ static void test_ata_multiple_and_write_back(void **state)
 	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x50);
 	/* A failing write-back fails the command. */
 	write_result = -5;
-	out8(&a, ATA_IO, 0x1f2, 1);
-	out8(&a, ATA_IO, 0x1f3, 30);
-	out8(&a, ATA_IO, 0x1f6, 0xe0);
-	out8(&a, ATA_IO, 0x1f7, 0x30);
+	ata_cmd(&a, 1, 30, 0xe0, 0x30);
 	ata_io(&a, 0x1f0, buf, 512, true);
 	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x51);
 	free(a.disk);
