@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <termios.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -126,6 +127,8 @@ static const struct rule main_rules[] = {
 	ALLOW(pipe2),
 	/* The seccomp listener's notifications (SECCOMP_IOCTL_NOTIF_*, type '!'). */
 	ALLOW_IF(ioctl, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, '!' << 8)),
+	/* Putting the terminal's mode back after a plugin that used it (tcsetattr). */
+	ALLOW_IF(ioctl, SCMP_A1(SCMP_CMP_EQ, TCSETS)),
 	/* Threads only; clone3 keeps its flags in memory, so glibc must fall back to clone. */
 	ALLOW_IF(clone, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)),
 	ALLOW(set_robust_list),
