@@ -11,10 +11,16 @@
  *                 during the grace period; it exits 1 naming the fault.
  *   hang          as triple-fault, but the plugin ignores the shutdown and
  *                 sleeps: the host must SIGKILL it after the grace period.
+ *   stopped-wait  as triple-fault, with the vcpu thread left in
+ *                 crosvm_vcpu_wait(): once the VM is stopped the wait must fail
+ *                 (as crosvm's did when its vcpu threads closed their pipes), so
+ *                 the plugin can join the thread and exit within the grace period.
  */
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -22,13 +28,38 @@
 
 GUEST_DECLARE(triple_fault);
 
-static void *vcpu_thread(void *arg)
+/* Returns the first failing wait's result. */
+static void *waiting_vcpu_thread(void *arg)
 {
 	struct test_vcpu *tv = arg;
+	struct crosvm_vcpu_event ev;
+	int r;
 
-	/* Returns only if the guest got as far as PORT_DONE, which it must not. */
-	test_vcpu_run(tv);
-	TEST_ASSERT(false, "the guest survived its triple fault");
+	test_vcpu_expect(tv, &ev, CROSVM_VCPU_EVENT_KIND_INIT);
+	test_vcpu_set_real_mode(tv->vcpu, GUEST_LOAD, GUEST_STACK);
+	TEST_OK(crosvm_vcpu_resume(tv->vcpu));
+	r = crosvm_vcpu_wait(tv->vcpu, &ev);
+	TEST_ASSERT(r < 0, "the wait after the triple fault returned an event of kind %u", ev.kind);
+	return (void *)(intptr_t)r;
+}
+
+static void stopped_wait(void)
+{
+	struct test_vcpu tv;
+	struct test_vm vm;
+	pthread_t thread;
+	void *ret;
+
+	test_vm_create(&vm, GUEST_CODE(triple_fault));
+	test_vcpu_setup(&tv, vm.crosvm, 0, NULL, NULL);
+	TEST_OK(crosvm_start(vm.crosvm));
+	TEST_ASSERT(pthread_create(&thread, NULL, waiting_vcpu_thread, &tv) == 0,
+		    "pthread_create");
+	TEST_ASSERT(test_eventfd_read(vm.kill_fd, 5000) >= 1, "no shutdown event after the fault");
+	/* Ends within the host's grace period, or the host kills us and says so. */
+	TEST_ASSERT(pthread_join(thread, &ret) == 0, "pthread_join");
+	fprintf(stderr, "the blocked wait returned %s\n", test_strerror((int)(intptr_t)ret));
+	exit(0);
 }
 
 static void triple_fault(bool hang)
@@ -40,9 +71,10 @@ static void triple_fault(bool hang)
 	test_vm_create(&vm, GUEST_CODE(triple_fault));
 	test_vcpu_setup(&tv, vm.crosvm, 0, NULL, NULL);
 	TEST_OK(crosvm_start(vm.crosvm));
-	TEST_ASSERT(pthread_create(&thread, NULL, vcpu_thread, &tv) == 0, "pthread_create");
+	TEST_ASSERT(pthread_create(&thread, NULL, waiting_vcpu_thread, &tv) == 0,
+		    "pthread_create");
 
-	/* The host signals this when the vcpu dies; the vcpu thread stays blocked in wait. */
+	/* The host signals this when the vcpu dies; the vcpu thread's wait then fails. */
 	TEST_ASSERT(test_eventfd_read(vm.kill_fd, 5000) >= 1, "no shutdown event after the fault");
 	if (hang) {
 		/* Only the host's SIGKILL may end this process now. */
@@ -52,8 +84,6 @@ static void triple_fault(bool hang)
 	}
 	/*
 	 * The host is dying but must still answer until the grace period ends.
-	 * The connection stays open: the vcpu thread is still blocked on its
-	 * channel, and exiting ends it.
 	 */
 	TEST_OK(crosvm_destroy_memory(vm.crosvm, &vm.ram_obj));
 	TEST_OK(crosvm_reserve_range(vm.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, PORT_DONE, 0));
@@ -90,6 +120,8 @@ int main(int argc, char **argv)
 		triple_fault(false);
 	} else if (!strcmp(mode, "hang")) {
 		triple_fault(true);
+	} else if (!strcmp(mode, "stopped-wait")) {
+		stopped_wait();
 	}
 	TEST_ASSERT(false, "unknown mode \"%s\" (argc %d)", mode, argc);
 }
