@@ -43,7 +43,9 @@ static void *waiting_vcpu_thread(void *arg)
 	return (void *)(intptr_t)r;
 }
 
-static void stopped_wait(void)
+enum after_fault { AFTER_CLEAN_UP, AFTER_HANG, AFTER_JOIN };
+
+static void triple_fault(enum after_fault after)
 {
 	struct test_vcpu tv;
 	struct test_vm vm;
@@ -55,40 +57,28 @@ static void stopped_wait(void)
 	TEST_OK(crosvm_start(vm.crosvm));
 	TEST_ASSERT(pthread_create(&thread, NULL, waiting_vcpu_thread, &tv) == 0,
 		    "pthread_create");
-	TEST_ASSERT(test_eventfd_read(vm.kill_fd, 5000) >= 1, "no shutdown event after the fault");
-	/* Ends within the host's grace period, or the host kills us and says so. */
-	TEST_ASSERT(pthread_join(thread, &ret) == 0, "pthread_join");
-	fprintf(stderr, "the blocked wait returned %s\n", test_strerror((int)(intptr_t)ret));
-	exit(0);
-}
-
-static void triple_fault(bool hang)
-{
-	struct test_vcpu tv;
-	struct test_vm vm;
-	pthread_t thread;
-
-	test_vm_create(&vm, GUEST_CODE(triple_fault));
-	test_vcpu_setup(&tv, vm.crosvm, 0, NULL, NULL);
-	TEST_OK(crosvm_start(vm.crosvm));
-	TEST_ASSERT(pthread_create(&thread, NULL, waiting_vcpu_thread, &tv) == 0,
-		    "pthread_create");
 
 	/* The host signals this when the vcpu dies; the vcpu thread's wait then fails. */
 	TEST_ASSERT(test_eventfd_read(vm.kill_fd, 5000) >= 1, "no shutdown event after the fault");
-	if (hang) {
+	switch (after) {
+	case AFTER_HANG:
 		/* Only the host's SIGKILL may end this process now. */
 		alarm(0);
 		for (;;)
 			pause();
+	case AFTER_JOIN:
+		/* Ends within the host's grace period, or the host kills us and says so. */
+		TEST_ASSERT(pthread_join(thread, &ret) == 0, "pthread_join");
+		fprintf(stderr, "the blocked wait returned %s\n", test_strerror((int)(intptr_t)ret));
+		break;
+	case AFTER_CLEAN_UP:
+		/* The host is dying but must still answer until the grace period ends. */
+		TEST_OK(crosvm_destroy_memory(vm.crosvm, &vm.ram_obj));
+		TEST_OK(crosvm_reserve_range(vm.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, PORT_DONE, 0));
+		TEST_RET(-ENOENT, crosvm_reserve_range(vm.crosvm, CROSVM_ADDRESS_SPACE_IOPORT,
+						       PORT_DONE, 0));
+		break;
 	}
-	/*
-	 * The host is dying but must still answer until the grace period ends.
-	 */
-	TEST_OK(crosvm_destroy_memory(vm.crosvm, &vm.ram_obj));
-	TEST_OK(crosvm_reserve_range(vm.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, PORT_DONE, 0));
-	TEST_RET(-ENOENT, crosvm_reserve_range(vm.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, PORT_DONE,
-					       0));
 	exit(0);
 }
 
@@ -117,11 +107,11 @@ int main(int argc, char **argv)
 		TEST_OK(crosvm_connect(&crosvm));
 		exit(3);
 	} else if (!strcmp(mode, "triple-fault")) {
-		triple_fault(false);
+		triple_fault(AFTER_CLEAN_UP);
 	} else if (!strcmp(mode, "hang")) {
-		triple_fault(true);
+		triple_fault(AFTER_HANG);
 	} else if (!strcmp(mode, "stopped-wait")) {
-		stopped_wait();
+		triple_fault(AFTER_JOIN);
 	}
 	TEST_ASSERT(false, "unknown mode \"%s\" (argc %d)", mode, argc);
 }
