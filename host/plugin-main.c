@@ -489,7 +489,7 @@ out:
 }
 
 static void handle_dirty_log(struct main_ctx *ctx, const Plugvm__MainRequest__MemoryDirtyLog *req,
-			     struct main_reply *reply)
+			     int *fd_in, struct main_reply *reply)
 {
 	struct object *obj = objects_find(&ctx->vm->objects, req->id);
 	uint8_t *bitmap;
@@ -499,6 +499,16 @@ static void handle_dirty_log(struct main_ctx *ctx, const Plugvm__MainRequest__Me
 	plugvm__main_response__memory_dirty_log__init(&reply->u.dirty_log);
 	reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_DIRTY_LOG;
 	reply->resp.dirty_log = &reply->u.dirty_log;
+	if (req->shared) {
+		/* plugvm extension: any size, written into the plugin's memfd. */
+		if (*fd_in < 0)
+			r = -EBADF;
+		else if (obj && obj->kind == OBJECT_MEMORY)
+			r = vm_dirty_log_shared(ctx->vm, obj, *fd_in);
+		if (r == 0)
+			reply->u.dirty_log.shared = true;
+		goto out; /* the caller closes *fd_in */
+	}
 	if (obj && obj->kind == OBJECT_MEMORY) {
 		uint64_t bytes = (obj->mem.length / 4096 + 7) / 8;
 
@@ -607,7 +617,7 @@ void plugin_main_handle(struct main_ctx *ctx, const Plugvm__MainRequest *req, in
 		handle_set_call_hint(ctx, req->set_call_hint, reply);
 		break;
 	case PLUGVM__MAIN_REQUEST__MESSAGE_DIRTY_LOG:
-		handle_dirty_log(ctx, req->dirty_log, reply);
+		handle_dirty_log(ctx, req->dirty_log, fd_in, reply);
 		break;
 	case PLUGVM__MAIN_REQUEST__MESSAGE_VCPU_CHANNEL:
 		handle_vcpu_channel(ctx, req->vcpu_channel, reply);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kvm-ops.h"
@@ -28,6 +29,25 @@ _Static_assert(sizeof(struct kvm_clock_data) == 48, "kvm_clock_data");
 int vm_init(struct vm *vm, const struct host_config *cfg)
 {
 	return vm_init_ops(vm, cfg, &kvm_ops_real);
+}
+
+/*
+ * With KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, KVM_GET_DIRTY_LOG only copies the
+ * log; the host then clears and write-protects what it read, a chunk at a
+ * time (vm_dirty_log_read()), so a large log never holds KVM's MMU lock for
+ * the whole slot.  The log starts clear, as without the capability
+ * (KVM_DIRTY_LOG_INITIALLY_SET is not asked for).
+ */
+static void vm_enable_manual_dirty(struct vm *vm)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 };
+	int have = vm->kvm->ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+				  (void *)(long)KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+
+	if (have <= 0 || !(have & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE))
+		return;
+	cap.args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE;
+	vm->manual_dirty = vm->kvm->ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) == 0;
 }
 
 int vm_init_ops(struct vm *vm, const struct host_config *cfg, const struct kvm_ops *kvm)
@@ -109,6 +129,7 @@ int vm_init_ops(struct vm *vm, const struct host_config *cfg, const struct kvm_o
 	vm->run_size = (size_t)r;
 	vm->immediate_exit = vm->kvm->ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
 					    (void *)(long)KVM_CAP_IMMEDIATE_EXIT) == 1;
+	vm_enable_manual_dirty(vm);
 	return 0;
 }
 
@@ -415,31 +436,105 @@ int vm_destroy_object(struct vm *vm, struct object *obj)
 	}
 }
 
+/* Pages cleared per KVM_CLEAR_DIRTY_LOG: 1 GiB, a multiple of 64 as KVM requires. */
+#define VM_DIRTY_CLEAR_PAGES (1u << 18)
+
+uint64_t vm_dirty_log_bytes(const struct object *obj)
+{
+	uint64_t npages = (obj->mem.length + PAGE_SIZE_4K - 1) / PAGE_SIZE_4K;
+
+	/* KVM writes whole 64-bit words (PROTOCOL.md 7.4). */
+	return (npages + 63) / 64 * 8;
+}
+
+/* Reads (and, in manual mode, clears) @obj's log into @bitmap, vm_dirty_log_bytes() long. */
+static int vm_dirty_log_read(struct vm *vm, const struct object *obj, uint64_t *bitmap)
+{
+	struct kvm_dirty_log log = { .slot = obj->mem.slot, .dirty_bitmap = bitmap };
+	uint64_t npages = (obj->mem.length + PAGE_SIZE_4K - 1) / PAGE_SIZE_4K;
+	int r;
+
+	r = vm->kvm->ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log);
+	if (r < 0 || !vm->manual_dirty)
+		return r;
+	for (uint64_t first = 0; first < npages; first += VM_DIRTY_CLEAR_PAGES) {
+		uint64_t n = npages - first < VM_DIRTY_CLEAR_PAGES ? npages - first :
+								     VM_DIRTY_CLEAR_PAGES;
+		uint64_t *w = bitmap + first / 64, any = 0;
+		struct kvm_clear_dirty_log clear = {
+			.slot = obj->mem.slot,
+			.num_pages = (uint32_t)n,
+			.first_page = first,
+			.dirty_bitmap = w,
+		};
+
+		for (uint64_t i = 0; i < (n + 63) / 64; i++)
+			any |= w[i];
+		if (!any)
+			continue; /* nothing to write-protect again */
+		r = vm->kvm->ioctl(vm->vm_fd, KVM_CLEAR_DIRTY_LOG, &clear);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int vm_dirty_log(struct vm *vm, const struct object *obj, uint8_t **ret_bitmap, size_t *ret_len)
 {
-	struct kvm_dirty_log log = { 0 };
-	uint64_t npages, words;
-	uint8_t *bitmap;
+	uint64_t npages, bytes;
+	uint64_t *bitmap;
 	int r;
 
 	if (obj->kind != OBJECT_MEMORY)
 		return -ENOENT;
 	npages = (obj->mem.length + PAGE_SIZE_4K - 1) / PAGE_SIZE_4K;
-	/* KVM writes whole 64-bit words (PROTOCOL.md 7.4); the reply carries only whole bytes. */
-	words = (npages + 63) / 64;
-	bitmap = calloc(words ? words : 1, 8);
+	bytes = vm_dirty_log_bytes(obj);
+	bitmap = calloc(bytes ? bytes / 8 : 1, 8);
 	if (!bitmap)
 		return -ENOMEM;
-	log.slot = obj->mem.slot;
-	log.dirty_bitmap = bitmap;
-	r = vm->kvm->ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log);
+	r = vm_dirty_log_read(vm, obj, bitmap);
 	if (r < 0) {
 		free(bitmap);
 		return r;
 	}
-	*ret_bitmap = bitmap;
+	*ret_bitmap = (uint8_t *)bitmap;
+	/* The reply carries only whole bytes. */
 	*ret_len = (size_t)((npages + 7) / 8);
 	return 0;
+}
+
+int vm_dirty_log_shared(struct vm *vm, const struct object *obj, int fd)
+{
+	uint64_t bytes, none = 0;
+	struct stat st;
+	off_t size;
+	void *map;
+	int seals, r;
+
+	if (obj->kind != OBJECT_MEMORY)
+		return -ENOENT;
+	bytes = vm_dirty_log_bytes(obj);
+	if (!bytes)
+		return vm_dirty_log_read(vm, obj, &none);
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL; /* a pipe, socket, eventfd, ... */
+	size = st.st_size;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0)
+		return -errno; /* EINVAL: a file that is not a memfd */
+	/* Without F_SEAL_SHRINK the plugin could truncate it under our mapping (SIGBUS). */
+	if (!(seals & F_SEAL_SHRINK))
+		return -EPERM;
+	if ((uint64_t)size < bytes || bytes > SIZE_MAX)
+		return -EINVAL;
+	map = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	r = vm_dirty_log_read(vm, obj, map);
+	munmap(map, (size_t)bytes);
+	return r;
 }
 
 int vm_state_size(uint32_t set)

@@ -80,6 +80,7 @@ struct vm {
 	int vm_fd;
 	size_t run_size;     /* mmap size of struct kvm_run */
 	bool immediate_exit; /* KVM_CAP_IMMEDIATE_EXIT: kicks set kvm_run->immediate_exit */
+	bool manual_dirty;   /* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 on: reads re-protect in chunks */
 
 	unsigned n_vcpus;
 	struct vcpu *vcpus; /* n_vcpus entries, pipes made before the spawn */
@@ -142,6 +143,17 @@ int vm_create_irq_event(struct vm *vm, struct object *obj, uint32_t gsi, int *re
 int vm_destroy_object(struct vm *vm, struct object *obj);
 /* Fills *ret_bitmap (malloc'd, *ret_len = ceil(npages / 8) bytes). */
 int vm_dirty_log(struct vm *vm, const struct object *obj, uint8_t **ret_bitmap, size_t *ret_len);
+
+/*
+ * The same log written into the plugin's memfd @fd (plugvm extension, any
+ * size; docs/protocol.md, "Dirty logs in shared memory"): it must be sealed
+ * against shrinking and hold at least vm_dirty_log_bytes() bytes.  Does not
+ * take @fd.
+ */
+int vm_dirty_log_shared(struct vm *vm, const struct object *obj, int fd);
+
+/* Bytes KVM writes for @obj's log: one bit per 4 KiB page, in whole 64-bit words. */
+uint64_t vm_dirty_log_bytes(const struct object *obj);
 
 /* VM state images (PROTOCOL.md 2.4); set is the wire StateSet value. */
 int vm_state_size(uint32_t set);

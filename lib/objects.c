@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* Copyright 2026 The plugvm Authors. */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "private.h"
@@ -149,6 +152,8 @@ EXPORT int crosvm_create_memory(struct crosvm *self, int fd, uint64_t offset, ui
 	reply_release(&r);
 	mem->id = create.id;
 	mem->length = length;
+	mem->dirty_fd = -1;
+	pthread_mutex_init(&mem->dirty_lock, NULL);
 	*out = mem;
 	return 0;
 }
@@ -162,6 +167,11 @@ EXPORT int crosvm_destroy_memory(struct crosvm *self, struct crosvm_memory **mem
 	ret = destroy_object(self, (*mem)->id);
 	if (ret)
 		return ret;
+	if ((*mem)->dirty_map)
+		munmap((*mem)->dirty_map, (size_t)(*mem)->dirty_bytes);
+	if ((*mem)->dirty_fd >= 0)
+		close((*mem)->dirty_fd);
+	pthread_mutex_destroy(&(*mem)->dirty_lock);
 	free(*mem);
 	*mem = NULL;
 	return 0;
@@ -175,21 +185,78 @@ static uint64_t dirty_log_size(uint64_t length)
 	return pages / 8 + (pages % 8 != 0);
 }
 
+/*
+ * Logs from this size up travel in a shared memfd when the host offers it
+ * (plugvm extension; docs/protocol.md, "Dirty logs in shared memory"): 16 KiB
+ * of bitmap, 512 MiB of guest memory.  Smaller ones go inline, byte for byte
+ * as with crosvm.  CROSVM_DIRTY_LOG=shared or inline forces either way.
+ */
+#define DIRTY_SHARED_MIN (16u * 1024)
+
+static bool dirty_use_shared(struct crosvm *self, uint64_t size)
+{
+	const char *env = getenv("CROSVM_DIRTY_LOG");
+
+	if (atomic_load(&self->fam->no_shared_dirty))
+		return false;
+	if (env && !strcmp(env, "shared"))
+		return true;
+	if (env && !strcmp(env, "inline"))
+		return false;
+	return size >= DIRTY_SHARED_MIN;
+}
+
+/* The memfd KVM writes whole 64-bit words into; made once per memory object. */
+static int dirty_map_get(struct crosvm_memory *mem, uint64_t size)
+{
+	uint64_t bytes = (size + 7) / 8 * 8;
+	void *map;
+	int fd;
+
+	if (mem->dirty_map)
+		return 0;
+	if (bytes > SIZE_MAX)
+		return -E2BIG;
+	fd = memfd_create("crosvm-dirty-log", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)bytes) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	map = mmap(NULL, (size_t)bytes, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	mem->dirty_fd = fd;
+	mem->dirty_map = map;
+	mem->dirty_bytes = bytes;
+	return 0;
+}
+
 EXPORT int crosvm_memory_get_dirty_log(struct crosvm *self, struct crosvm_memory *mem,
 				       uint8_t *log)
 {
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
 	Plugvm__MainRequest__MemoryDirtyLog m = PLUGVM__MAIN_REQUEST__MEMORY_DIRTY_LOG__INIT;
+	const Plugvm__MainResponse__MemoryDirtyLog *d;
 	uint64_t size;
 	size_t max_reply;
 	struct main_reply r;
+	bool shared;
 	int ret;
 
 	if (!self || !mem || !log)
 		return -EINVAL;
 	/*
-	 * The reply holds the bitmap plus a few bytes of framing; size the
-	 * receive limit from the object so logs of any size fit.
+	 * An inline reply holds the bitmap plus a few bytes of framing; size the
+	 * receive limit from the object so that whatever the host sends fits.
 	 */
 	size = dirty_log_size(mem->length);
 	if (size > SIZE_MAX - 64)
@@ -198,15 +265,34 @@ EXPORT int crosvm_memory_get_dirty_log(struct crosvm *self, struct crosvm_memory
 	m.id = mem->id;
 	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_DIRTY_LOG;
 	req.dirty_log = &m;
-	ret = conn_transact(self, &req, NULL, 0, max_reply, &r);
+	shared = dirty_use_shared(self, size);
+	pthread_mutex_lock(&mem->dirty_lock);
+	if (shared) {
+		ret = dirty_map_get(mem, size);
+		if (ret)
+			goto out;
+		m.shared = true;
+	}
+	ret = conn_transact(self, &req, shared ? &mem->dirty_fd : NULL, shared ? 1 : 0, max_reply,
+			    &r);
 	if (ret)
-		return ret;
-	if (r.msg->message_case != PLUGVM__MAIN_RESPONSE__MESSAGE_DIRTY_LOG ||
-	    r.msg->dirty_log->bitmap.len != size)
+		goto out;
+	d = r.msg->message_case == PLUGVM__MAIN_RESPONSE__MESSAGE_DIRTY_LOG ? r.msg->dirty_log :
+									      NULL;
+	if (d && shared && d->shared && !d->bitmap.len) {
+		memcpy(log, mem->dirty_map, size);
+	} else if (d && !d->shared && d->bitmap.len == size) {
+		/* A host without the extension ignored it and answered inline. */
+		if (shared)
+			atomic_store(&self->fam->no_shared_dirty, true);
+		if (size)
+			memcpy(log, d->bitmap.data, size);
+	} else {
 		ret = -EPROTO;
-	else if (size)
-		memcpy(log, r.msg->dirty_log->bitmap.data, size);
+	}
 	reply_release(&r);
+out:
+	pthread_mutex_unlock(&mem->dirty_lock);
 	return ret;
 }
 

@@ -9,6 +9,7 @@
 #ifndef PLUGVM_LIB_PRIVATE_H
 #define PLUGVM_LIB_PRIVATE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -86,6 +87,8 @@ struct family {
 	atomic_uint_least64_t next_id;
 	uint32_t nvcpus;
 	struct crosvm_vcpu *vcpus;
+	/* The host answered a shared dirty log inline: it lacks the extension. */
+	atomic_bool no_shared_dirty;
 };
 
 struct crosvm {
@@ -104,6 +107,11 @@ struct crosvm_io {
 struct crosvm_memory {
 	uint32_t id;
 	uint64_t length;
+	/* The dirty log's memfd and our mapping of it (lib/objects.c), made on first use. */
+	pthread_mutex_t dirty_lock;
+	int dirty_fd;
+	void *dirty_map;
+	uint64_t dirty_bytes;
 };
 
 struct crosvm_irq {

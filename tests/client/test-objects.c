@@ -318,11 +318,75 @@ static void dirty_log_large(void **state)
 	n += wire_varint_encode(bitmap, reply + n);
 	for (size_t i = 0; i < bitmap; i++)
 		reply[n + i] = (uint8_t)(i * 13);
+	/*
+	 * The library offers its memfd (shared = 1000, one fd); a host without
+	 * the extension (crosvm's) ignores both and answers inline.
+	 */
+	fh_send_bytes_on(F.sock, reply, n + bitmap, NULL, 0);
+	assert_int_equal(crosvm_memory_get_dirty_log(F.c, m, log), 0);
+	fh_expect_fds("aa 06 03 c0 3e 01", &got, 1);
+	close(got);
+	assert_memory_equal(log, reply + n, bitmap);
+	/* Having seen that, it asks inline from then on: no fd, crosvm's bytes. */
+	memset(log, 0, bitmap);
 	fh_send_bytes_on(F.sock, reply, n + bitmap, NULL, 0);
 	assert_int_equal(crosvm_memory_get_dirty_log(F.c, m, log), 0);
 	fh_expect("aa 06 00");
 	assert_memory_equal(log, reply + n, bitmap);
 	free(reply);
+	free(log);
+
+	fh_send("1a 00");
+	assert_int_equal(crosvm_destroy_memory(F.c, &m), 0);
+	fh_expect("12 00");
+}
+
+/*
+ * A 1 GiB region (a 32 KiB bitmap) with our host: the log arrives in the
+ * library's memfd, sealed against shrinking, and the reply only says so.
+ */
+static void dirty_log_shared(void **state)
+{
+	const uint64_t len = 1ull << 30;
+	const size_t bitmap = (size_t)(len / 4096 / 8);
+	int mfd = sealed_memfd(0x1000), got, log_fd;
+	struct crosvm_memory *m;
+	uint8_t *log, *map;
+
+	(void)state;
+	fh_send("12 00");
+	assert_int_equal(crosvm_create_memory(F.c, mfd, 0, len, 0, false, true, &m), 0);
+	fh_expect_fds("0a 0a 1a 08 18 80 80 80 80 04 28 01", &got, 1);
+	close(got);
+	close(mfd);
+	log = malloc(bitmap + 1);
+	assert_non_null(log);
+
+	/* The fake host cannot write before it has the fd: answer the first call with ENOENT. */
+	fh_send("08 04 aa 06 00");
+	assert_int_equal(crosvm_memory_get_dirty_log(F.c, m, log), -ENOENT);
+	fh_expect_fds("aa 06 03 c0 3e 01", &log_fd, 1);
+	assert_true(fcntl(log_fd, F_GET_SEALS) & F_SEAL_SHRINK);
+	assert_true(lseek(log_fd, 0, SEEK_END) >= (off_t)bitmap);
+	map = mmap(NULL, bitmap, PROT_READ | PROT_WRITE, MAP_SHARED, log_fd, 0);
+	assert_true(map != MAP_FAILED);
+	for (size_t i = 0; i < bitmap; i++)
+		map[i] = (uint8_t)(i * 7 + 1);
+
+	log[bitmap] = 0xee;
+	fh_send("aa 06 03 c0 3e 01");
+	assert_int_equal(crosvm_memory_get_dirty_log(F.c, m, log), 0);
+	fh_expect_fds("aa 06 03 c0 3e 01", &got, 1);
+	close(got);
+	assert_memory_equal(log, map, bitmap);
+	assert_int_equal(log[bitmap], 0xee);
+	/* "shared" with a bitmap as well is no answer this library asked for. */
+	fh_send("aa 06 06 0a 01 00 c0 3e 01");
+	assert_int_equal(crosvm_memory_get_dirty_log(F.c, m, log), -EPROTO);
+	fh_expect_fds("aa 06 03 c0 3e 01", &got, 1);
+	close(got);
+	munmap(map, bitmap);
+	close(log_fd);
 	free(log);
 
 	fh_send("1a 00");
@@ -440,6 +504,7 @@ int main(void)
 		T(memory),
 		T(dirty_log),
 		T(dirty_log_large),
+		T(dirty_log_shared),
 		T(irq_event),
 		T(ids),
 	};

@@ -301,6 +301,9 @@ static int sc_memory_huge(void)
  * E2BIG (before the log is read, so nothing is lost); 4 GiB (128 KiB of
  * bitmap) works; the connection survives both.
  */
+static int dirty_memfd(size_t size, int seals);
+static int dirty_shared(uint32_t id, int fd, bool check_ok);
+
 static int sc_memory_dirty_huge(void)
 {
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
@@ -326,6 +329,82 @@ static int sc_memory_dirty_huge(void)
 	CHECK(r.resp->errnum == 0 && r.resp->dirty_log && r.resp->dirty_log->bitmap.len == 131072,
 	      "4 GiB dirty log: errnum %d", r.resp->errnum);
 	h_reply_free(&r);
+	/* In a shared memfd (plugvm extension) the 64 GiB log works: 2 MiB of bitmap. */
+	CHECK(dirty_shared(1, dirty_memfd(2u << 20, F_SEAL_SHRINK), true) == 0,
+	      "64 GiB dirty log in a memfd");
+	return result();
+}
+
+/* A memfd of @size bytes with @seals, for a shared dirty log. */
+static int dirty_memfd(size_t size, int seals)
+{
+	int fd = memfd_create("log", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0 || (seals && fcntl(fd, F_ADD_SEALS, seals) < 0))
+		h_die("memfd");
+	return fd;
+}
+
+/*
+ * A MemoryDirtyLog{id, shared} with @fd (none if < 0, closed here); returns
+ * the errno, and with @check_ok the success reply's shape.
+ */
+static int dirty_shared(uint32_t id, int fd, bool check_ok)
+{
+	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
+	Plugvm__MainRequest__MemoryDirtyLog dl = PLUGVM__MAIN_REQUEST__MEMORY_DIRTY_LOG__INIT;
+	struct h_reply r;
+	int e;
+
+	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_DIRTY_LOG;
+	req.dirty_log = &dl;
+	dl.id = id;
+	dl.shared = true;
+	h_call_on(h_sock, &req, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, &r);
+	e = r.resp->errnum;
+	if (check_ok && e == 0)
+		CHECK(r.resp->dirty_log && r.resp->dirty_log->shared &&
+			      r.resp->dirty_log->bitmap.len == 0 && r.nfds == 0,
+		      "shared dirty log reply: member %p, bitmap %zu bytes, %zu fds",
+		      (void *)r.resp->dirty_log, r.resp->dirty_log ? r.resp->dirty_log->bitmap.len : 0,
+		      r.nfds);
+	h_reply_free(&r);
+	if (fd >= 0)
+		close(fd);
+	return e;
+}
+
+/*
+ * The shared dirty log's fd checked before use: none (EBADF), not sealed
+ * against shrinking (EPERM), too small for KVM's whole words (EINVAL), not
+ * a memfd (EINVAL), sealed against writing (EPERM from mmap), an unknown
+ * object (ENOENT).  Every fd is closed by the host; then the good cases work.
+ */
+static int sc_dirty_shared_bad(void)
+{
+	int fd, p[2];
+
+	h_connect();
+	fd = h_guest_memfd(NULL, 0, 0x100000);
+	CHECK(h_create_memory_fds(1, &fd, 1, 0, 0x100000, 0x100000, true) == 0, "1 MiB logged");
+	CHECK(h_create_memory_fds(2, &fd, 1, 0, 0x200000, 0x100000, false) == 0, "1 MiB not logged");
+	close(fd);
+	/* 256 pages: 4 words, 32 bytes. */
+	CHECK(dirty_shared(1, -1, false) == EBADF, "no fd");
+	CHECK(dirty_shared(1, dirty_memfd(32, 0), false) == EPERM, "unsealed memfd");
+	CHECK(dirty_shared(1, dirty_memfd(31, F_SEAL_SHRINK), false) == EINVAL, "31-byte memfd");
+	if (pipe2(p, O_CLOEXEC) < 0)
+		h_die("pipe2");
+	close(p[1]);
+	CHECK(dirty_shared(1, p[0], false) == EINVAL, "a pipe");
+	CHECK(dirty_shared(1, dirty_memfd(32, F_SEAL_SHRINK | F_SEAL_WRITE), false) == EPERM,
+	      "write-sealed memfd");
+	CHECK(dirty_shared(3, dirty_memfd(32, F_SEAL_SHRINK), false) == ENOENT, "unknown object");
+	CHECK(dirty_shared(2, dirty_memfd(32, F_SEAL_SHRINK), false) == ENOENT,
+	      "object without dirty logging");
+	CHECK(dirty_shared(1, dirty_memfd(32, F_SEAL_SHRINK), true) == 0, "32-byte memfd");
+	CHECK(dirty_shared(1, dirty_memfd(4096, F_SEAL_SHRINK | F_SEAL_GROW), true) == 0,
+	      "larger memfd");
 	return result();
 }
 
@@ -1309,6 +1388,7 @@ static const struct scenario scenarios[] = {
 	{ "memory-too-small", sc_memory_too_small },
 	{ "memory-huge", sc_memory_huge },
 	{ "memory-dirty-huge", sc_memory_dirty_huge },
+	{ "dirty-shared-bad", sc_dirty_shared_bad },
 	{ "memory-overflow", sc_memory_overflow },
 	{ "memory-overlap", sc_memory_overlap },
 	{ "memory-slots", sc_memory_slots },

@@ -302,6 +302,27 @@ GUEST_BEGIN(dirty_log)
 	DONE
 GUEST_END(dirty_log)
 
+/*
+ * A dirty log of a 64 GiB object at 1 MiB (test-dirty-log-huge.c): writes
+ * its pages 0 and 5 (step 1), then page 15 (step 2), through segment 0xffff.
+ */
+GUEST_BEGIN(dirty_log_huge)
+	movw	$0xffff, %ax
+	movw	%ax, %ds
+	movb	$1, (0x0010)
+	movb	$1, (0x5010)
+	xorw	%ax, %ax
+	movw	%ax, %ds
+	STEP	1
+	movw	$0xffff, %ax
+	movw	%ax, %ds
+	movb	$1, (0xf010)
+	xorw	%ax, %ax
+	movw	%ax, %ds
+	STEP	2
+	DONE
+GUEST_END(dirty_log_huge)
+
 /* Three writes to an async range, then a read of it (which must give 0). */
 GUEST_BEGIN(async_write)
 	movw	$0x500, %dx
