@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum object_kind {
 	OBJECT_IO_EVENT,
@@ -37,6 +38,11 @@ struct object {
 			uint64_t start;
 			uint32_t slot;
 			bool dirty_log;
+			/* The plugin's shared dirty-log memfd, mapped on first use (vm.c). */
+			void *log_map;
+			uint64_t log_bytes;
+			dev_t log_dev;
+			ino_t log_ino;
 		} mem;
 		struct {
 			int fd; /* the trigger eventfd; the resample fd is not kept */

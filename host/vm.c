@@ -145,6 +145,7 @@ void vm_release(struct vm *vm)
 			break;
 		case OBJECT_MEMORY:
 			munmap(obj->mem.map, obj->mem.length);
+			vm_dirty_log_unmap(obj);
 			break;
 		case OBJECT_IRQ_EVENT:
 			close(obj->irq.fd);
@@ -412,6 +413,7 @@ int vm_destroy_object(struct vm *vm, struct object *obj)
 		if (r < 0)
 			return r;
 		munmap(obj->mem.map, obj->mem.length);
+		vm_dirty_log_unmap(obj);
 		objects_slot_free(&vm->objects, obj->mem.slot);
 		vm->guest_mem -= obj->mem.length;
 		obj->mem.map = NULL;
@@ -503,13 +505,19 @@ int vm_dirty_log(struct vm *vm, const struct object *obj, uint8_t **ret_bitmap, 
 	return 0;
 }
 
-int vm_dirty_log_shared(struct vm *vm, const struct object *obj, int fd)
+void vm_dirty_log_unmap(struct object *obj)
+{
+	if (obj->mem.log_map)
+		munmap(obj->mem.log_map, (size_t)obj->mem.log_bytes);
+	obj->mem.log_map = NULL;
+}
+
+int vm_dirty_log_shared(struct vm *vm, struct object *obj, int fd)
 {
 	uint64_t bytes, none = 0;
 	struct stat st;
-	off_t size;
 	void *map;
-	int seals, r;
+	int seals;
 
 	if (obj->kind != OBJECT_MEMORY)
 		return -ENOENT;
@@ -520,21 +528,26 @@ int vm_dirty_log_shared(struct vm *vm, const struct object *obj, int fd)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL; /* a pipe, socket, eventfd, ... */
-	size = st.st_size;
+	/* The same file as last time (the library keeps one per object): its mapping stays. */
+	if (obj->mem.log_map && st.st_dev == obj->mem.log_dev && st.st_ino == obj->mem.log_ino)
+		return vm_dirty_log_read(vm, obj, obj->mem.log_map);
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0)
 		return -errno; /* EINVAL: a file that is not a memfd */
 	/* Without F_SEAL_SHRINK the plugin could truncate it under our mapping (SIGBUS). */
 	if (!(seals & F_SEAL_SHRINK))
 		return -EPERM;
-	if ((uint64_t)size < bytes || bytes > SIZE_MAX)
+	if ((uint64_t)st.st_size < bytes || bytes > SIZE_MAX)
 		return -EINVAL;
 	map = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		return -errno;
-	r = vm_dirty_log_read(vm, obj, map);
-	munmap(map, (size_t)bytes);
-	return r;
+	vm_dirty_log_unmap(obj);
+	obj->mem.log_map = map;
+	obj->mem.log_bytes = bytes;
+	obj->mem.log_dev = st.st_dev;
+	obj->mem.log_ino = st.st_ino;
+	return vm_dirty_log_read(vm, obj, map);
 }
 
 int vm_state_size(uint32_t set)

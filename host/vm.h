@@ -148,9 +148,12 @@ int vm_dirty_log(struct vm *vm, const struct object *obj, uint8_t **ret_bitmap, 
  * The same log written into the plugin's memfd @fd (plugvm extension, any
  * size; docs/protocol.md, "Dirty logs in shared memory"): it must be sealed
  * against shrinking and hold at least vm_dirty_log_bytes() bytes.  Does not
- * take @fd.
+ * take @fd; its mapping is kept on @obj while the plugin sends the same file.
  */
-int vm_dirty_log_shared(struct vm *vm, const struct object *obj, int fd);
+int vm_dirty_log_shared(struct vm *vm, struct object *obj, int fd);
+
+/* Drops the mapping vm_dirty_log_shared() kept, if any. */
+void vm_dirty_log_unmap(struct object *obj);
 
 /* Bytes KVM writes for @obj's log: one bit per 4 KiB page, in whole 64-bit words. */
 uint64_t vm_dirty_log_bytes(const struct object *obj);
