@@ -30,6 +30,8 @@ chmod +x "$host"
 # but not what those cases check): they are skipped here.
 export HOSTILE_SKIP="memory-huge memory-dirty-huge"
 export HOSTILE_SKIP_WHY="valgrind cannot map the sparse 64-256 GiB guest memory these cases need"
+export PLUGVM_TEST_SKIP="dirty-log-huge"
+export PLUGVM_TEST_SKIP_WHY="valgrind cannot map the sparse 64 GiB guest memory this test needs"
 # Valgrind keeps descriptors for itself and shows its client a changed open-file limit.
 export HOSTILE_SKIP_NOFILE="valgrind emulates RLIMIT_NOFILE for the host and its children"
 # The test plugins' own waits and watchdog stretch by the same factor meson's timeouts get.

@@ -92,6 +92,19 @@ static unsigned time_scale(void)
 	return scale;
 }
 
+/* PLUGVM_TEST_SKIP: names of tests a runner cannot run, PLUGVM_TEST_SKIP_WHY the reason. */
+static void skip_if_listed(const char *name)
+{
+	const char *list = getenv("PLUGVM_TEST_SKIP"), *why = getenv("PLUGVM_TEST_SKIP_WHY");
+	size_t n = strlen(name);
+
+	for (const char *p = list; p && *p; p += strcspn(p, " ")) {
+		p += strspn(p, " ");
+		if (!strncmp(p, name, n) && (p[n] == ' ' || p[n] == '\0'))
+			test_skip("%s", why ? why : "listed in PLUGVM_TEST_SKIP");
+	}
+}
+
 void test_init(const char *name)
 {
 	struct sigaction sa = { .sa_handler = watchdog_fired };
@@ -100,6 +113,7 @@ void test_init(const char *name)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sigaction(SIGALRM, &sa, NULL);
 	alarm(TEST_WATCHDOG_SECONDS * time_scale());
+	skip_if_listed(name);
 }
 
 void test_set_host_stopped(bool stopped)

@@ -72,6 +72,9 @@ const char *test_strerror(int ret);
  * first in main().  PLUGVM_TEST_TIME_SCALE=N in the environment (set by
  * tests/hostile/valgrind-host.sh) makes the watchdog and every
  * test_eventfd_read() timeout N times longer, for slow hosts.
+ * PLUGVM_TEST_SKIP="NAME ..." skips the named tests (exit 77) with the
+ * reason in PLUGVM_TEST_SKIP_WHY, for runners that cannot give them what
+ * they need.
  */
 void test_init(const char *name);
 
