@@ -41,6 +41,8 @@
 
 #include "memory.h"
 #include "pc.h"
+#include "snapshot.h"
+#include "vmstate.h"
 
 #define MAX_VCPUS 64
 #define LINE_MAX_KEEP 512
@@ -60,6 +62,8 @@ struct options {
 	bool stay, quiet, verbose, no_fwcfg, boot_menu, sercon, sync_debugcon;
 	bool no_stdin, disk_writable;
 	const char *kernel, *initrd, *append, *linuxboot_rom;
+	const char *save, *restore; /* snapshot files */
+	double save_after;          /* seconds; 0: only on SIGUSR1 */
 };
 
 struct vcpu_ctx {
@@ -69,6 +73,10 @@ struct vcpu_ctx {
 	struct crosvm_vcpu *vcpu;
 	pthread_t thread;
 	bool started;
+	/* What was given at INIT (crosvm.h cannot read CPUID back), and the parked state. */
+	struct kvm_cpuid_entry2 *cpuid;
+	uint32_t ncpuid;
+	struct vcpu_state saved;
 };
 
 struct line {
@@ -119,7 +127,26 @@ struct pc {
 	atomic_int exit_status; /* -1 until decided */
 	atomic_bool matched;
 	struct timespec t0;
+
+	/* Snapshots: vcpus park in their PAUSED event while the machine is read. */
+	pthread_mutex_t park_lock;
+	pthread_cond_t park_cond;
+	unsigned int parked;
+	int park_err;
+	int park_release; /* PARK_HOLD, PARK_RESUME or PARK_LEAVE */
+	uint32_t *msr_list;
+	uint32_t nmsr;
+	int save_fd;      /* SIGUSR1 */
+	bool saved;       /* the run ended in a snapshot: the output stream stops exactly there */
+	/* --restore: the validated file and what goes into KVM from it. */
+	struct snap_file snap;
+	struct vm_state vm_restore;
+	struct vcpu_state *cpu_restore;
+	unsigned int snap_vcpus;
+	bool restoring;
 };
+
+enum { PARK_HOLD = 0, PARK_RESUME, PARK_LEAVE };
 
 /* The connection of the thread that is handling a guest access (one per vcpu thread). */
 static __thread struct crosvm *tls_conn;
@@ -381,6 +408,58 @@ static void handle_io(struct pc *pc, struct crosvm_vcpu_event *ev)
 
 /* ---- vcpus ---- */
 
+/* The pause token that parks vcpus for a snapshot. */
+static int park_token;
+
+/* At INIT of a restored machine: the saved state instead of the reset state. */
+static int vcpu_restore(struct vcpu_ctx *v)
+{
+	struct vcpu_state *st = &v->pc->cpu_restore[v->id];
+	int r;
+
+	v->cpuid = calloc(st->ncpuid, sizeof(*v->cpuid));
+	if (!v->cpuid)
+		return -ENOMEM;
+	memcpy(v->cpuid, st->cpuid, st->ncpuid * sizeof(*v->cpuid));
+	v->ncpuid = st->ncpuid;
+	r = vcpu_state_set(v->vcpu, st);
+	vcpu_state_free(st);
+	return r;
+}
+
+/*
+ * A PAUSED event for a snapshot: read this vcpu's state, report it, and
+ * wait (stopped) until the main thread says whether to resume or leave.
+ */
+static int vcpu_park(struct vcpu_ctx *v)
+{
+	struct pc *pc = v->pc;
+	int r, release;
+
+	r = vcpu_state_get(v->vcpu, pc->msr_list, pc->nmsr, &v->saved);
+	if (!r) {
+		free(v->saved.cpuid);
+		v->saved.cpuid = calloc(v->ncpuid ? v->ncpuid : 1, sizeof(*v->cpuid));
+		if (v->saved.cpuid && v->ncpuid)
+			memcpy(v->saved.cpuid, v->cpuid, v->ncpuid * sizeof(*v->cpuid));
+		v->saved.ncpuid = v->ncpuid;
+		if (!v->saved.cpuid || !v->ncpuid)
+			r = -ENODATA;
+	}
+	pthread_mutex_lock(&pc->park_lock);
+	if (r < 0 && !pc->park_err)
+		pc->park_err = r;
+	pc->parked++;
+	pthread_cond_broadcast(&pc->park_cond);
+	while (pc->park_release == PARK_HOLD)
+		pthread_cond_wait(&pc->park_cond, &pc->park_lock);
+	release = pc->park_release;
+	pc->parked--;
+	pthread_cond_broadcast(&pc->park_cond);
+	pthread_mutex_unlock(&pc->park_lock);
+	return release;
+}
+
 static int vcpu_init(struct vcpu_ctx *v)
 {
 	struct pc *pc = v->pc;
@@ -400,7 +479,9 @@ static int vcpu_init(struct vcpu_ctx *v)
 			e[i].edx = v->id;
 	}
 	r = crosvm_vcpu_set_cpuid(v->vcpu, pc->ncpuid, e);
-	free(e);
+	free(v->cpuid);
+	v->cpuid = e;
+	v->ncpuid = pc->ncpuid;
 	return r;
 }
 
@@ -425,9 +506,10 @@ static void *vcpu_thread(void *arg)
 		switch (ev.kind) {
 		case CROSVM_VCPU_EVENT_KIND_INIT:
 			/* The registers stay at KVM's reset state: only CPUID is ours to give. */
-			r = vcpu_init(v);
+			r = pc->restoring ? vcpu_restore(v) : vcpu_init(v);
 			if (r < 0) {
-				say("vcpu %u: set_cpuid: %s", v->id, strerror(-r));
+				say("vcpu %u: %s: %s", v->id,
+				    pc->restoring ? "restoring its state" : "set_cpuid", strerror(-r));
 				pc_finish(pc, 1);
 			}
 			break;
@@ -439,6 +521,8 @@ static void *vcpu_thread(void *arg)
 		case CROSVM_VCPU_EVENT_KIND_PAUSED:
 			/* Leaving without resuming keeps the vcpu stopped for good. */
 			if (ev.user == &stop_token)
+				return NULL;
+			if (ev.user == &park_token && vcpu_park(v) == PARK_LEAVE)
 				return NULL;
 			break;
 		default:
@@ -487,13 +571,17 @@ static void *rtc_thread(void *arg)
 
 			if (read(tfd, &n, sizeof(n)) < 0)
 				continue;
+			/*
+			 * The flag and its interrupt go together under the lock, so
+			 * that a snapshot never holds one without the other.  Ticks
+			 * while the line is still raised are lost, as on real chips.
+			 */
 			pthread_mutex_lock(&pc->lock);
 			fire = cmos_periodic_tick(&pc->cmos);
-			pthread_mutex_unlock(&pc->lock);
-			/* Ticks while the line is still raised are lost, as on real chips. */
 			n = 1;
 			if (fire && write(crosvm_irq_event_get_fd(pc->rtc_irq), &n, sizeof(n)) < 0)
 				say("RTC: irqfd: %s", strerror(errno));
+			pthread_mutex_unlock(&pc->lock);
 		}
 		pthread_mutex_lock(&pc->lock);
 		now = cmos_periodic_hz(&pc->cmos);
@@ -950,6 +1038,541 @@ out:
 	return r;
 }
 
+/* ---- snapshots (--save, --restore; the format is in snapshot.h and README.md) ---- */
+
+#define TAG_MACH SNAP_TAG('M', 'A', 'C', 'H')
+#define TAG_CPU SNAP_TAG('C', 'P', 'U', ' ')
+#define TAG_VM SNAP_TAG('V', 'M', ' ', ' ')
+#define TAG_CMOS SNAP_TAG('C', 'M', 'O', 'S')
+#define TAG_UART SNAP_TAG('U', 'A', 'R', 'T')
+#define TAG_PS2 SNAP_TAG('P', 'S', '2', ' ')
+#define TAG_P92 SNAP_TAG('P', '9', '2', ' ')
+#define TAG_P61 SNAP_TAG('P', '6', '1', ' ')
+#define TAG_PCI SNAP_TAG('P', 'C', 'I', ' ')
+#define TAG_FWCF SNAP_TAG('F', 'W', 'C', 'F')
+#define TAG_ATA SNAP_TAG('A', 'T', 'A', ' ')
+#define TAG_DISK SNAP_TAG('D', 'I', 'S', 'K')
+#define TAG_ROM SNAP_TAG('R', 'O', 'M', ' ')
+#define TAG_RAM SNAP_TAG('R', 'A', 'M', ' ')
+
+/* MACH flags. */
+#define MACH_NO_FWCFG 0x01
+#define MACH_DISK 0x02
+#define MACH_DISK_FILE 0x04 /* --disk-writable: the image file holds the disk, not the snapshot */
+#define MACH_FWCFG_DMA 0x08
+#define MACH_DEBUGCON_ASYNC 0x10
+#define MACH_FLAGS 0x1f
+
+#define PARK_TIMEOUT_S 5
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The plugin's view of guest RAM, mapped once and kept (fw_cfg DMA uses it too). */
+static int map_guest_ram(struct pc *pc)
+{
+	void *p;
+
+	if (pc->ram_map)
+		return 0;
+	p = mmap(NULL, pc->mem.ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, pc->mem.ram_fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	pc->ram_map = p;
+	return 0;
+}
+
+static uint32_t machine_flags(const struct pc *pc)
+{
+	return (pc->opt.no_fwcfg ? MACH_NO_FWCFG : 0) | (pc->have_disk ? MACH_DISK : 0) |
+	       (pc->disk_fd >= 0 ? MACH_DISK_FILE : 0) |
+	       (pc->fwcfg.guest_ptr ? MACH_FWCFG_DMA : 0) |
+	       (pc->debugcon_async ? MACH_DEBUGCON_ASYNC : 0);
+}
+
+/* One device model's section: its X_save() into a buffer, then into the file. */
+#define SAVE_DEVICE(w, tag, save, dev)                  \
+	do {                                            \
+		struct snap_out o_ = { 0 };             \
+		save(dev, &o_);                         \
+		snap_write_section(w, tag, 1, &o_);     \
+		snap_out_free(&o_);                     \
+	} while (0)
+
+/* Writes the whole machine; vcpus parked, models locked.  One line in `err` on failure. */
+static int write_snapshot(struct pc *pc, const struct vm_state *vm, char *err, size_t errlen)
+{
+	const char *path = pc->opt.save;
+	struct snap_writer w;
+	struct snap_out o = { 0 };
+	uint8_t *rom;
+	unsigned int i;
+	int fd, r;
+
+	r = map_guest_ram(pc);
+	if (r < 0) {
+		snprintf(err, errlen, "snapshot: mapping guest RAM: %s", strerror(-r));
+		return r;
+	}
+	rom = mmap(NULL, pc->mem.rom_size, PROT_READ, MAP_SHARED, pc->mem.rom_fd, 0);
+	if (rom == MAP_FAILED) {
+		r = -errno;
+		snprintf(err, errlen, "snapshot: mapping the firmware: %s", strerror(errno));
+		return r;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "snapshot %s: cannot create: %s", path, strerror(errno));
+		munmap(rom, pc->mem.rom_size);
+		return r;
+	}
+	snap_write_begin(&w, fd);
+	snap_put_u32(&o, pc->nvcpus);
+	snap_put_u64(&o, pc->mem.ram_size);
+	snap_put_u64(&o, pc->mem.rom_size);
+	snap_put_u32(&o, machine_flags(pc));
+	snap_put_u64(&o, pc->have_disk ? pc->ata.nsectors : 0);
+	snap_write_section(&w, TAG_MACH, 1, &o);
+	snap_out_free(&o);
+	for (i = 0; i < pc->nvcpus; i++) {
+		snap_put_u32(&o, i);
+		vcpu_state_save(&pc->vcpus[i].saved, &o);
+		snap_write_section(&w, TAG_CPU, 1, &o);
+		snap_out_free(&o);
+	}
+	vm_state_save(vm, &o);
+	snap_write_section(&w, TAG_VM, 1, &o);
+	snap_out_free(&o);
+	SAVE_DEVICE(&w, TAG_CMOS, cmos_save, &pc->cmos);
+	SAVE_DEVICE(&w, TAG_UART, uart_save, &pc->uart);
+	SAVE_DEVICE(&w, TAG_PS2, ps2_save, &pc->ps2);
+	SAVE_DEVICE(&w, TAG_P92, port92_save, &pc->port92);
+	SAVE_DEVICE(&w, TAG_P61, port61_save, &pc->port61);
+	SAVE_DEVICE(&w, TAG_PCI, pci_save, &pc->pci);
+	if (!pc->opt.no_fwcfg)
+		SAVE_DEVICE(&w, TAG_FWCF, fwcfg_save, &pc->fwcfg);
+	if (pc->have_disk) {
+		SAVE_DEVICE(&w, TAG_ATA, ata_save, &pc->ata);
+		if (pc->disk_fd < 0)
+			vmstate_save_memory(&w, TAG_DISK, pc->ata.disk, pc->ata.nsectors * ATA_SECTOR);
+	}
+	vmstate_save_memory(&w, TAG_ROM, rom, pc->mem.rom_size);
+	vmstate_save_memory(&w, TAG_RAM, pc->ram_map, pc->mem.ram_size);
+	r = snap_write_finish(&w);
+	munmap(rom, pc->mem.rom_size);
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (r < 0)
+		snprintf(err, errlen, "snapshot %s: writing: %s", path, strerror(-r));
+	return r;
+}
+
+static void unpark(struct pc *pc, int how)
+{
+	pthread_mutex_lock(&pc->park_lock);
+	pc->park_release = how;
+	pthread_cond_broadcast(&pc->park_cond);
+	pthread_mutex_unlock(&pc->park_lock);
+}
+
+/*
+ * Stops every vcpu in a PAUSED event, where each reads its own state.
+ * Returns 0 with all of them parked, or an error (they are resumed).
+ */
+static int park_vcpus(struct pc *pc, char *err, size_t errlen)
+{
+	struct timespec deadline;
+	uint64_t mask = 0;
+	unsigned int i, n = 0;
+	int r;
+
+	if (!pc->msr_list) {
+		r = vmstate_msr_list(pc->crosvm, &pc->msr_list, &pc->nmsr);
+		if (r < 0) {
+			snprintf(err, errlen, "snapshot: MSR index list: %s", strerror(-r));
+			return r;
+		}
+	}
+	for (i = 0; i < pc->nvcpus; i++)
+		if (pc->vcpus[i].started) {
+			mask |= 1ull << i;
+			n++;
+		}
+	pthread_mutex_lock(&pc->park_lock);
+	pc->park_release = PARK_HOLD;
+	pc->park_err = 0;
+	pthread_mutex_unlock(&pc->park_lock);
+	if (n != pc->nvcpus) {
+		snprintf(err, errlen, "snapshot: not every vcpu is running");
+		return -EAGAIN;
+	}
+	r = crosvm_pause_vcpus(pc->crosvm, mask, &park_token);
+	if (r < 0) {
+		snprintf(err, errlen, "snapshot: pause_vcpus: %s", strerror(-r));
+		unpark(pc, PARK_RESUME);
+		return r;
+	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += PARK_TIMEOUT_S;
+	r = 0;
+	pthread_mutex_lock(&pc->park_lock);
+	while (pc->parked < n && r == 0)
+		r = pthread_cond_timedwait(&pc->park_cond, &pc->park_lock, &deadline);
+	if (pc->parked < n) {
+		snprintf(err, errlen, "snapshot: %u of %u vcpus stopped within %d s", pc->parked, n,
+			 PARK_TIMEOUT_S);
+		r = -ETIMEDOUT;
+	} else if (pc->park_err) {
+		r = pc->park_err;
+		snprintf(err, errlen, "snapshot: reading vcpu state: %s", strerror(-r));
+	}
+	pthread_mutex_unlock(&pc->park_lock);
+	if (r < 0)
+		unpark(pc, PARK_RESUME);
+	return r;
+}
+
+/* --save: park, write, and on success end the run with status 0; else the guest goes on. */
+static int save_machine(struct pc *pc)
+{
+	struct vm_state vm;
+	char err[300];
+	double t0 = now_s(), t1;
+	int r;
+
+	r = park_vcpus(pc, err, sizeof(err));
+	if (r < 0) {
+		say("%s; the guest goes on", err);
+		return r;
+	}
+	t1 = now_s();
+	pthread_mutex_lock(&pc->lock);
+	r = vm_state_get(pc->crosvm, &vm);
+	if (r < 0)
+		snprintf(err, sizeof(err), "snapshot: reading the VM state: %s", strerror(-r));
+	else
+		r = write_snapshot(pc, &vm, err, sizeof(err));
+	pthread_mutex_unlock(&pc->lock);
+	if (r < 0) {
+		unpark(pc, PARK_RESUME);
+		say("%s; the guest goes on", err);
+		return r;
+	}
+	pc->saved = true;
+	unpark(pc, PARK_LEAVE);
+	say("saved the machine to %s at %.3f s: vcpus stopped in %.1f ms, written in %.1f ms",
+	    pc->opt.save, elapsed(pc), (t1 - t0) * 1e3, (now_s() - t1) * 1e3);
+	return 0;
+}
+
+static volatile sig_atomic_t save_signal_fd = -1;
+
+static void save_signal(int sig)
+{
+	uint64_t one = 1;
+
+	(void)sig;
+	if (save_signal_fd >= 0 && write(save_signal_fd, &one, sizeof(one)) < 0)
+		return;
+}
+
+/* ---- restoring: the whole file is checked before anything reaches KVM ---- */
+
+static int bad_section(const char *path, uint32_t tag, char *err, size_t errlen)
+{
+	char t[5];
+
+	snprintf(err, errlen, "%s: corrupted snapshot (section %s does not hold what it should)",
+		 path, snap_tag_name(tag, t));
+	return -EINVAL;
+}
+
+/* A device model's section into its X_restore(); a refusal is a corrupted file. */
+#define RESTORE_DEVICE(pc, tag, load, dev, err, errlen)                               \
+	({                                                                               \
+		const struct snap_section *s_ = snap_find(&(pc)->snap, tag, 0);           \
+		struct snap_in in_;                                                      \
+		snap_in_init(&in_, s_->data, s_->len);                                   \
+		load(dev, &in_) < 0 ? bad_section((pc)->opt.restore, tag, err, errlen) : 0; \
+	})
+
+/* Which sections a machine with `flags` has, and how many of each. */
+static unsigned int sections_wanted(uint32_t tag, uint32_t flags, uint32_t ncpu)
+{
+	switch (tag) {
+	case TAG_MACH:
+	case TAG_VM:
+	case TAG_CMOS:
+	case TAG_UART:
+	case TAG_PS2:
+	case TAG_P92:
+	case TAG_P61:
+	case TAG_PCI:
+	case TAG_ROM:
+	case TAG_RAM:
+	case SNAP_TAG_END:
+		return 1;
+	case TAG_CPU:
+		return ncpu;
+	case TAG_FWCF:
+		return !(flags & MACH_NO_FWCFG);
+	case TAG_ATA:
+		return (flags & MACH_DISK) != 0;
+	case TAG_DISK:
+		return (flags & MACH_DISK) && !(flags & MACH_DISK_FILE);
+	default:
+		return 0;
+	}
+}
+
+static int check_sections(struct pc *pc, uint32_t flags, uint32_t ncpu, char *err, size_t errlen)
+{
+	static const uint32_t tags[] = { TAG_MACH, TAG_CPU,  TAG_VM,  TAG_CMOS, TAG_UART,
+					 TAG_PS2,  TAG_P92,  TAG_P61, TAG_PCI,	TAG_FWCF,
+					 TAG_ATA,  TAG_DISK, TAG_ROM, TAG_RAM,	SNAP_TAG_END };
+	const char *path = pc->opt.restore;
+	unsigned int i, j, known;
+	char t[5];
+
+	for (i = 0; i < pc->snap.nsect; i++) {
+		const struct snap_section *s = &pc->snap.sect[i];
+
+		for (j = 0, known = 0; j < sizeof(tags) / sizeof(tags[0]); j++)
+			known |= tags[j] == s->tag;
+		if (!known || s->version != 1) {
+			snprintf(err, errlen, "%s: section %s version %u is not one this pc knows",
+				 path, snap_tag_name(s->tag, t), s->version);
+			return -EINVAL;
+		}
+	}
+	for (j = 0; j < sizeof(tags) / sizeof(tags[0]); j++) {
+		unsigned int want = sections_wanted(tags[j], flags, ncpu);
+
+		if (snap_count(&pc->snap, tags[j]) != want) {
+			snprintf(err, errlen, "%s: corrupted snapshot (%u %s sections, expected %u)",
+				 path, snap_count(&pc->snap, tags[j]), snap_tag_name(tags[j], t),
+				 want);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* The disk of a restored machine: the snapshot's copy, or the image file given again. */
+static int restore_disk(struct pc *pc, uint32_t flags, uint64_t nsect, char *err, size_t errlen)
+{
+	const char *path = pc->opt.restore;
+	uint8_t *disk;
+	int r;
+
+	if (flags & MACH_DISK_FILE) {
+		if (!pc->opt.disk || !pc->opt.disk_writable) {
+			snprintf(err, errlen,
+				 "%s: the machine wrote through to its disk image: give it again with "
+				 "--disk IMAGE --disk-writable",
+				 path);
+			return -EINVAL;
+		}
+		r = load_disk(pc, err, errlen);
+		if (r < 0)
+			return r;
+		if (pc->ata.nsectors != nsect) {
+			snprintf(err, errlen, "disk %s: %" PRIu64 " sectors, the snapshot's disk had %" PRIu64,
+				 pc->opt.disk, pc->ata.nsectors, nsect);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (pc->opt.disk) {
+		snprintf(err, errlen, "%s: the snapshot carries its own disk: drop --disk", path);
+		return -EINVAL;
+	}
+	if (vmstate_check_memory(snap_find(&pc->snap, TAG_DISK, 0), nsect * ATA_SECTOR) < 0)
+		return bad_section(path, TAG_DISK, err, errlen);
+	disk = calloc(nsect, ATA_SECTOR);
+	if (!disk) {
+		snprintf(err, errlen, "out of memory for the disk");
+		return -ENOMEM;
+	}
+	vmstate_load_memory(snap_find(&pc->snap, TAG_DISK, 0), disk);
+	ata_init(&pc->ata, &pc->env, disk, nsect);
+	return 0;
+}
+
+static int load_snapshot(struct pc *pc, char *err, size_t errlen)
+{
+	const char *path = pc->opt.restore;
+	const struct snap_section *s;
+	struct snap_in in;
+	uint64_t ram, rom, nsect;
+	uint32_t ncpu, flags, i;
+	uint8_t *rom_map;
+	int r;
+
+	r = snap_open(path, &pc->snap, err, errlen);
+	if (r < 0)
+		return r;
+	s = snap_find(&pc->snap, TAG_MACH, 0);
+	if (!s)
+		return bad_section(path, TAG_MACH, err, errlen);
+	snap_in_init(&in, s->data, s->len);
+	ncpu = snap_get_u32(&in);
+	ram = snap_get_u64(&in);
+	rom = snap_get_u64(&in);
+	flags = snap_get_u32(&in);
+	nsect = snap_get_u64(&in);
+	if (!snap_in_ok(&in) || !ncpu || ncpu > MAX_VCPUS || ram < (16ull << 20) ||
+	    ram > (1ull << 40) || ram % (1u << 20) || rom < 0x10000 || rom > (16u << 20) ||
+	    rom % 4096 || (flags & ~MACH_FLAGS) ||
+	    (!!(flags & MACH_DISK) != !!nsect) || nsect > MAX_DISK / ATA_SECTOR + 16 * 63 ||
+	    nsect % (16 * 63))
+		return bad_section(path, TAG_MACH, err, errlen);
+	r = check_sections(pc, flags, ncpu, err, errlen);
+	if (r < 0)
+		return r;
+	if (vmstate_check_memory(snap_find(&pc->snap, TAG_RAM, 0), ram) < 0)
+		return bad_section(path, TAG_RAM, err, errlen);
+	if (vmstate_check_memory(snap_find(&pc->snap, TAG_ROM, 0), rom) < 0)
+		return bad_section(path, TAG_ROM, err, errlen);
+
+	pc->cpu_restore = calloc(ncpu, sizeof(*pc->cpu_restore));
+	if (!pc->cpu_restore) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	pc->snap_vcpus = ncpu;
+	for (i = 0; i < ncpu; i++) {
+		struct vcpu_state st;
+		uint32_t id;
+
+		s = snap_find(&pc->snap, TAG_CPU, i);
+		snap_in_init(&in, s->data, s->len);
+		id = snap_get_u32(&in);
+		r = vcpu_state_restore(&st, &in);
+		if (r < 0 || id >= ncpu || pc->cpu_restore[id].cpuid) {
+			vcpu_state_free(&st);
+			return bad_section(path, TAG_CPU, err, errlen);
+		}
+		pc->cpu_restore[id] = st;
+	}
+	s = snap_find(&pc->snap, TAG_VM, 0);
+	snap_in_init(&in, s->data, s->len);
+	if (vm_state_restore(&pc->vm_restore, &in) < 0)
+		return bad_section(path, TAG_VM, err, errlen);
+
+	/* The models, built as at power-on and then given their saved registers. */
+	pc->opt.no_fwcfg = flags & MACH_NO_FWCFG;
+	pc->have_disk = flags & MACH_DISK;
+	pc->debugcon_async = flags & MACH_DEBUGCON_ASYNC;
+	pc->opt.mem_mib = ram >> 20;
+	cmos_init(&pc->cmos, &pc->env, ram < PC_PCI_HOLE ? ram : PC_PCI_HOLE,
+		  ram < PC_PCI_HOLE ? 0 : ram - PC_PCI_HOLE, ncpu, pc->have_disk);
+	uart_init(&pc->uart, &pc->env);
+	ps2_init(&pc->ps2, &pc->env);
+	port92_init(&pc->port92, &pc->env);
+	pci_init(&pc->pci, &pc->env, pc->have_disk);
+	r = RESTORE_DEVICE(pc, TAG_CMOS, cmos_restore, &pc->cmos, err, errlen);
+	if (!r)
+		r = RESTORE_DEVICE(pc, TAG_UART, uart_restore, &pc->uart, err, errlen);
+	if (!r)
+		r = RESTORE_DEVICE(pc, TAG_PS2, ps2_restore, &pc->ps2, err, errlen);
+	if (!r)
+		r = RESTORE_DEVICE(pc, TAG_P92, port92_restore, &pc->port92, err,
+				   errlen);
+	if (!r)
+		r = RESTORE_DEVICE(pc, TAG_P61, port61_restore, &pc->port61, err,
+				   errlen);
+	if (!r)
+		r = RESTORE_DEVICE(pc, TAG_PCI, pci_restore, &pc->pci, err, errlen);
+	if (!r && !pc->opt.no_fwcfg)
+		r = RESTORE_DEVICE(pc, TAG_FWCF, fwcfg_restore, &pc->fwcfg, err,
+				   errlen);
+	if (!r && pc->have_disk) {
+		r = restore_disk(pc, flags, nsect, err, errlen);
+		if (!r)
+			r = RESTORE_DEVICE(pc, TAG_ATA, ata_restore, &pc->ata, err,
+					   errlen);
+	}
+	if (r < 0)
+		return r;
+
+	/* Guest memory: fresh zeroed memfds, then the saved pages. */
+	r = memory_create(&pc->mem, ram, rom);
+	if (r == 0)
+		r = map_guest_ram(pc);
+	if (r < 0) {
+		snprintf(err, errlen, "guest memory for the snapshot: %s", strerror(-r));
+		return r;
+	}
+	vmstate_load_memory(snap_find(&pc->snap, TAG_RAM, 0), pc->ram_map);
+	rom_map = mmap(NULL, rom, PROT_READ | PROT_WRITE, MAP_SHARED, pc->mem.rom_fd, 0);
+	if (rom_map == MAP_FAILED) {
+		snprintf(err, errlen, "mapping the firmware: %s", strerror(errno));
+		return -ENOMEM;
+	}
+	vmstate_load_memory(snap_find(&pc->snap, TAG_ROM, 0), rom_map);
+	munmap(rom_map, rom);
+	if (flags & MACH_FWCFG_DMA) {
+		pc->fwcfg.guest_ptr = guest_ram;
+		pc->fwcfg.guest_ptr_opaque = pc;
+	}
+	snap_close(&pc->snap);
+	pc->restoring = true;
+	return 0;
+}
+
+/* Before crosvm_start(): the irqchip, PIT and clock, and the lines the models hold high. */
+static int restore_vm(struct pc *pc, char *err, size_t errlen)
+{
+	const struct { bool high; unsigned int irq; } lines[] = {
+		{ pc->uart.irq_level, 4 },
+		{ pc->ps2.irq1, 1 },
+		{ pc->ps2.irq12, 12 },
+		{ pc->have_disk && pc->ata.irq_level, 14 },
+	};
+	unsigned int i;
+	int r;
+
+	if (pc->nvcpus != pc->snap_vcpus) {
+		snprintf(err, errlen,
+			 "the snapshot has %u vcpus but the host gave %u (plugvm run --cpus %u)",
+			 pc->snap_vcpus, pc->nvcpus, pc->snap_vcpus);
+		return -EINVAL;
+	}
+	r = memory_pam_apply(&pc->mem, pc->crosvm, pc->pci.pam);
+	if (r < 0) {
+		snprintf(err, errlen, "mapping the shadow area as saved: %s", strerror(-r));
+		return r;
+	}
+	r = vm_state_set(pc->crosvm, &pc->vm_restore);
+	if (r < 0) {
+		snprintf(err, errlen, "restoring the irqchip, PIT and clock: %s", strerror(-r));
+		return r;
+	}
+	/*
+	 * KVM keeps each line's level outside the irqchip state.  A level-
+	 * triggered line the models hold high must be raised again; an edge-
+	 * triggered one must not (its edge is already in IRR or ISR), and the
+	 * model's next change reaches KVM as usual.
+	 */
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		if (!lines[i].high || !vm_state_line_is_level(&pc->vm_restore, lines[i].irq))
+			continue;
+		r = crosvm_set_irq(pc->crosvm, lines[i].irq, true);
+		if (r < 0) {
+			snprintf(err, errlen, "raising IRQ %u again: %s", lines[i].irq, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
 static int fetch_cpuid(struct pc *pc)
 {
 	uint32_t cap = 128, n = 0;
@@ -1005,15 +1628,17 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 		return -ENODEV;
 	}
 
-	cmos_init(&pc->cmos, &pc->env, pc->mem.below_4g, pc->mem.above_4g, pc->nvcpus,
-		  pc->have_disk);
-	uart_init(&pc->uart, &pc->env);
+	if (!pc->restoring) {
+		cmos_init(&pc->cmos, &pc->env, pc->mem.below_4g, pc->mem.above_4g, pc->nvcpus,
+			  pc->have_disk);
+		uart_init(&pc->uart, &pc->env);
+		ps2_init(&pc->ps2, &pc->env);
+		port92_init(&pc->port92, &pc->env);
+		pci_init(&pc->pci, &pc->env, pc->have_disk);
+	}
 	pc->uart.rx_space = input_kick;
 	pc->uart.rx_space_opaque = pc;
-	ps2_init(&pc->ps2, &pc->env);
-	port92_init(&pc->port92, &pc->env);
-	pci_init(&pc->pci, &pc->env, pc->have_disk);
-	if (!pc->opt.no_fwcfg) {
+	if (!pc->opt.no_fwcfg && !pc->restoring) {
 		r = setup_fwcfg(pc);
 		if (r < 0) {
 			snprintf(err, errlen, "fw_cfg setup failed");
@@ -1030,8 +1655,13 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 		if ((ranges[i].fwcfg && pc->opt.no_fwcfg) || (ranges[i].disk && !pc->have_disk) ||
 		    (ranges[i].dma && !pc->fwcfg.guest_ptr))
 			continue;
-		r = crosvm_reserve_range(pc->crosvm, CROSVM_ADDRESS_SPACE_IOPORT, ranges[i].start,
-					 ranges[i].len);
+		/* A restored debug console is write-only again at once (see debugcon_go_async). */
+		if (ranges[i].start == 0x402 && pc->debugcon_async)
+			r = crosvm_reserve_async_write_range(pc->crosvm, CROSVM_ADDRESS_SPACE_IOPORT,
+							     0x402, 1);
+		else
+			r = crosvm_reserve_range(pc->crosvm, CROSVM_ADDRESS_SPACE_IOPORT,
+						 ranges[i].start, ranges[i].len);
 		if (r < 0) {
 			snprintf(err, errlen, "reserving ports 0x%x+%u: %s", ranges[i].start,
 				 ranges[i].len, strerror(-r));
@@ -1042,6 +1672,11 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 	if (r < 0) {
 		snprintf(err, errlen, "irq event for the RTC: %s", strerror(-r));
 		return r;
+	}
+	if (pc->restoring) {
+		r = restore_vm(pc, err, errlen);
+		if (r < 0)
+			return r;
 	}
 	r = fetch_cpuid(pc);
 	if (r < 0) {
@@ -1114,13 +1749,29 @@ static int start_threads(struct pc *pc, char *err, size_t errlen)
 /* Waits for the outcome: a decision from a vcpu thread, the host stopping, or the timeout. */
 static void wait_outcome(struct pc *pc, int shutdown_fd)
 {
-	struct pollfd pfd[2] = { { .fd = pc->done_fd, .events = POLLIN },
-				 { .fd = shutdown_fd, .events = POLLIN } };
+	struct pollfd pfd[3] = { { .fd = pc->done_fd, .events = POLLIN },
+				 { .fd = shutdown_fd, .events = POLLIN },
+				 { .fd = pc->save_fd, .events = POLLIN } };
+	bool save_timer = pc->opt.save && pc->opt.save_after > 0;
+	struct timespec ts, *tsp;
+	sigset_t unblocked;
 	int timeout_ms;
 
+	/* SIGUSR1 (blocked everywhere else) arrives only while this thread waits. */
+	sigemptyset(&unblocked);
 	for (;;) {
 		double left = pc->opt.timeout > 0 ? pc->opt.timeout - elapsed(pc) : -1;
+		double save_left = save_timer ? pc->opt.save_after - elapsed(pc) : -1;
+		uint64_t n;
 
+		if (save_timer && save_left <= 0) {
+			save_timer = false;
+			if (save_machine(pc) == 0) {
+				pc_finish(pc, 0);
+				return;
+			}
+			continue;
+		}
 		if (pc->opt.timeout > 0 && left <= 0) {
 			if (!atomic_load(&pc->matched))
 				say("timed out after %.1f s without seeing \"%s\"", pc->opt.timeout,
@@ -1128,14 +1779,27 @@ static void wait_outcome(struct pc *pc, int shutdown_fd)
 			pc_finish(pc, atomic_load(&pc->matched) ? 0 : 1);
 			return;
 		}
+		if (save_timer && (left < 0 || save_left < left))
+			left = save_left;
 		timeout_ms = left < 0 ? -1 : (int)(left * 1000) + 1;
-		if (poll(pfd, 2, timeout_ms) < 0 && errno != EINTR) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
+		tsp = timeout_ms < 0 ? NULL : &ts;
+		if (ppoll(pfd, pc->save_fd >= 0 ? 3 : 2, tsp, &unblocked) < 0 && errno != EINTR) {
 			say("poll: %s", strerror(errno));
 			pc_finish(pc, 1);
 			return;
 		}
 		if (pfd[0].revents)
 			return;
+		if (pc->save_fd >= 0 && (pfd[2].revents & POLLIN) &&
+		    read(pc->save_fd, &n, sizeof(n)) == sizeof(n)) {
+			say("SIGUSR1: saving the machine");
+			if (save_machine(pc) == 0) {
+				pc_finish(pc, 0);
+				return;
+			}
+		}
 		if (pfd[1].revents) {
 			if (!atomic_load(&pc->matched))
 				say("the VM stopped before \"%s\" was seen", pc->opt.expect);
@@ -1166,6 +1830,8 @@ static void stop_threads(struct pc *pc)
 		pc->input_started = false;
 	}
 	tty_restore();
+	/* A vcpu parked for a snapshot leaves from there. */
+	unpark(pc, PARK_LEAVE);
 	for (i = 0; i < pc->nvcpus; i++)
 		if (pc->vcpus[i].started)
 			mask |= 1ull << i;
@@ -1196,8 +1862,11 @@ static void teardown(struct pc *pc)
 
 	for (i = 0; i < PC_CONSOLE_MAX; i++)
 		flush_line(pc, i);
-	/* The run may end mid-line (right at the expected text): end it for the terminal. */
-	if (pc->mid_line)
+	/*
+	 * The run may end mid-line (right at the expected text): end it for the
+	 * terminal, unless it ended in a snapshot, whose restore continues the line.
+	 */
+	if (pc->mid_line && !pc->saved)
 		write_out("\n", 1);
 	if (pc->crosvm) {
 		if (pc->rtc_irq)
@@ -1219,6 +1888,20 @@ static void teardown(struct pc *pc)
 	if (pc->disk_fd >= 0 && close(pc->disk_fd) < 0)
 		say("closing %s: %s", pc->opt.disk, strerror(errno));
 	free(pc->cpuid);
+	for (i = 0; i < MAX_VCPUS; i++) {
+		free(pc->vcpus[i].cpuid);
+		vcpu_state_free(&pc->vcpus[i].saved);
+	}
+	if (pc->cpu_restore)
+		for (i = 0; i < pc->snap_vcpus; i++)
+			vcpu_state_free(&pc->cpu_restore[i]);
+	free(pc->cpu_restore);
+	free(pc->msr_list);
+	snap_close(&pc->snap);
+	if (pc->save_fd >= 0)
+		close(pc->save_fd);
+	pthread_mutex_destroy(&pc->park_lock);
+	pthread_cond_destroy(&pc->park_cond);
 	if (pc->done_fd >= 0)
 		close(pc->done_fd);
 	if (pc->rtc_kick_fd >= 0)
@@ -1236,6 +1919,7 @@ static void usage(FILE *f)
 		"          [--expect TEXT] [--stay] [--quiet] [--verbose] [--no-fw-cfg]\n"
 		"          [--boot-menu] [--sercon] [--sync-debugcon] [--no-stdin]\n"
 		"          [--kernel BZIMAGE [--initrd FILE] [--append CMDLINE]]\n"
+		"          [--save FILE [--save-after SECONDS]] [--restore FILE]\n"
 		"  --bios FILE       firmware image (default " DEFAULT_BIOS ")\n"
 		"  --mem MIB         guest RAM in MiB (default 128, at least 16)\n"
 		"  --disk IMAGE      ATA disk on the primary channel (writes stay in memory)\n"
@@ -1254,7 +1938,12 @@ static void usage(FILE *f)
 		"  --no-fw-cfg       no fw_cfg: the firmware reads the RAM size from CMOS\n"
 		"  --boot-menu       let SeaBIOS offer its boot menu (fw_cfg only)\n"
 		"  --sercon          ask SeaBIOS to mirror its screen on COM1 (fw_cfg only)\n"
-		"  --sync-debugcon   keep port 0x402 a synchronous range (slower)\n");
+		"  --sync-debugcon   keep port 0x402 a synchronous range (slower)\n"
+		"  --save FILE       on SIGUSR1 (or after --save-after S), write the machine to\n"
+		"                    FILE and exit 0\n"
+		"  --save-after S    save S seconds after the start\n"
+		"  --restore FILE    run the machine saved in FILE (memory size, firmware, kernel\n"
+		"                    and disk come from it; the host must give the same --cpus)\n");
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -1278,9 +1967,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "append", required_argument, NULL, 'a' },
 		{ "linuxboot-rom", required_argument, NULL, 'R' },
 		{ "disk-writable", no_argument, NULL, 'W' },
+		{ "save", required_argument, NULL, 'O' },
+		{ "save-after", required_argument, NULL, 'A' },
+		{ "restore", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *machine_opt = NULL; /* the first option that shapes a new machine */
 	char *end;
 	int c;
 
@@ -1295,8 +1988,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 		switch (c) {
 		case 'b':
 			o->bios = optarg;
+			machine_opt = machine_opt ? machine_opt : "--bios";
 			break;
 		case 'm':
+			machine_opt = machine_opt ? machine_opt : "--mem";
 			errno = 0;
 			o->mem_mib = strtoull(optarg, &end, 10);
 			if (errno || *end || o->mem_mib < 16 || o->mem_mib > (1ull << 20)) {
@@ -1364,6 +2059,21 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'W':
 			o->disk_writable = true;
 			break;
+		case 'O':
+			o->save = optarg;
+			break;
+		case 'A':
+			errno = 0;
+			o->save_after = strtod(optarg, &end);
+			if (errno || *end || !(o->save_after > 0) || o->save_after > 1e6) {
+				fprintf(stderr, "pc: --save-after: '%s' is not a number of seconds\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'I':
+			o->restore = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -1388,6 +2098,21 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "pc: --disk-writable needs --disk IMAGE\n");
 		return -EINVAL;
 	}
+	if (o->save_after > 0 && !o->save) {
+		fprintf(stderr, "pc: --save-after needs --save FILE\n");
+		return -EINVAL;
+	}
+	if (o->restore) {
+		if (!machine_opt && o->kernel)
+			machine_opt = "--kernel";
+		if (!machine_opt && (o->no_fwcfg || o->boot_menu || o->sercon))
+			machine_opt = o->no_fwcfg ? "--no-fw-cfg" : o->boot_menu ? "--boot-menu" : "--sercon";
+		if (machine_opt) {
+			fprintf(stderr, "pc: --restore takes the machine from its file: drop %s\n",
+				machine_opt);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -1400,7 +2125,9 @@ int main(int argc, char **argv)
 
 	clock_gettime(CLOCK_MONOTONIC, &pc->t0);
 	pc->mem.ram_fd = pc->mem.rom_fd = -1;
-	pc->done_fd = pc->rtc_kick_fd = pc->input_kick_fd = pc->disk_fd = -1;
+	pc->done_fd = pc->rtc_kick_fd = pc->input_kick_fd = pc->disk_fd = pc->save_fd = -1;
+	pthread_mutex_init(&pc->park_lock, NULL);
+	pthread_cond_init(&pc->park_cond, NULL);
 	r = parse_args(argc, argv, &pc->opt);
 	if (r)
 		return r > 0 ? 0 : 1; /* bad options: one line said why */
@@ -1424,16 +2151,39 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	r = memory_init(&pc->mem, pc->opt.mem_mib << 20, pc->opt.bios, err, sizeof(err));
-	if (r < 0)
-		goto fail;
-	if (pc->opt.disk) {
+	if (pc->opt.save) {
+		/* Blocked in every thread; wait_outcome's ppoll lets it in. */
+		struct sigaction sa = { .sa_handler = save_signal };
+		sigset_t set;
+
+		pc->save_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (pc->save_fd < 0) {
+			say("eventfd: %s", strerror(errno));
+			status = 1;
+			goto out;
+		}
+		save_signal_fd = pc->save_fd;
+		sigaction(SIGUSR1, &sa, NULL);
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+	}
+	fwcfg_init(&pc->fwcfg);
+	if (pc->opt.restore) {
+		r = load_snapshot(pc, err, sizeof(err));
+		if (r < 0)
+			goto fail;
+	} else {
+		r = memory_init(&pc->mem, pc->opt.mem_mib << 20, pc->opt.bios, err, sizeof(err));
+		if (r < 0)
+			goto fail;
+	}
+	if (pc->opt.disk && !pc->opt.restore) {
 		r = load_disk(pc, err, sizeof(err));
 		if (r < 0)
 			goto fail;
 		pc->have_disk = true;
 	}
-	fwcfg_init(&pc->fwcfg);
 	if (pc->opt.kernel) {
 		r = setup_kernel(pc, err, sizeof(err));
 		if (r < 0)

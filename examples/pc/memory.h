@@ -32,6 +32,8 @@ struct pc_memory {
 /* Reads the firmware image (a multiple of 4 KiB, 64 KiB to 16 MiB) and creates both memfds. */
 int memory_init(struct pc_memory *m, uint64_t ram_size, const char *bios_path, char *err,
 		size_t errlen);
+/* Only the two memfds, all zeros, for a machine restored from a snapshot. */
+int memory_create(struct pc_memory *m, uint64_t ram_size, uint64_t rom_size);
 /* Maps everything; the shadow area starts write-protected, as after a PAM reset. */
 int memory_map(struct pc_memory *m, struct crosvm *c);
 /* Makes the shadow segments follow the PAM write-enable bits. */
