@@ -1160,10 +1160,11 @@ static int write_snapshot(struct pc *pc, const struct vm_state *vm, char *err, s
 	if (pc->have_disk) {
 		SAVE_DEVICE(&w, TAG_ATA, ata_save, &pc->ata);
 		if (pc->disk_fd < 0)
-			vmstate_save_memory(&w, TAG_DISK, pc->ata.disk, pc->ata.nsectors * ATA_SECTOR);
+			vmstate_save_memory(&w, TAG_DISK, pc->ata.disk, pc->ata.nsectors * ATA_SECTOR,
+					    -1);
 	}
-	vmstate_save_memory(&w, TAG_ROM, rom, pc->mem.rom_size);
-	vmstate_save_memory(&w, TAG_RAM, pc->ram_map, pc->mem.ram_size);
+	vmstate_save_memory(&w, TAG_ROM, rom, pc->mem.rom_size, pc->mem.rom_fd);
+	vmstate_save_memory(&w, TAG_RAM, pc->ram_map, pc->mem.ram_size, pc->mem.ram_fd);
 	r = snap_write_finish(&w);
 	munmap(rom, pc->mem.rom_size);
 	if (close(fd) < 0 && !r)

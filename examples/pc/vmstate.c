@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vmstate.h"
 
@@ -357,9 +358,31 @@ static bool page_is_zero(const uint8_t *p)
 	return true;
 }
 
-void vmstate_save_memory(struct snap_writer *w, uint32_t tag, const uint8_t *mem, uint64_t size)
+/* The next extent at or after `off` that may hold data: all of it without a file. */
+static void next_extent(int fd, uint64_t off, uint64_t size, uint64_t *start, uint64_t *end)
 {
-	uint64_t off = 0;
+	off_t d, h;
+
+	*start = off;
+	*end = size;
+	if (fd < 0)
+		return;
+	/* A memfd's holes were never written: they read as zeros without touching them. */
+	d = lseek(fd, (off_t)off, SEEK_DATA);
+	if (d < 0) {
+		*start = errno == ENXIO ? size : off;
+		return;
+	}
+	h = lseek(fd, d, SEEK_HOLE);
+	*start = (uint64_t)d & ~(uint64_t)(PAGE - 1);
+	if (h >= 0 && (uint64_t)h < size)
+		*end = ((uint64_t)h + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+}
+
+void vmstate_save_memory(struct snap_writer *w, uint32_t tag, const uint8_t *mem, uint64_t size,
+			 int fd)
+{
+	uint64_t off = 0, ext_end = 0;
 
 	snap_section_begin(w, tag, 1);
 	while (off < size && !w->err) {
@@ -367,12 +390,17 @@ void vmstate_save_memory(struct snap_writer *w, uint32_t tag, const uint8_t *mem
 		uint8_t hdr[16];
 		struct snap_out o = { .buf = hdr, .cap = sizeof(hdr) };
 
+		if (off >= ext_end) {
+			next_extent(fd, off, size, &off, &ext_end);
+			if (off >= size)
+				break;
+		}
 		if (page_is_zero(mem + off)) {
 			off += PAGE;
 			continue;
 		}
 		start = off;
-		while (off < size && !page_is_zero(mem + off))
+		while (off < ext_end && !page_is_zero(mem + off))
 			off += PAGE;
 		len = off - start;
 		snap_put_u64(&o, start);

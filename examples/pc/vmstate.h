@@ -59,8 +59,10 @@ bool vm_state_line_is_level(const struct vm_state *st, unsigned int irq);
 /*
  * Guest memory as a section payload: runs of non-zero 4 KiB pages, each
  * { u64 offset, u64 length, length bytes }, ascending, inside `size`.
+ * With `fd` (the memfd behind `mem`, or -1), holes are skipped unread.
  */
-void vmstate_save_memory(struct snap_writer *w, uint32_t tag, const uint8_t *mem, uint64_t size);
+void vmstate_save_memory(struct snap_writer *w, uint32_t tag, const uint8_t *mem, uint64_t size,
+			 int fd);
 /* Checks a payload made by vmstate_save_memory against `size` (no copying). */
 int vmstate_check_memory(const struct snap_section *s, uint64_t size);
 /* Copies the runs into `mem` (zeroed beforehand by the caller). */
