@@ -40,6 +40,7 @@
 #include <crosvm.h>
 
 #include "memory.h"
+#include "migrate.h"
 #include "pc.h"
 #include "snapshot.h"
 #include "vmstate.h"
@@ -64,6 +65,8 @@ struct options {
 	const char *kernel, *initrd, *append, *linuxboot_rom;
 	const char *save, *restore; /* snapshot files */
 	double save_after;          /* seconds; 0: only on SIGUSR1 */
+	const char *migrate_to, *migrate_listen; /* unix socket paths */
+	double migrate_after;
 };
 
 struct vcpu_ctx {
@@ -144,9 +147,15 @@ struct pc {
 	struct vcpu_state *cpu_restore;
 	unsigned int snap_vcpus;
 	bool restoring;
+	/* Live migration: written pages the dirty log cannot see, the log's buffer, the peer. */
+	uint8_t *plugin_dirty, *mig_bitmap;
+	int mig_sock;
+	char state_path[64];
 };
 
 enum { PARK_HOLD = 0, PARK_RESUME, PARK_LEAVE };
+
+static void mark_plugin_dirty(struct pc *pc, uint64_t off, uint64_t len);
 
 /* The connection of the thread that is handling a guest access (one per vcpu thread). */
 static __thread struct crosvm *tls_conn;
@@ -950,6 +959,7 @@ static void *guest_ram(void *opaque, uint64_t gpa, uint64_t len)
 		off = m->below_4g + (gpa - PC_4G);
 	else
 		return NULL;
+	mark_plugin_dirty(pc, off, len);
 	return pc->ram_map + off;
 }
 
@@ -1104,34 +1114,24 @@ static uint32_t machine_flags(const struct pc *pc)
 		snap_out_free(&o_);                     \
 	} while (0)
 
-/* Writes the whole machine; vcpus parked, models locked.  One line in `err` on failure. */
-static int write_snapshot(struct pc *pc, const struct vm_state *vm, char *err, size_t errlen)
+/*
+ * Writes the whole machine to `fd` (vcpus parked, models locked); without
+ * `with_ram` the RAM section is empty (a migration sent RAM already).
+ */
+static int write_machine(struct pc *pc, const struct vm_state *vm, int fd, bool with_ram)
 {
-	const char *path = pc->opt.save;
 	struct snap_writer w;
 	struct snap_out o = { 0 };
 	uint8_t *rom;
 	unsigned int i;
-	int fd, r;
+	int r;
 
 	r = map_guest_ram(pc);
-	if (r < 0) {
-		snprintf(err, errlen, "snapshot: mapping guest RAM: %s", strerror(-r));
+	if (r < 0)
 		return r;
-	}
 	rom = mmap(NULL, pc->mem.rom_size, PROT_READ, MAP_SHARED, pc->mem.rom_fd, 0);
-	if (rom == MAP_FAILED) {
-		r = -errno;
-		snprintf(err, errlen, "snapshot: mapping the firmware: %s", strerror(errno));
-		return r;
-	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "snapshot %s: cannot create: %s", path, strerror(errno));
-		munmap(rom, pc->mem.rom_size);
-		return r;
-	}
+	if (rom == MAP_FAILED)
+		return -errno;
 	snap_write_begin(&w, fd);
 	snap_put_u32(&o, pc->nvcpus);
 	snap_put_u64(&o, pc->mem.ram_size);
@@ -1164,9 +1164,25 @@ static int write_snapshot(struct pc *pc, const struct vm_state *vm, char *err, s
 					    -1);
 	}
 	vmstate_save_memory(&w, TAG_ROM, rom, pc->mem.rom_size, pc->mem.rom_fd);
-	vmstate_save_memory(&w, TAG_RAM, pc->ram_map, pc->mem.ram_size, pc->mem.ram_fd);
+	vmstate_save_memory(&w, TAG_RAM, pc->ram_map, with_ram ? pc->mem.ram_size : 0,
+			    pc->mem.ram_fd);
 	r = snap_write_finish(&w);
 	munmap(rom, pc->mem.rom_size);
+	return r;
+}
+
+static int write_snapshot(struct pc *pc, const struct vm_state *vm, char *err, size_t errlen)
+{
+	const char *path = pc->opt.save;
+	int fd, r;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "snapshot %s: cannot create: %s", path, strerror(errno));
+		return r;
+	}
+	r = write_machine(pc, vm, fd, true);
 	if (close(fd) < 0 && !r)
 		r = -errno;
 	if (r < 0)
@@ -1503,8 +1519,10 @@ static int load_snapshot(struct pc *pc, char *err, size_t errlen)
 	if (r < 0)
 		return r;
 
-	/* Guest memory: fresh zeroed memfds, then the saved pages. */
-	r = memory_create(&pc->mem, ram, rom);
+	/* Guest memory: fresh zeroed memfds (or those a migration filled), then the saved pages. */
+	if (pc->mem.ram_fd >= 0 && (pc->mem.ram_size != ram || pc->mem.rom_size != rom))
+		return bad_section(path, TAG_MACH, err, errlen);
+	r = pc->mem.ram_fd >= 0 ? 0 : memory_create(&pc->mem, ram, rom);
 	if (r == 0)
 		r = map_guest_ram(pc);
 	if (r < 0) {
@@ -1571,6 +1589,411 @@ static int restore_vm(struct pc *pc, char *err, size_t errlen)
 			return r;
 		}
 	}
+	return 0;
+}
+
+/* ---- live migration (--migrate-to, --migrate-listen; the stream is in migrate.h) ---- */
+
+#define MIG_TIMEOUT_MS 10000     /* the longest a peer may stay silent */
+#define MIG_START_TIMEOUT_MS 30000 /* for the destination to start the guest */
+#define MIG_CONVERGED_PAGES 64   /* a round this small ends the pre-copy */
+#define MIG_MAX_ROUNDS 20        /* the stop-and-copy bound for a guest that keeps dirtying */
+#define MIG_MAX_STATE (1ull << 30)
+
+struct mig_stats {
+	uint64_t bytes, pages, zero_pages;
+	unsigned int rounds;
+	uint64_t last_dirty;
+};
+
+/*
+ * Sends RAM pages [first, first + n) (memfd page numbers): non-zero runs as
+ * MIG_PAGES, zero runs as MIG_ZERO unless `skip_zero` (the destination
+ * starts with zeros, so the first round never sends them).
+ */
+static int mig_send_range(struct pc *pc, int sock, uint64_t first, uint64_t n, bool skip_zero,
+			  struct mig_stats *st)
+{
+	uint64_t p = first, end = first + n;
+	int r;
+
+	while (p < end) {
+		bool zero = vmstate_page_is_zero(pc->ram_map + p * MIG_PAGE);
+		uint64_t q = p + 1;
+
+		while (q < end && q - p < MIG_MAX_RUN &&
+		       vmstate_page_is_zero(pc->ram_map + q * MIG_PAGE) == zero)
+			q++;
+		if (zero) {
+			st->zero_pages += q - p;
+			if (!skip_zero) {
+				r = mig_send_hdr(sock, MIG_ZERO, (uint32_t)(q - p), p * MIG_PAGE,
+						 MIG_TIMEOUT_MS);
+				if (r < 0)
+					return r;
+				st->bytes += sizeof(struct mig_hdr);
+			}
+		} else {
+			r = mig_send_hdr(sock, MIG_PAGES, (uint32_t)(q - p), p * MIG_PAGE,
+					 MIG_TIMEOUT_MS);
+			if (!r)
+				r = mig_send(sock, pc->ram_map + p * MIG_PAGE, (q - p) * MIG_PAGE,
+					     MIG_TIMEOUT_MS);
+			if (r < 0)
+				return r;
+			st->bytes += sizeof(struct mig_hdr) + (q - p) * MIG_PAGE;
+			st->pages += q - p;
+		}
+		p = q;
+	}
+	return 0;
+}
+
+static bool bit(const uint8_t *map, uint64_t i)
+{
+	return (map[i / 8] >> (i % 8)) & 1;
+}
+
+/*
+ * One pre-copy round: the pages KVM logged as written since the last one,
+ * plus those the plugin wrote itself (fw_cfg DMA).  With sock -1 the logs
+ * are only cleared.  *ndirty gets the number of dirty pages.  `locked`: the
+ * caller holds the models' lock (which guards plugin_dirty).
+ */
+static int mig_dirty_round(struct pc *pc, int sock, struct mig_stats *st, uint64_t *ndirty,
+			   bool locked)
+{
+	const struct pc_memory *m = &pc->mem;
+	const struct {
+		struct crosvm_memory *obj;
+		uint64_t off, len;
+	} objs[] = {
+		{ m->low, 0, 0xa0000 },
+		{ m->mid, PC_SHADOW_END, m->below_4g - PC_SHADOW_END },
+		{ m->high, m->below_4g, m->above_4g },
+	};
+	uint64_t total = 0, pages, i, run;
+	unsigned int k;
+	int r = 0;
+
+	for (k = 0; k < sizeof(objs) / sizeof(objs[0]) && !r; k++) {
+		if (!objs[k].obj)
+			continue;
+		pages = objs[k].len / MIG_PAGE;
+		memset(pc->mig_bitmap, 0, (pages + 7) / 8);
+		r = crosvm_memory_get_dirty_log(pc->crosvm, objs[k].obj, pc->mig_bitmap);
+		if (r < 0)
+			return r;
+		if (!locked)
+			pthread_mutex_lock(&pc->lock);
+		for (i = 0; i < pages; i++) {
+			uint64_t pg = objs[k].off / MIG_PAGE + i;
+
+			if (bit(pc->plugin_dirty, pg)) {
+				pc->mig_bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
+				pc->plugin_dirty[pg / 8] &= (uint8_t)~(1u << (pg % 8));
+			}
+		}
+		if (!locked)
+			pthread_mutex_unlock(&pc->lock);
+		for (i = 0; i < pages && !r; i += run) {
+			run = 1;
+			if (!bit(pc->mig_bitmap, i))
+				continue;
+			while (i + run < pages && bit(pc->mig_bitmap, i + run))
+				run++;
+			total += run;
+			if (sock >= 0)
+				r = mig_send_range(pc, sock, objs[k].off / MIG_PAGE + i, run, false, st);
+		}
+	}
+	*ndirty = total;
+	return r;
+}
+
+/* The first round: every page that is not zero (a memfd's holes unread). */
+static int mig_first_round(struct pc *pc, int sock, struct mig_stats *st)
+{
+	uint64_t off = 0, start, end, size = pc->mem.ram_size;
+	int r;
+
+	while (off < size) {
+		vmstate_data_extent(pc->mem.ram_fd, off, size, &start, &end);
+		if (start >= size)
+			break;
+		r = mig_send_range(pc, sock, start / MIG_PAGE, (end - start) / MIG_PAGE, true, st);
+		if (r < 0)
+			return r;
+		off = end;
+	}
+	return 0;
+}
+
+/* The stop-and-copy: vcpus parked and models locked by the caller. */
+static int mig_final(struct pc *pc, int sock, struct mig_stats *st, char *err, size_t errlen)
+{
+	struct vm_state vm;
+	uint64_t n, size;
+	uint8_t *blob;
+	int fd, r;
+
+	r = mig_dirty_round(pc, sock, st, &n, true);
+	if (!r)
+		r = mig_send_range(pc, sock, PC_SHADOW_START / MIG_PAGE,
+				   (PC_SHADOW_END - PC_SHADOW_START) / MIG_PAGE, false, st);
+	if (r < 0) {
+		snprintf(err, errlen, "sending the last pages: %s", strerror(-r));
+		return r;
+	}
+	st->last_dirty = n;
+	r = vm_state_get(pc->crosvm, &vm);
+	if (r < 0) {
+		snprintf(err, errlen, "reading the VM state: %s", strerror(-r));
+		return r;
+	}
+	fd = memfd_create("pc-migration-state", MFD_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "memfd: %s", strerror(errno));
+		return -errno;
+	}
+	r = write_machine(pc, &vm, fd, false);
+	size = r < 0 ? 0 : (uint64_t)lseek(fd, 0, SEEK_END);
+	blob = r < 0 ? MAP_FAILED : mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (blob == MAP_FAILED) {
+		snprintf(err, errlen, "writing the machine state: %s",
+			 strerror(r < 0 ? -r : errno));
+		return r < 0 ? r : -ENOMEM;
+	}
+	r = mig_send_hdr(sock, MIG_STATE, 0, size, MIG_TIMEOUT_MS);
+	if (!r)
+		r = mig_send(sock, blob, size, MIG_TIMEOUT_MS);
+	munmap(blob, size);
+	st->bytes += sizeof(struct mig_hdr) + size;
+	if (r < 0)
+		snprintf(err, errlen, "sending the machine state: %s", strerror(-r));
+	return r;
+}
+
+/*
+ * --migrate-to: pre-copy while the guest runs, then stop and copy.  On
+ * success the run ends with status 0; on any failure the guest goes on here.
+ */
+static int migrate_machine(struct pc *pc)
+{
+	const char *path = pc->opt.migrate_to;
+	struct mig_stats st = { 0 };
+	double t0 = now_s(), tstop = 0;
+	uint8_t hello[8];
+	struct mig_hdr h;
+	char err[300] = "";
+	bool parked = false;
+	uint64_t n = 0;
+	int sock, r;
+
+	r = map_guest_ram(pc);
+	if (r < 0) {
+		say("migration to %s: mapping guest RAM: %s; the guest goes on here", path,
+		    strerror(-r));
+		return r;
+	}
+	sock = mig_connect(path);
+	if (sock < 0) {
+		say("migration to %s: cannot connect: %s; the guest goes on here", path,
+		    strerror(-sock));
+		return sock;
+	}
+	for (unsigned int i = 0; i < 8; i++)
+		hello[i] = (uint8_t)(pc->mem.rom_size >> (8 * i));
+	r = mig_send(sock, MIG_MAGIC, 8, MIG_TIMEOUT_MS);
+	if (!r)
+		r = mig_send_hdr(sock, MIG_HELLO, MIG_VERSION, pc->mem.ram_size, MIG_TIMEOUT_MS);
+	if (!r)
+		r = mig_send(sock, hello, sizeof(hello), MIG_TIMEOUT_MS);
+	/* The log starts now: what the guest writes from here on goes again. */
+	if (!r)
+		r = mig_dirty_round(pc, -1, &st, &n, false);
+	if (!r)
+		r = mig_first_round(pc, sock, &st);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "first round: %s", strerror(-r));
+		goto fail;
+	}
+	for (st.rounds = 1; st.rounds < MIG_MAX_ROUNDS; st.rounds++) {
+		r = mig_dirty_round(pc, sock, &st, &n, false);
+		if (r < 0) {
+			snprintf(err, sizeof(err), "round %u: %s", st.rounds + 1, strerror(-r));
+			goto fail;
+		}
+		if (n <= MIG_CONVERGED_PAGES)
+			break;
+	}
+	if (pc->opt.verbose)
+		say("migration: %u pre-copy rounds, the last with %" PRIu64 " dirty pages",
+		    st.rounds, n);
+	tstop = now_s();
+	r = park_vcpus(pc, err, sizeof(err));
+	if (r < 0)
+		goto fail;
+	parked = true;
+	pthread_mutex_lock(&pc->lock);
+	r = mig_final(pc, sock, &st, err, sizeof(err));
+	pthread_mutex_unlock(&pc->lock);
+	if (r < 0)
+		goto fail;
+	r = mig_recv_hdr(sock, &h, MIG_START_TIMEOUT_MS);
+	if (r < 0 || h.type != MIG_RUNNING) {
+		snprintf(err, sizeof(err), "the destination did not start the guest (%s)",
+			 r < 0 ? strerror(-r) : "unexpected answer");
+		r = r < 0 ? r : -EPROTO;
+		goto fail;
+	}
+	close(sock);
+	pc->saved = true;
+	unpark(pc, PARK_LEAVE);
+	say("migrated to %s: %u rounds%s, %.1f MiB sent (%" PRIu64 " pages, %" PRIu64
+	    " zero pages not sent), downtime %.1f ms, total %.3f s",
+	    path, st.rounds + 1, st.rounds >= MIG_MAX_ROUNDS ? " (stop-and-copy bound)" : "",
+	    (double)st.bytes / (1 << 20), st.pages, st.zero_pages, (now_s() - tstop) * 1e3,
+	    now_s() - t0);
+	return 0;
+
+fail:
+	if (parked)
+		unpark(pc, PARK_RESUME);
+	close(sock);
+	say("migration to %s failed: %s; the guest goes on here", path, err);
+	return r < 0 ? r : -EIO;
+}
+
+/* Marks pages the plugin itself wrote into guest RAM (called with the models' lock). */
+static void mark_plugin_dirty(struct pc *pc, uint64_t off, uint64_t len)
+{
+	uint64_t p;
+
+	if (!pc->plugin_dirty || !len)
+		return;
+	for (p = off / MIG_PAGE; p <= (off + len - 1) / MIG_PAGE; p++)
+		pc->plugin_dirty[p / 8] |= (uint8_t)(1u << (p % 8));
+}
+
+/*
+ * --migrate-listen: one connection, guest RAM straight into a new memfd,
+ * then the machine state, loaded as a snapshot.  Nothing reaches KVM before
+ * the whole stream is in and checked.
+ */
+static int receive_migration(struct pc *pc, char *err, size_t errlen)
+{
+	const char *path = pc->opt.migrate_listen;
+	uint8_t magic[8], rom[8];
+	struct mig_hdr h;
+	uint64_t ram, rom_size = 0, got_pages = 0;
+	int lfd, sock, r, state_fd;
+	uint8_t *state;
+	double t0;
+
+	lfd = mig_listen(path);
+	if (lfd < 0) {
+		snprintf(err, errlen, "--migrate-listen %s: %s", path, strerror(-lfd));
+		return lfd;
+	}
+	say("waiting for a migration on %s", path);
+	sock = mig_accept(lfd, pc->opt.timeout > 0 ? (int)(pc->opt.timeout * 1000) : -1);
+	close(lfd);
+	unlink(path);
+	if (sock < 0) {
+		snprintf(err, errlen, "--migrate-listen %s: %s", path,
+			 sock == -ETIMEDOUT ? "no source came" : strerror(-sock));
+		return sock;
+	}
+	t0 = now_s();
+	r = mig_recv(sock, magic, sizeof(magic), MIG_TIMEOUT_MS);
+	if (!r && memcmp(magic, MIG_MAGIC, 8))
+		r = -EPROTO;
+	if (!r)
+		r = mig_recv_hdr(sock, &h, MIG_TIMEOUT_MS);
+	if (!r && (h.type != MIG_HELLO || h.count != MIG_VERSION))
+		r = -EPROTO;
+	if (!r)
+		r = mig_recv(sock, rom, sizeof(rom), MIG_TIMEOUT_MS);
+	ram = h.offset;
+	for (unsigned int i = 0; i < 8; i++)
+		rom_size |= (uint64_t)rom[i] << (8 * i);
+	if (!r && (ram < (16ull << 20) || ram > (1ull << 40) || ram % (1u << 20) ||
+		   rom_size < 0x10000 || rom_size > (16u << 20) || rom_size % MIG_PAGE))
+		r = -EPROTO;
+	if (r < 0) {
+		snprintf(err, errlen, "migration: %s", r == -EPROTO ? "not a pc migration stream"
+								  : strerror(-r));
+		close(sock);
+		return r;
+	}
+	r = memory_create(&pc->mem, ram, rom_size);
+	if (!r)
+		r = map_guest_ram(pc);
+	if (r < 0) {
+		snprintf(err, errlen, "migration: guest memory: %s", strerror(-r));
+		close(sock);
+		return r;
+	}
+	for (;;) {
+		r = mig_recv_hdr(sock, &h, MIG_TIMEOUT_MS);
+		if (r < 0)
+			break;
+		if (h.type == MIG_PAGES || h.type == MIG_ZERO) {
+			if (h.offset % MIG_PAGE || !h.count || h.count > MIG_MAX_RUN ||
+			    h.offset > ram || (uint64_t)h.count * MIG_PAGE > ram - h.offset) {
+				r = -EPROTO;
+				break;
+			}
+			if (h.type == MIG_ZERO) {
+				memset(pc->ram_map + h.offset, 0, (size_t)h.count * MIG_PAGE);
+				continue;
+			}
+			r = mig_recv(sock, pc->ram_map + h.offset, (size_t)h.count * MIG_PAGE,
+				     MIG_TIMEOUT_MS);
+			if (r < 0)
+				break;
+			got_pages += h.count;
+			continue;
+		}
+		if (h.type != MIG_STATE || !h.offset || h.offset > MIG_MAX_STATE)
+			r = -EPROTO;
+		break;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "migration: %s",
+			 r == -EPROTO ? "bad migration stream" : strerror(-r));
+		close(sock);
+		return r;
+	}
+	state_fd = memfd_create("pc-migration-state", MFD_CLOEXEC);
+	if (state_fd < 0 || ftruncate(state_fd, (off_t)h.offset) < 0) {
+		snprintf(err, errlen, "migration: memfd: %s", strerror(errno));
+		close(sock);
+		return -ENOMEM;
+	}
+	state = mmap(NULL, h.offset, PROT_READ | PROT_WRITE, MAP_SHARED, state_fd, 0);
+	r = state == MAP_FAILED ? -errno : mig_recv(sock, state, h.offset, MIG_TIMEOUT_MS);
+	if (state != MAP_FAILED)
+		munmap(state, h.offset);
+	if (r < 0) {
+		snprintf(err, errlen, "migration: receiving the machine state: %s", strerror(-r));
+		close(state_fd);
+		close(sock);
+		return r;
+	}
+	snprintf(pc->state_path, sizeof(pc->state_path), "/proc/self/fd/%d", state_fd);
+	pc->opt.restore = pc->state_path;
+	r = load_snapshot(pc, err, errlen);
+	close(state_fd);
+	if (r < 0) {
+		close(sock);
+		return r;
+	}
+	pc->mig_sock = sock;
+	say("migration: %" PRIu64 " pages and the state received in %.3f s", got_pages,
+	    now_s() - t0);
 	return 0;
 }
 
@@ -1753,7 +2176,9 @@ static void wait_outcome(struct pc *pc, int shutdown_fd)
 	struct pollfd pfd[3] = { { .fd = pc->done_fd, .events = POLLIN },
 				 { .fd = shutdown_fd, .events = POLLIN },
 				 { .fd = pc->save_fd, .events = POLLIN } };
-	bool save_timer = pc->opt.save && pc->opt.save_after > 0;
+	bool save_timer = (pc->opt.save && pc->opt.save_after > 0) ||
+			  (pc->opt.migrate_to && pc->opt.migrate_after > 0);
+	double save_at = pc->opt.save ? pc->opt.save_after : pc->opt.migrate_after;
 	struct timespec ts, *tsp;
 	sigset_t unblocked;
 	int timeout_ms;
@@ -1762,12 +2187,12 @@ static void wait_outcome(struct pc *pc, int shutdown_fd)
 	sigemptyset(&unblocked);
 	for (;;) {
 		double left = pc->opt.timeout > 0 ? pc->opt.timeout - elapsed(pc) : -1;
-		double save_left = save_timer ? pc->opt.save_after - elapsed(pc) : -1;
+		double save_left = save_timer ? save_at - elapsed(pc) : -1;
 		uint64_t n;
 
 		if (save_timer && save_left <= 0) {
 			save_timer = false;
-			if (save_machine(pc) == 0) {
+			if ((pc->opt.save ? save_machine(pc) : migrate_machine(pc)) == 0) {
 				pc_finish(pc, 0);
 				return;
 			}
@@ -1795,8 +2220,8 @@ static void wait_outcome(struct pc *pc, int shutdown_fd)
 			return;
 		if (pc->save_fd >= 0 && (pfd[2].revents & POLLIN) &&
 		    read(pc->save_fd, &n, sizeof(n)) == sizeof(n)) {
-			say("SIGUSR1: saving the machine");
-			if (save_machine(pc) == 0) {
+			say("SIGUSR1: %s the machine", pc->opt.save ? "saving" : "migrating");
+			if ((pc->opt.save ? save_machine(pc) : migrate_machine(pc)) == 0) {
 				pc_finish(pc, 0);
 				return;
 			}
@@ -1898,6 +2323,10 @@ static void teardown(struct pc *pc)
 			vcpu_state_free(&pc->cpu_restore[i]);
 	free(pc->cpu_restore);
 	free(pc->msr_list);
+	free(pc->plugin_dirty);
+	free(pc->mig_bitmap);
+	if (pc->mig_sock >= 0)
+		close(pc->mig_sock);
 	snap_close(&pc->snap);
 	if (pc->save_fd >= 0)
 		close(pc->save_fd);
@@ -1921,6 +2350,7 @@ static void usage(FILE *f)
 		"          [--boot-menu] [--sercon] [--sync-debugcon] [--no-stdin]\n"
 		"          [--kernel BZIMAGE [--initrd FILE] [--append CMDLINE]]\n"
 		"          [--save FILE [--save-after SECONDS]] [--restore FILE]\n"
+		"          [--migrate-to PATH [--migrate-after SECONDS]] [--migrate-listen PATH]\n"
 		"  --bios FILE       firmware image (default " DEFAULT_BIOS ")\n"
 		"  --mem MIB         guest RAM in MiB (default 128, at least 16)\n"
 		"  --disk IMAGE      ATA disk on the primary channel (writes stay in memory)\n"
@@ -1944,7 +2374,11 @@ static void usage(FILE *f)
 		"                    FILE and exit 0\n"
 		"  --save-after S    save S seconds after the start\n"
 		"  --restore FILE    run the machine saved in FILE (memory size, firmware, kernel\n"
-		"                    and disk come from it; the host must give the same --cpus)\n");
+		"                    and disk come from it; the host must give the same --cpus)\n"
+		"  --migrate-to PATH on SIGUSR1 (or after --migrate-after S), live-migrate to the\n"
+		"                    pc listening on the unix socket PATH and exit 0\n"
+		"  --migrate-after S migrate S seconds after the start\n"
+		"  --migrate-listen PATH  wait on PATH for a migrating machine and run it\n");
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -1971,6 +2405,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "save", required_argument, NULL, 'O' },
 		{ "save-after", required_argument, NULL, 'A' },
 		{ "restore", required_argument, NULL, 'I' },
+		{ "migrate-to", required_argument, NULL, 'T' },
+		{ "migrate-after", required_argument, NULL, 'U' },
+		{ "migrate-listen", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -2064,13 +2501,23 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->save = optarg;
 			break;
 		case 'A':
+		case 'U': {
+			double *d = c == 'A' ? &o->save_after : &o->migrate_after;
+
 			errno = 0;
-			o->save_after = strtod(optarg, &end);
-			if (errno || *end || !(o->save_after > 0) || o->save_after > 1e6) {
-				fprintf(stderr, "pc: --save-after: '%s' is not a number of seconds\n",
-					optarg);
+			*d = strtod(optarg, &end);
+			if (errno || *end || !(*d > 0) || *d > 1e6) {
+				fprintf(stderr, "pc: --%s: '%s' is not a number of seconds\n",
+					c == 'A' ? "save-after" : "migrate-after", optarg);
 				return -EINVAL;
 			}
+			break;
+		}
+		case 'T':
+			o->migrate_to = optarg;
+			break;
+		case 'L':
+			o->migrate_listen = optarg;
 			break;
 		case 'I':
 			o->restore = optarg;
@@ -2103,14 +2550,27 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "pc: --save-after needs --save FILE\n");
 		return -EINVAL;
 	}
-	if (o->restore) {
+	if (o->migrate_after > 0 && !o->migrate_to) {
+		fprintf(stderr, "pc: --migrate-after needs --migrate-to PATH\n");
+		return -EINVAL;
+	}
+	if (o->migrate_to && o->save) {
+		fprintf(stderr, "pc: --save and --migrate-to do not go together\n");
+		return -EINVAL;
+	}
+	if (o->migrate_listen && o->restore) {
+		fprintf(stderr, "pc: --restore and --migrate-listen do not go together\n");
+		return -EINVAL;
+	}
+	if (o->restore || o->migrate_listen) {
 		if (!machine_opt && o->kernel)
 			machine_opt = "--kernel";
 		if (!machine_opt && (o->no_fwcfg || o->boot_menu || o->sercon))
 			machine_opt = o->no_fwcfg ? "--no-fw-cfg" : o->boot_menu ? "--boot-menu" : "--sercon";
 		if (machine_opt) {
-			fprintf(stderr, "pc: --restore takes the machine from its file: drop %s\n",
-				machine_opt);
+			fprintf(stderr, "pc: --%s takes the machine from its %s: drop %s\n",
+				o->restore ? "restore" : "migrate-listen",
+				o->restore ? "file" : "source", machine_opt);
 			return -EINVAL;
 		}
 	}
@@ -2127,6 +2587,7 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &pc->t0);
 	pc->mem.ram_fd = pc->mem.rom_fd = -1;
 	pc->done_fd = pc->rtc_kick_fd = pc->input_kick_fd = pc->disk_fd = pc->save_fd = -1;
+	pc->mig_sock = -1;
 	pthread_mutex_init(&pc->park_lock, NULL);
 	pthread_cond_init(&pc->park_cond, NULL);
 	r = parse_args(argc, argv, &pc->opt);
@@ -2152,7 +2613,7 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	if (pc->opt.save) {
+	if (pc->opt.save || pc->opt.migrate_to) {
 		/* Blocked in every thread; wait_outcome's ppoll lets it in. */
 		struct sigaction sa = { .sa_handler = save_signal };
 		sigset_t set;
@@ -2170,8 +2631,9 @@ int main(int argc, char **argv)
 		pthread_sigmask(SIG_BLOCK, &set, NULL);
 	}
 	fwcfg_init(&pc->fwcfg);
-	if (pc->opt.restore) {
-		r = load_snapshot(pc, err, sizeof(err));
+	if (pc->opt.restore || pc->opt.migrate_listen) {
+		r = pc->opt.migrate_listen ? receive_migration(pc, err, sizeof(err))
+					   : load_snapshot(pc, err, sizeof(err));
 		if (r < 0)
 			goto fail;
 	} else {
@@ -2179,7 +2641,18 @@ int main(int argc, char **argv)
 		if (r < 0)
 			goto fail;
 	}
-	if (pc->opt.disk && !pc->opt.restore) {
+	if (pc->opt.migrate_to) {
+		uint64_t pages = pc->mem.ram_size / MIG_PAGE;
+
+		pc->mem.dirty_log = true;
+		pc->plugin_dirty = calloc(1, (pages + 7) / 8);
+		pc->mig_bitmap = calloc(1, (pages + 7) / 8);
+		if (!pc->plugin_dirty || !pc->mig_bitmap) {
+			snprintf(err, sizeof(err), "out of memory for the dirty bitmaps");
+			goto fail;
+		}
+	}
+	if (pc->opt.disk && !pc->restoring) {
 		r = load_disk(pc, err, sizeof(err));
 		if (r < 0)
 			goto fail;
@@ -2212,6 +2685,16 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	r = start_threads(pc, err, sizeof(err));
+	if (r == 0 && pc->mig_sock >= 0) {
+		/* The source stops once it hears this; a failure here leaves it running. */
+		r = mig_send_hdr(pc->mig_sock, MIG_RUNNING, 0, 0, MIG_TIMEOUT_MS);
+		if (r < 0)
+			snprintf(err, sizeof(err), "migration: telling the source: %s", strerror(-r));
+		else
+			say("migration: the guest runs here");
+		close(pc->mig_sock);
+		pc->mig_sock = -1;
+	}
 	if (r < 0) {
 		say("%s", err);
 		pc_finish(pc, 1);

@@ -205,10 +205,15 @@ err_rom:
 	return r;
 }
 
+/*
+ * With `log` (RAM outside the shadow area, when dirty_log is set) KVM tracks
+ * written pages.  The shadow segments come and go with PAM: a migration
+ * sends them whole at the end instead.
+ */
 static int map_ram(struct pc_memory *m, struct crosvm *c, uint64_t off, uint64_t len,
-		   uint64_t gpa, bool ro, struct crosvm_memory **ret)
+		   uint64_t gpa, bool ro, bool log, struct crosvm_memory **ret)
 {
-	return crosvm_create_memory(c, m->ram_fd, off, len, gpa, ro, false, ret);
+	return crosvm_create_memory(c, m->ram_fd, off, len, gpa, ro, log && m->dirty_log, ret);
 }
 
 int memory_map(struct pc_memory *m, struct crosvm *c)
@@ -217,23 +222,24 @@ int memory_map(struct pc_memory *m, struct crosvm *c)
 	unsigned int i;
 	int r;
 
-	r = map_ram(m, c, 0, LOWMEM_END, 0, false, &m->low);
+	r = map_ram(m, c, 0, LOWMEM_END, 0, false, true, &m->low);
 	if (r < 0)
 		return r;
 	for (i = 0; i < PAM_SEGMENTS; i++) {
 		pam_segment(i, &start, &len);
-		r = map_ram(m, c, start, len, start, true, &m->pam[i]);
+		r = map_ram(m, c, start, len, start, true, false, &m->pam[i]);
 		if (r < 0)
 			return r;
 		m->pam_ro[i] = true;
 	}
 	if (m->below_4g > SHADOW_END) {
-		r = map_ram(m, c, SHADOW_END, m->below_4g - SHADOW_END, SHADOW_END, false, &m->mid);
+		r = map_ram(m, c, SHADOW_END, m->below_4g - SHADOW_END, SHADOW_END, false, true,
+			    &m->mid);
 		if (r < 0)
 			return r;
 	}
 	if (m->above_4g) {
-		r = map_ram(m, c, m->below_4g, m->above_4g, PC_4G, false, &m->high);
+		r = map_ram(m, c, m->below_4g, m->above_4g, PC_4G, false, true, &m->high);
 		if (r < 0)
 			return r;
 	}
@@ -263,7 +269,7 @@ int memory_pam_apply(struct pc_memory *m, struct crosvm *c, const uint8_t pam[7]
 				return r;
 		}
 		pam_segment(i, &start, &len);
-		r = map_ram(m, c, start, len, start, ro, &m->pam[i]);
+		r = map_ram(m, c, start, len, start, ro, false, &m->pam[i]);
 		if (r < 0)
 			return r;
 		m->pam_ro[i] = ro;

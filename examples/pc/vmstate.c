@@ -347,7 +347,7 @@ bool vm_state_line_is_level(const struct vm_state *st, unsigned int irq)
 	return ((pic->elcr >> (irq & 7)) & 1) || st->ioapic.redirtbl[irq].fields.trig_mode;
 }
 
-static bool page_is_zero(const uint8_t *p)
+bool vmstate_page_is_zero(const uint8_t *p)
 {
 	const uint64_t *q = (const uint64_t *)(const void *)p;
 	unsigned int i;
@@ -358,8 +358,7 @@ static bool page_is_zero(const uint8_t *p)
 	return true;
 }
 
-/* The next extent at or after `off` that may hold data: all of it without a file. */
-static void next_extent(int fd, uint64_t off, uint64_t size, uint64_t *start, uint64_t *end)
+void vmstate_data_extent(int fd, uint64_t off, uint64_t size, uint64_t *start, uint64_t *end)
 {
 	off_t d, h;
 
@@ -391,16 +390,16 @@ void vmstate_save_memory(struct snap_writer *w, uint32_t tag, const uint8_t *mem
 		struct snap_out o = { .buf = hdr, .cap = sizeof(hdr) };
 
 		if (off >= ext_end) {
-			next_extent(fd, off, size, &off, &ext_end);
+			vmstate_data_extent(fd, off, size, &off, &ext_end);
 			if (off >= size)
 				break;
 		}
-		if (page_is_zero(mem + off)) {
+		if (vmstate_page_is_zero(mem + off)) {
 			off += PAGE;
 			continue;
 		}
 		start = off;
-		while (off < ext_end && !page_is_zero(mem + off))
+		while (off < ext_end && !vmstate_page_is_zero(mem + off))
 			off += PAGE;
 		len = off - start;
 		snap_put_u64(&o, start);

@@ -63,6 +63,14 @@ bool vm_state_line_is_level(const struct vm_state *st, unsigned int irq);
  */
 void vmstate_save_memory(struct snap_writer *w, uint32_t tag, const uint8_t *mem, uint64_t size,
 			 int fd);
+bool vmstate_page_is_zero(const uint8_t *page);
+/*
+ * The next extent at or after `off` (page-aligned) of the memfd `fd` that
+ * may hold data, [*start, *end); *start == size when there is none.  A
+ * memfd's holes were never written and read as zeros without touching
+ * them.  With fd -1: all of [off, size).
+ */
+void vmstate_data_extent(int fd, uint64_t off, uint64_t size, uint64_t *start, uint64_t *end);
 /* Checks a payload made by vmstate_save_memory against `size` (no copying). */
 int vmstate_check_memory(const struct snap_section *s, uint64_t size);
 /* Copies the runs into `mem` (zeroed beforehand by the caller). */
