@@ -67,6 +67,7 @@ struct options {
 	double save_after;          /* seconds; 0: only on SIGUSR1 */
 	const char *migrate_to, *migrate_listen; /* unix socket paths */
 	double migrate_after;
+	double migrate_downtime; /* ms the stop-and-copy may take, by the measured bandwidth */
 };
 
 struct vcpu_ctx {
@@ -1596,8 +1597,14 @@ static int restore_vm(struct pc *pc, char *err, size_t errlen)
 
 #define MIG_TIMEOUT_MS 10000     /* the longest a peer may stay silent */
 #define MIG_START_TIMEOUT_MS 30000 /* for the destination to start the guest */
-#define MIG_CONVERGED_PAGES 64   /* a round this small ends the pre-copy */
+#define MIG_DEFAULT_DOWNTIME_MS 50.0
 #define MIG_MAX_ROUNDS 20        /* the stop-and-copy bound for a guest that keeps dirtying */
+/*
+ * A round looks at what the guest dirtied in at least this long: a round
+ * that takes microseconds would always look converged, even for a guest
+ * that dirties everything it touches within a few milliseconds.
+ */
+#define MIG_ROUND_MIN_S 0.010
 #define MIG_MAX_STATE (1ull << 30)
 
 struct mig_stats {
@@ -1783,7 +1790,7 @@ static int migrate_machine(struct pc *pc)
 {
 	const char *path = pc->opt.migrate_to;
 	struct mig_stats st = { 0 };
-	double t0 = now_s(), tstop = 0;
+	double t0 = now_s(), tstop = 0, round_start, send_s;
 	uint8_t hello[8];
 	struct mig_hdr h;
 	char err[300] = "";
@@ -1811,21 +1818,38 @@ static int migrate_machine(struct pc *pc)
 	if (!r)
 		r = mig_send(sock, hello, sizeof(hello), MIG_TIMEOUT_MS);
 	/* The log starts now: what the guest writes from here on goes again. */
+	round_start = now_s();
 	if (!r)
 		r = mig_dirty_round(pc, -1, &st, &n, false);
 	if (!r)
 		r = mig_first_round(pc, sock, &st);
+	send_s = now_s() - round_start;
 	if (r < 0) {
 		snprintf(err, sizeof(err), "first round: %s", strerror(-r));
 		goto fail;
 	}
 	for (st.rounds = 1; st.rounds < MIG_MAX_ROUNDS; st.rounds++) {
+		double wait = round_start + MIG_ROUND_MIN_S - now_s();
+
+		if (wait > 0) {
+			struct timespec ts = { 0, (long)(wait * 1e9) };
+
+			nanosleep(&ts, NULL);
+		}
+		round_start = now_s();
 		r = mig_dirty_round(pc, sock, &st, &n, false);
 		if (r < 0) {
 			snprintf(err, sizeof(err), "round %u: %s", st.rounds + 1, strerror(-r));
 			goto fail;
 		}
-		if (n <= MIG_CONVERGED_PAGES)
+		send_s += now_s() - round_start;
+		/*
+		 * Converged when what the last round found dirty could be sent in
+		 * half the allowed downtime at the rate seen so far (the other
+		 * half is for the state and the destination's start).
+		 */
+		if ((double)n * MIG_PAGE / ((double)st.bytes / (send_s > 1e-6 ? send_s : 1e-6)) <=
+		    pc->opt.migrate_downtime / 2e3)
 			break;
 	}
 	if (pc->opt.verbose)
@@ -2378,6 +2402,8 @@ static void usage(FILE *f)
 		"  --migrate-to PATH on SIGUSR1 (or after --migrate-after S), live-migrate to the\n"
 		"                    pc listening on the unix socket PATH and exit 0\n"
 		"  --migrate-after S migrate S seconds after the start\n"
+		"  --migrate-downtime MS  end the pre-copy once the rest fits in MS (default 50);\n"
+		"                    after 20 rounds the guest is stopped regardless\n"
 		"  --migrate-listen PATH  wait on PATH for a migrating machine and run it\n");
 }
 
@@ -2408,6 +2434,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "migrate-to", required_argument, NULL, 'T' },
 		{ "migrate-after", required_argument, NULL, 'U' },
 		{ "migrate-listen", required_argument, NULL, 'L' },
+		{ "migrate-downtime", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -2419,6 +2446,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->expect = DEFAULT_EXPECT;
 	o->mem_mib = 128;
 	o->linuxboot_rom = DEFAULT_LINUXBOOT_ROM;
+	o->migrate_downtime = MIG_DEFAULT_DOWNTIME_MS;
 	/* Sandboxed hosts may start us with argc 0 (see PROTOCOL.md section 7, item 13). */
 	if (argc < 1)
 		return 0;
@@ -2501,14 +2529,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->save = optarg;
 			break;
 		case 'A':
-		case 'U': {
-			double *d = c == 'A' ? &o->save_after : &o->migrate_after;
+		case 'U':
+		case 'X': {
+			double *d = c == 'A' ? &o->save_after
+				    : c == 'U' ? &o->migrate_after : &o->migrate_downtime;
 
 			errno = 0;
 			*d = strtod(optarg, &end);
 			if (errno || *end || !(*d > 0) || *d > 1e6) {
-				fprintf(stderr, "pc: --%s: '%s' is not a number of seconds\n",
-					c == 'A' ? "save-after" : "migrate-after", optarg);
+				fprintf(stderr, "pc: --%s: '%s' is not a positive number\n",
+					c == 'A' ? "save-after"
+					: c == 'U' ? "migrate-after" : "migrate-downtime", optarg);
 				return -EINVAL;
 			}
 			break;

@@ -15,6 +15,10 @@
  * then "ok" if a fresh sum over the whole buffer equals the running one
  * (memory and registers agree) or "BAD".  After a restore, n must go on
  * from the last line, t must not go back, and every line must say ok.
+ *
+ * Built with -DSWEEP, each step also writes one word in the next of the 128
+ * pages at 0x20000-0x9ffff, so that all of them are dirty all the time: a
+ * live migration of it cannot converge and must hit its stop-and-copy bound.
  */
 	.code16
 	.text
@@ -58,6 +62,16 @@ loop:
 	movw	%ax, %es:(%di)
 	subw	%bx, sum
 	addw	%ax, sum
+#ifdef SWEEP
+	movw	sweep, %ax
+	movw	%ax, %fs
+	incw	%fs:0
+	addw	$0x100, %ax		/* the next 4 KiB page */
+	cmpw	$0xa000, %ax
+	jb	5f
+	movw	$0x2000, %ax
+5:	movw	%ax, sweep
+#endif
 
 	movw	ticks, %ax
 	subw	next, %ax
@@ -153,6 +167,9 @@ next:		.word	0
 count:		.word	0
 sum:		.word	0
 idx:		.word	0
+#ifdef SWEEP
+sweep:		.word	0x2000
+#endif
 
 	.org	510
 	.byte	0x55, 0xaa

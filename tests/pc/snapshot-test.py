@@ -21,6 +21,15 @@ CASE:
              whose CRC is right but whose content is not, the wrong vcpu count, options that
              conflict with --restore: each refused with one line and exit 1, before any guest
              output
+  migrate    live migration (--migrate-to / --migrate-listen) on SIGUSR1; the source's and the
+             destination's output together must continue exactly
+  migrate-smp    the same with 2 vcpus
+  migrate-sweep  the guest built with -DSWEEP keeps 512 KiB dirty, and a downtime target of
+             1 us: the pre-copy cannot converge and the stop-and-copy bound must end it, the
+             guest intact
+  migrate-fail   destinations that fail: one that closes the connection during the pre-copy,
+             one that takes the whole stream and closes without answering, a garbage stream
+             sent to a real destination; the source's guest must go on each time
 Exits 77 when KVM or SeaBIOS is missing.
 """
 import os
@@ -184,6 +193,178 @@ def chain(r):
                                                      ", jailed" if r.jailed else ""))
 
 
+class Proc:
+    """A host run whose stdout is read without blocking."""
+
+    def __init__(self, cmd):
+        self.cmd = cmd
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        os.set_blocking(self.p.stdout.fileno(), False)
+        self.out = b""
+
+    def pump(self):
+        try:
+            chunk = self.p.stdout.read()
+        except BlockingIOError:
+            chunk = None
+        if chunk:
+            self.out += chunk
+
+    def lines(self):
+        return len(re.findall(rb"n=[0-9a-f]{4} t=[0-9a-f]{4} s=[0-9a-f]{4} (?:ok|BAD)\r\n",
+                              self.out))
+
+    def wait_for(self, pred, what, timeout=RUN_TIMEOUT, others=()):
+        deadline = time.monotonic() + timeout
+        while not pred():
+            for q in (self,) + tuple(others):
+                q.pump()
+            if time.monotonic() > deadline:
+                self.kill()
+                for q in others:
+                    q.kill()
+                fail("no %s within %d s" % (what, timeout), self.out, self.p.stderr.read())
+            time.sleep(0.02)
+
+    def finish(self, timeout=RUN_TIMEOUT):
+        try:
+            self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            fail("%s did not end" % " ".join(self.cmd), self.out)
+        self.pump()
+        self.err = self.p.stderr.read()
+        return self.p.returncode
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+
+def start_pair(r, sock, disk, src_args=()):
+    dest = Proc(r.host_args() + ["--migrate-listen", sock, "--no-stdin", "--expect",
+                                 "this is never printed", "--timeout", "80"])
+    Proc.wait_for(dest, lambda: os.path.exists(sock) or dest.p.poll() is not None,
+                  "listening socket", 20)
+    if not os.path.exists(sock):
+        fail("the destination did not listen", dest.out, dest.p.stderr.read())
+    src = Proc(r.host_args() + ["--disk", disk, "--migrate-to", sock, "--no-stdin",
+                                "--expect", "this is never printed", "--timeout", "80"] +
+               list(src_args))
+    src.wait_for(lambda: src.lines() >= LINES_PER_RUN, "counter lines", others=(dest,))
+    return dest, src
+
+
+def migrate(r, disk, bound):
+    sock = os.path.join(r.dir, "mig.sock")
+    # The sweeping guest's 512 KiB cannot be sent within 1 us: the rounds never converge.
+    dest, src = start_pair(r, sock, disk, ["--migrate-downtime", "0.001"] if bound else [])
+    os.kill(plugin_pid(src.p.pid), signal.SIGUSR1)
+    rc = src.finish()
+    if rc != 0 or b"migrated to" not in src.err:
+        dest.kill()
+        fail("source: exit %d" % rc, src.out, src.err)
+    stat = [l for l in src.err.split(b"\n") if b"migrated to" in l][0].decode()
+    if bound != ("stop-and-copy bound" in stat):
+        dest.kill()
+        fail("expected %s: %s" % ("the stop-and-copy bound" if bound else "convergence", stat))
+    dest.wait_for(lambda: dest.lines() >= LINES_PER_RUN, "counter lines on the destination")
+    dest.p.terminate()
+    dest.finish()
+    if b"the guest runs here" not in dest.err:
+        fail("destination did not say it runs the guest", dest.out, dest.err)
+    last = check_chain([src.out, dest.out])
+    print("ok: %d lines across the migration, %d vcpu(s): %s" % (last, r.cpus,
+                                                              stat.split(": ", 2)[-1]))
+
+
+def fake_destination(sock, mode, result):
+    """Accepts the source and fails: "early" after 64 KiB, "silent" after the whole stream."""
+    import socket
+    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ls.bind(sock)
+    ls.listen(1)
+    ls.settimeout(60)
+    try:
+        c, _ = ls.accept()
+    except OSError:
+        result.append("no connection")
+        return
+    ls.close()
+    os.unlink(sock)
+    c.settimeout(30)
+
+    def recv(n):
+        b = b""
+        while len(b) < n:
+            k = c.recv(n - len(b))
+            if not k:
+                raise EOFError
+            b += k
+        return b
+    try:
+        if mode == "early":
+            recv(65536)
+        else:
+            recv(8 + 16 + 8)
+            while True:
+                t, count, off = struct.unpack("<IIQ", recv(16))
+                if t == 2:
+                    recv(count * 4096)
+                elif t == 4:
+                    recv(off)
+                    break
+        result.append("ok")
+    except (EOFError, OSError) as e:
+        result.append("stream ended: %r" % e)
+    c.close()
+
+
+def migrate_fail(r, disk):
+    import threading
+    sock = os.path.join(r.dir, "fake.sock")
+    for mode, want in (("early", b"failed: "), ("silent", b"did not start the guest")):
+        result = []
+        t = threading.Thread(target=fake_destination, args=(sock, mode, result))
+        t.start()
+        while not os.path.exists(sock):
+            time.sleep(0.01)
+        src = Proc(r.host_args() + ["--disk", disk, "--migrate-to", sock, "--no-stdin",
+                                    "--expect", "this is never printed", "--timeout", "80"])
+        src.wait_for(lambda: src.lines() >= LINES_PER_RUN, "counter lines")
+        os.kill(plugin_pid(src.p.pid), signal.SIGUSR1)
+        t.join(60)
+        if result != ["ok"]:
+            src.kill()
+            fail("%s: the fake destination saw %s" % (mode, result), src.out)
+        before = src.lines()
+        src.wait_for(lambda: src.lines() >= before + LINES_PER_RUN,
+                     "the source's guest going on after a failed migration (%s)" % mode)
+        src.p.terminate()
+        src.finish()
+        fails = [l for l in src.err.split(b"\n") if b"migration to" in l]
+        if len(fails) != 1 or want not in fails[0] or b"the guest goes on here" not in fails[0]:
+            fail("%s: want one line with %r" % (mode, want), src.out, src.err)
+        check_chain([src.out])
+    # A real destination fed garbage: one line, exit 1.
+    sock = os.path.join(r.dir, "mig.sock")
+    dest = Proc(r.host_args() + ["--migrate-listen", sock, "--no-stdin", "--timeout", "60"])
+    dest.wait_for(lambda: os.path.exists(sock), "listening socket", 20)
+    import socket
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(sock)
+    c.sendall(b"PLUGVMMG" + struct.pack("<IIQ", 1, 1, 128 << 20) + struct.pack("<Q", 1 << 18) +
+              struct.pack("<IIQ", 2, 1, 1 << 40))
+    rc = dest.finish()
+    c.close()
+    lines = [l for l in dest.err.split(b"\n") if l.startswith(b"plugin: pc: ") and
+             b"waiting for" not in l]
+    if rc != 1 or len(lines) != 1 or b"bad migration stream" not in lines[0]:
+        fail("garbage stream: want exit 1 and one line", dest.out, dest.err)
+    print("ok: failed migrations left the source's guest running; a bad stream was refused")
+
+
 def sections(data):
     """(tag, offset of its header, payload offset, length) of each section."""
     off, res = 32, []
@@ -266,11 +447,21 @@ def main():
         disk = os.path.join(d, "counter.img")
         with open(counter, "rb") as f, open(disk, "wb") as g:
             g.write(f.read())
-        r = Runner(plugvm, pc, disk, d, 2 if case == "smp" else 1, jailed)
+        sweep = os.path.join(d, "sweep.img")
+        with open(os.path.join(os.path.dirname(counter), "counter-sweep.bin"), "rb") as f, \
+                open(sweep, "wb") as g:
+            g.write(f.read())
+        r = Runner(plugvm, pc, disk, d, 2 if case in ("smp", "migrate-smp") else 1, jailed)
         if case in ("chain", "smp", "jailed"):
             chain(r)
         elif case == "bad-files":
             bad_files(r)
+        elif case in ("migrate", "migrate-smp"):
+            migrate(r, disk, False)
+        elif case == "migrate-sweep":
+            migrate(r, sweep, True)
+        elif case == "migrate-fail":
+            migrate_fail(r, disk)
         else:
             print("unknown case " + case)
             sys.exit(2)
