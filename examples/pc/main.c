@@ -444,9 +444,20 @@ static int vcpu_restore(struct vcpu_ctx *v)
 static int vcpu_park(struct vcpu_ctx *v)
 {
 	struct pc *pc = v->pc;
+	const uint32_t *msr_list;
+	uint32_t nmsr;
 	int r, release;
 
-	r = vcpu_state_get(v->vcpu, pc->msr_list, pc->nmsr, &v->saved);
+	/*
+	 * The main thread set the MSR list before it asked the host to pause
+	 * us; that order runs through another process, so take it from
+	 * under the lock the main thread held after writing it.
+	 */
+	pthread_mutex_lock(&pc->park_lock);
+	msr_list = pc->msr_list;
+	nmsr = pc->nmsr;
+	pthread_mutex_unlock(&pc->park_lock);
+	r = vcpu_state_get(v->vcpu, msr_list, nmsr, &v->saved);
 	if (!r) {
 		free(v->saved.cpuid);
 		v->saved.cpuid = calloc(v->ncpuid ? v->ncpuid : 1, sizeof(*v->cpuid));
