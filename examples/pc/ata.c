@@ -10,10 +10,12 @@
  * ("rep insw") arrives in pieces of whatever length KVM chose, so the
  * sector buffer is a byte stream with a position.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pc.h"
+#include "snapshot.h"
 
 enum {
 	ATA_DATA = 0,
@@ -468,4 +470,66 @@ void ata_io(struct ata *a, uint16_t port, uint8_t *data, uint32_t len, bool is_w
 		return;
 	}
 	pc_io_bytewise(a, port, data, len, is_write, ata_read8, ata_write8);
+}
+
+/* ---- snapshot (section "ATA "; the disk's sectors are the caller's) ---- */
+
+void ata_save(const struct ata *a, struct snap_out *o)
+{
+	const uint8_t regs[] = { a->feature,  a->nsect,	   a->lbal,	a->lbam,
+				 a->lbah,     a->hob_nsect, a->hob_lbal, a->hob_lbam,
+				 a->hob_lbah, a->select,    a->status,	 a->error,
+				 a->control,  a->multiple,  a->data_in,	 a->data_out,
+				 a->irq_pending, a->irq_level };
+
+	snap_put_u64(o, a->nsectors);
+	snap_put(o, regs, sizeof(regs));
+	snap_put(o, a->buf, sizeof(a->buf));
+	snap_put_u32(o, a->pos);
+	snap_put_u64(o, a->lba);
+	snap_put_u32(o, a->remaining);
+	snap_put_u32(o, a->block_left);
+	snap_put_u32(o, a->block);
+}
+
+/* `a` comes from ata_init() with the disk: its size must be the saved one. */
+int ata_restore(struct ata *a, struct snap_in *in)
+{
+	struct ata t = *a;
+	uint64_t nsectors = snap_get_u64(in);
+
+	t.feature = snap_get_u8(in);
+	t.nsect = snap_get_u8(in);
+	t.lbal = snap_get_u8(in);
+	t.lbam = snap_get_u8(in);
+	t.lbah = snap_get_u8(in);
+	t.hob_nsect = snap_get_u8(in);
+	t.hob_lbal = snap_get_u8(in);
+	t.hob_lbam = snap_get_u8(in);
+	t.hob_lbah = snap_get_u8(in);
+	t.select = snap_get_u8(in);
+	t.status = snap_get_u8(in);
+	t.error = snap_get_u8(in);
+	t.control = snap_get_u8(in);
+	t.multiple = snap_get_u8(in);
+	t.data_in = snap_get_bool(in);
+	t.data_out = snap_get_bool(in);
+	t.irq_pending = snap_get_bool(in);
+	t.irq_level = snap_get_bool(in);
+	snap_get(in, t.buf, sizeof(t.buf));
+	t.pos = snap_get_u32(in);
+	t.lba = snap_get_u64(in);
+	t.remaining = snap_get_u32(in);
+	t.block_left = snap_get_u32(in);
+	t.block = snap_get_u32(in);
+	if (!snap_in_ok(in) || nsectors != a->nsectors || t.pos > ATA_SECTOR ||
+	    t.multiple > ATA_MAX_MULTIPLE || (t.data_in && t.data_out))
+		return -EINVAL;
+	/* An active data phase must stay inside the disk, with a sane block. */
+	if ((t.data_out || (t.data_in && t.remaining)) &&
+	    (t.lba >= t.nsectors || t.remaining >= t.nsectors - t.lba || t.block < 1 ||
+	     t.block > ATA_MAX_MULTIPLE || t.block_left > t.remaining))
+		return -EINVAL;
+	*a = t;
+	return 0;
 }

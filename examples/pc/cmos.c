@@ -8,9 +8,11 @@
  * IRQ 8 itself (through an irqfd, so ticks cost no host round trip), and
  * the irqfd's resampling lowers the line when the guest acknowledges it.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "pc.h"
+#include "snapshot.h"
 
 enum {
 	RTC_SECONDS = 0x00,
@@ -303,4 +305,27 @@ bool cmos_periodic_tick(struct cmos *c)
 		return false;
 	c->ram[RTC_REG_C] |= REG_C_IRQF;
 	return true;
+}
+
+/* ---- snapshot (section "CMOS") ---- */
+
+void cmos_save(const struct cmos *c, struct snap_out *o)
+{
+	snap_put_u8(o, c->index);
+	snap_put(o, c->ram, sizeof(c->ram));
+	snap_put_u64(o, (uint64_t)c->offset);
+}
+
+int cmos_restore(struct cmos *c, struct snap_in *in)
+{
+	struct cmos t = *c;
+
+	t.index = snap_get_u8(in);
+	snap_get(in, t.ram, sizeof(t.ram));
+	/* The guest's clock stays this far from the host's (it follows real time). */
+	t.offset = (int64_t)snap_get_u64(in);
+	if (!snap_in_ok(in) || t.index >= CMOS_SIZE)
+		return -EINVAL;
+	*c = t;
+	return 0;
 }

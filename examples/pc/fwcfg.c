@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "pc.h"
+#include "snapshot.h"
 
 #define FWCFG_DIR_ENTRY 64 /* be32 size, be16 select, be16 reserved, name[56] */
 
@@ -245,4 +246,64 @@ void fwcfg_dma_io(struct fwcfg *f, uint16_t port, uint8_t *data, uint32_t len, b
 	for (; i < len; i++)
 		if (!is_write)
 			data[i] = 0xff;
+}
+
+/* ---- snapshot (section "FWCF": every item, so a restore needs no kernel or ROM file) ---- */
+
+void fwcfg_save(const struct fwcfg *f, struct snap_out *o)
+{
+	unsigned int i;
+
+	snap_put_u16(o, f->next_file_key);
+	snap_put_u16(o, f->selector);
+	snap_put_u32(o, f->offset);
+	snap_put(o, f->dma_addr, sizeof(f->dma_addr));
+	snap_put_u32(o, f->nitems);
+	for (i = 0; i < f->nitems; i++) {
+		const struct fwcfg_item *it = &f->items[i];
+
+		snap_put_u16(o, it->key);
+		snap_put(o, it->name, sizeof(it->name));
+		snap_put_u32(o, it->size);
+		snap_put(o, it->data, it->size);
+	}
+}
+
+/* `f` must be fresh from fwcfg_init(); on failure it is left empty. */
+int fwcfg_restore(struct fwcfg *f, struct snap_in *in)
+{
+	uint16_t next_key = snap_get_u16(in), selector = snap_get_u16(in);
+	uint32_t offset = snap_get_u32(in), n, i;
+	uint8_t dma_addr[8];
+
+	snap_get(in, dma_addr, sizeof(dma_addr));
+	n = snap_get_u32(in);
+	if (in->bad || n > FWCFG_MAX_ITEMS)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		char name[FWCFG_NAME_MAX];
+		uint16_t key = snap_get_u16(in);
+		uint32_t size;
+		const uint8_t *data;
+
+		snap_get(in, name, sizeof(name));
+		size = snap_get_u32(in);
+		data = snap_get_ptr(in, size);
+		if (!data || memchr(name, 0, sizeof(name)) == NULL ||
+		    (name[0] ? key < FWCFG_FILE_FIRST || key >= 0x4000
+			     : key >= FWCFG_FILE_FIRST && key < 0x8000) ||
+		    fwcfg_insert(f, key, name[0] ? name : NULL, data, size) < 0) {
+			fwcfg_free(f);
+			return -EINVAL;
+		}
+	}
+	if (!snap_in_ok(in) || next_key < FWCFG_FILE_FIRST || next_key > 0x4000) {
+		fwcfg_free(f);
+		return -EINVAL;
+	}
+	f->next_file_key = next_key;
+	f->selector = selector;
+	f->offset = offset;
+	memcpy(f->dma_addr, dma_addr, sizeof(dma_addr));
+	return 0;
 }

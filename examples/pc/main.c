@@ -40,7 +40,10 @@
 #include <crosvm.h>
 
 #include "memory.h"
+#include "migrate.h"
 #include "pc.h"
+#include "snapshot.h"
+#include "vmstate.h"
 
 #define MAX_VCPUS 64
 #define LINE_MAX_KEEP 512
@@ -60,6 +63,11 @@ struct options {
 	bool stay, quiet, verbose, no_fwcfg, boot_menu, sercon, sync_debugcon;
 	bool no_stdin, disk_writable;
 	const char *kernel, *initrd, *append, *linuxboot_rom;
+	const char *save, *restore; /* snapshot files */
+	double save_after;          /* seconds; 0: only on SIGUSR1 */
+	const char *migrate_to, *migrate_listen; /* unix socket paths */
+	double migrate_after;
+	double migrate_downtime; /* ms the stop-and-copy may take, by the measured bandwidth */
 };
 
 struct vcpu_ctx {
@@ -69,6 +77,10 @@ struct vcpu_ctx {
 	struct crosvm_vcpu *vcpu;
 	pthread_t thread;
 	bool started;
+	/* What was given at INIT (crosvm.h cannot read CPUID back), and the parked state. */
+	struct kvm_cpuid_entry2 *cpuid;
+	uint32_t ncpuid;
+	struct vcpu_state saved;
 };
 
 struct line {
@@ -119,7 +131,32 @@ struct pc {
 	atomic_int exit_status; /* -1 until decided */
 	atomic_bool matched;
 	struct timespec t0;
+
+	/* Snapshots: vcpus park in their PAUSED event while the machine is read. */
+	pthread_mutex_t park_lock;
+	pthread_cond_t park_cond;
+	unsigned int parked;
+	int park_err;
+	int park_release; /* PARK_HOLD, PARK_RESUME or PARK_LEAVE */
+	uint32_t *msr_list;
+	uint32_t nmsr;
+	int save_fd;      /* SIGUSR1 */
+	bool saved;       /* the run ended in a snapshot: the output stream stops exactly there */
+	/* --restore: the validated file and what goes into KVM from it. */
+	struct snap_file snap;
+	struct vm_state vm_restore;
+	struct vcpu_state *cpu_restore;
+	unsigned int snap_vcpus;
+	bool restoring;
+	/* Live migration: written pages the dirty log cannot see, the log's buffer, the peer. */
+	uint8_t *plugin_dirty, *mig_bitmap;
+	int mig_sock;
+	char state_path[64];
 };
+
+enum { PARK_HOLD = 0, PARK_RESUME, PARK_LEAVE };
+
+static void mark_plugin_dirty(struct pc *pc, uint64_t off, uint64_t len);
 
 /* The connection of the thread that is handling a guest access (one per vcpu thread). */
 static __thread struct crosvm *tls_conn;
@@ -381,6 +418,69 @@ static void handle_io(struct pc *pc, struct crosvm_vcpu_event *ev)
 
 /* ---- vcpus ---- */
 
+/* The pause token that parks vcpus for a snapshot. */
+static int park_token;
+
+/* At INIT of a restored machine: the saved state instead of the reset state. */
+static int vcpu_restore(struct vcpu_ctx *v)
+{
+	struct vcpu_state *st = &v->pc->cpu_restore[v->id];
+	int r;
+
+	v->cpuid = calloc(st->ncpuid, sizeof(*v->cpuid));
+	if (!v->cpuid)
+		return -ENOMEM;
+	memcpy(v->cpuid, st->cpuid, st->ncpuid * sizeof(*v->cpuid));
+	v->ncpuid = st->ncpuid;
+	r = vcpu_state_set(v->vcpu, st);
+	vcpu_state_free(st);
+	return r;
+}
+
+/*
+ * A PAUSED event for a snapshot: read this vcpu's state, report it, and
+ * wait (stopped) until the main thread says whether to resume or leave.
+ */
+static int vcpu_park(struct vcpu_ctx *v)
+{
+	struct pc *pc = v->pc;
+	const uint32_t *msr_list;
+	uint32_t nmsr;
+	int r, release;
+
+	/*
+	 * The main thread set the MSR list before it asked the host to pause
+	 * us; that order runs through another process, so take it from
+	 * under the lock the main thread held after writing it.
+	 */
+	pthread_mutex_lock(&pc->park_lock);
+	msr_list = pc->msr_list;
+	nmsr = pc->nmsr;
+	pthread_mutex_unlock(&pc->park_lock);
+	r = vcpu_state_get(v->vcpu, msr_list, nmsr, &v->saved);
+	if (!r) {
+		free(v->saved.cpuid);
+		v->saved.cpuid = calloc(v->ncpuid ? v->ncpuid : 1, sizeof(*v->cpuid));
+		if (v->saved.cpuid && v->ncpuid)
+			memcpy(v->saved.cpuid, v->cpuid, v->ncpuid * sizeof(*v->cpuid));
+		v->saved.ncpuid = v->ncpuid;
+		if (!v->saved.cpuid || !v->ncpuid)
+			r = -ENODATA;
+	}
+	pthread_mutex_lock(&pc->park_lock);
+	if (r < 0 && !pc->park_err)
+		pc->park_err = r;
+	pc->parked++;
+	pthread_cond_broadcast(&pc->park_cond);
+	while (pc->park_release == PARK_HOLD)
+		pthread_cond_wait(&pc->park_cond, &pc->park_lock);
+	release = pc->park_release;
+	pc->parked--;
+	pthread_cond_broadcast(&pc->park_cond);
+	pthread_mutex_unlock(&pc->park_lock);
+	return release;
+}
+
 static int vcpu_init(struct vcpu_ctx *v)
 {
 	struct pc *pc = v->pc;
@@ -400,7 +500,9 @@ static int vcpu_init(struct vcpu_ctx *v)
 			e[i].edx = v->id;
 	}
 	r = crosvm_vcpu_set_cpuid(v->vcpu, pc->ncpuid, e);
-	free(e);
+	free(v->cpuid);
+	v->cpuid = e;
+	v->ncpuid = pc->ncpuid;
 	return r;
 }
 
@@ -425,9 +527,10 @@ static void *vcpu_thread(void *arg)
 		switch (ev.kind) {
 		case CROSVM_VCPU_EVENT_KIND_INIT:
 			/* The registers stay at KVM's reset state: only CPUID is ours to give. */
-			r = vcpu_init(v);
+			r = pc->restoring ? vcpu_restore(v) : vcpu_init(v);
 			if (r < 0) {
-				say("vcpu %u: set_cpuid: %s", v->id, strerror(-r));
+				say("vcpu %u: %s: %s", v->id,
+				    pc->restoring ? "restoring its state" : "set_cpuid", strerror(-r));
 				pc_finish(pc, 1);
 			}
 			break;
@@ -439,6 +542,8 @@ static void *vcpu_thread(void *arg)
 		case CROSVM_VCPU_EVENT_KIND_PAUSED:
 			/* Leaving without resuming keeps the vcpu stopped for good. */
 			if (ev.user == &stop_token)
+				return NULL;
+			if (ev.user == &park_token && vcpu_park(v) == PARK_LEAVE)
 				return NULL;
 			break;
 		default:
@@ -487,13 +592,17 @@ static void *rtc_thread(void *arg)
 
 			if (read(tfd, &n, sizeof(n)) < 0)
 				continue;
+			/*
+			 * The flag and its interrupt go together under the lock, so
+			 * that a snapshot never holds one without the other.  Ticks
+			 * while the line is still raised are lost, as on real chips.
+			 */
 			pthread_mutex_lock(&pc->lock);
 			fire = cmos_periodic_tick(&pc->cmos);
-			pthread_mutex_unlock(&pc->lock);
-			/* Ticks while the line is still raised are lost, as on real chips. */
 			n = 1;
 			if (fire && write(crosvm_irq_event_get_fd(pc->rtc_irq), &n, sizeof(n)) < 0)
 				say("RTC: irqfd: %s", strerror(errno));
+			pthread_mutex_unlock(&pc->lock);
 		}
 		pthread_mutex_lock(&pc->lock);
 		now = cmos_periodic_hz(&pc->cmos);
@@ -862,6 +971,7 @@ static void *guest_ram(void *opaque, uint64_t gpa, uint64_t len)
 		off = m->below_4g + (gpa - PC_4G);
 	else
 		return NULL;
+	mark_plugin_dirty(pc, off, len);
 	return pc->ram_map + off;
 }
 
@@ -950,6 +1060,978 @@ out:
 	return r;
 }
 
+/* ---- snapshots (--save, --restore; the format is in snapshot.h and README.md) ---- */
+
+#define TAG_MACH SNAP_TAG('M', 'A', 'C', 'H')
+#define TAG_CPU SNAP_TAG('C', 'P', 'U', ' ')
+#define TAG_VM SNAP_TAG('V', 'M', ' ', ' ')
+#define TAG_CMOS SNAP_TAG('C', 'M', 'O', 'S')
+#define TAG_UART SNAP_TAG('U', 'A', 'R', 'T')
+#define TAG_PS2 SNAP_TAG('P', 'S', '2', ' ')
+#define TAG_P92 SNAP_TAG('P', '9', '2', ' ')
+#define TAG_P61 SNAP_TAG('P', '6', '1', ' ')
+#define TAG_PCI SNAP_TAG('P', 'C', 'I', ' ')
+#define TAG_FWCF SNAP_TAG('F', 'W', 'C', 'F')
+#define TAG_ATA SNAP_TAG('A', 'T', 'A', ' ')
+#define TAG_DISK SNAP_TAG('D', 'I', 'S', 'K')
+#define TAG_ROM SNAP_TAG('R', 'O', 'M', ' ')
+#define TAG_RAM SNAP_TAG('R', 'A', 'M', ' ')
+
+/* MACH flags. */
+#define MACH_NO_FWCFG 0x01
+#define MACH_DISK 0x02
+#define MACH_DISK_FILE 0x04 /* --disk-writable: the image file holds the disk, not the snapshot */
+#define MACH_FWCFG_DMA 0x08
+#define MACH_DEBUGCON_ASYNC 0x10
+#define MACH_FLAGS 0x1f
+
+#define PARK_TIMEOUT_S 5
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The plugin's view of guest RAM, mapped once and kept (fw_cfg DMA uses it too). */
+static int map_guest_ram(struct pc *pc)
+{
+	void *p;
+
+	if (pc->ram_map)
+		return 0;
+	p = mmap(NULL, pc->mem.ram_size, PROT_READ | PROT_WRITE, MAP_SHARED, pc->mem.ram_fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	pc->ram_map = p;
+	return 0;
+}
+
+static uint32_t machine_flags(const struct pc *pc)
+{
+	return (pc->opt.no_fwcfg ? MACH_NO_FWCFG : 0) | (pc->have_disk ? MACH_DISK : 0) |
+	       (pc->disk_fd >= 0 ? MACH_DISK_FILE : 0) |
+	       (pc->fwcfg.guest_ptr ? MACH_FWCFG_DMA : 0) |
+	       (pc->debugcon_async ? MACH_DEBUGCON_ASYNC : 0);
+}
+
+/* One device model's section: its X_save() into a buffer, then into the file. */
+#define SAVE_DEVICE(w, tag, save, dev)                  \
+	do {                                            \
+		struct snap_out o_ = { 0 };             \
+		save(dev, &o_);                         \
+		snap_write_section(w, tag, 1, &o_);     \
+		snap_out_free(&o_);                     \
+	} while (0)
+
+/*
+ * Writes the whole machine to `fd` (vcpus parked, models locked); without
+ * `with_ram` the RAM section is empty (a migration sent RAM already).
+ */
+static int write_machine(struct pc *pc, const struct vm_state *vm, int fd, bool with_ram)
+{
+	struct snap_writer w;
+	struct snap_out o = { 0 };
+	uint8_t *rom;
+	unsigned int i;
+	int r;
+
+	r = map_guest_ram(pc);
+	if (r < 0)
+		return r;
+	rom = mmap(NULL, pc->mem.rom_size, PROT_READ, MAP_SHARED, pc->mem.rom_fd, 0);
+	if (rom == MAP_FAILED)
+		return -errno;
+	snap_write_begin(&w, fd);
+	snap_put_u32(&o, pc->nvcpus);
+	snap_put_u64(&o, pc->mem.ram_size);
+	snap_put_u64(&o, pc->mem.rom_size);
+	snap_put_u32(&o, machine_flags(pc));
+	snap_put_u64(&o, pc->have_disk ? pc->ata.nsectors : 0);
+	snap_write_section(&w, TAG_MACH, 1, &o);
+	snap_out_free(&o);
+	for (i = 0; i < pc->nvcpus; i++) {
+		snap_put_u32(&o, i);
+		vcpu_state_save(&pc->vcpus[i].saved, &o);
+		snap_write_section(&w, TAG_CPU, 1, &o);
+		snap_out_free(&o);
+	}
+	vm_state_save(vm, &o);
+	snap_write_section(&w, TAG_VM, 1, &o);
+	snap_out_free(&o);
+	SAVE_DEVICE(&w, TAG_CMOS, cmos_save, &pc->cmos);
+	SAVE_DEVICE(&w, TAG_UART, uart_save, &pc->uart);
+	SAVE_DEVICE(&w, TAG_PS2, ps2_save, &pc->ps2);
+	SAVE_DEVICE(&w, TAG_P92, port92_save, &pc->port92);
+	SAVE_DEVICE(&w, TAG_P61, port61_save, &pc->port61);
+	SAVE_DEVICE(&w, TAG_PCI, pci_save, &pc->pci);
+	if (!pc->opt.no_fwcfg)
+		SAVE_DEVICE(&w, TAG_FWCF, fwcfg_save, &pc->fwcfg);
+	if (pc->have_disk) {
+		SAVE_DEVICE(&w, TAG_ATA, ata_save, &pc->ata);
+		if (pc->disk_fd < 0)
+			vmstate_save_memory(&w, TAG_DISK, pc->ata.disk, pc->ata.nsectors * ATA_SECTOR,
+					    -1);
+	}
+	vmstate_save_memory(&w, TAG_ROM, rom, pc->mem.rom_size, pc->mem.rom_fd);
+	vmstate_save_memory(&w, TAG_RAM, pc->ram_map, with_ram ? pc->mem.ram_size : 0,
+			    pc->mem.ram_fd);
+	r = snap_write_finish(&w);
+	munmap(rom, pc->mem.rom_size);
+	return r;
+}
+
+static int write_snapshot(struct pc *pc, const struct vm_state *vm, char *err, size_t errlen)
+{
+	const char *path = pc->opt.save;
+	int fd, r;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "snapshot %s: cannot create: %s", path, strerror(errno));
+		return r;
+	}
+	r = write_machine(pc, vm, fd, true);
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (r < 0)
+		snprintf(err, errlen, "snapshot %s: writing: %s", path, strerror(-r));
+	return r;
+}
+
+static void unpark(struct pc *pc, int how)
+{
+	pthread_mutex_lock(&pc->park_lock);
+	pc->park_release = how;
+	pthread_cond_broadcast(&pc->park_cond);
+	pthread_mutex_unlock(&pc->park_lock);
+}
+
+/*
+ * Stops every vcpu in a PAUSED event, where each reads its own state.
+ * Returns 0 with all of them parked, or an error (they are resumed).
+ */
+static int park_vcpus(struct pc *pc, char *err, size_t errlen)
+{
+	struct timespec deadline;
+	uint64_t mask = 0;
+	unsigned int i, n = 0;
+	int r;
+
+	if (!pc->msr_list) {
+		r = vmstate_msr_list(pc->crosvm, &pc->msr_list, &pc->nmsr);
+		if (r < 0) {
+			snprintf(err, errlen, "snapshot: MSR index list: %s", strerror(-r));
+			return r;
+		}
+	}
+	for (i = 0; i < pc->nvcpus; i++)
+		if (pc->vcpus[i].started) {
+			mask |= 1ull << i;
+			n++;
+		}
+	pthread_mutex_lock(&pc->park_lock);
+	pc->park_release = PARK_HOLD;
+	pc->park_err = 0;
+	pthread_mutex_unlock(&pc->park_lock);
+	if (n != pc->nvcpus) {
+		snprintf(err, errlen, "snapshot: not every vcpu is running");
+		return -EAGAIN;
+	}
+	r = crosvm_pause_vcpus(pc->crosvm, mask, &park_token);
+	if (r < 0) {
+		snprintf(err, errlen, "snapshot: pause_vcpus: %s", strerror(-r));
+		unpark(pc, PARK_RESUME);
+		return r;
+	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += PARK_TIMEOUT_S;
+	r = 0;
+	pthread_mutex_lock(&pc->park_lock);
+	while (pc->parked < n && r == 0)
+		r = pthread_cond_timedwait(&pc->park_cond, &pc->park_lock, &deadline);
+	if (pc->parked < n) {
+		snprintf(err, errlen, "snapshot: %u of %u vcpus stopped within %d s", pc->parked, n,
+			 PARK_TIMEOUT_S);
+		r = -ETIMEDOUT;
+	} else if (pc->park_err) {
+		r = pc->park_err;
+		snprintf(err, errlen, "snapshot: reading vcpu state: %s", strerror(-r));
+	}
+	pthread_mutex_unlock(&pc->park_lock);
+	if (r < 0)
+		unpark(pc, PARK_RESUME);
+	return r;
+}
+
+/* --save: park, write, and on success end the run with status 0; else the guest goes on. */
+static int save_machine(struct pc *pc)
+{
+	struct vm_state vm;
+	char err[300];
+	double t0 = now_s(), t1;
+	int r;
+
+	r = park_vcpus(pc, err, sizeof(err));
+	if (r < 0) {
+		say("%s; the guest goes on", err);
+		return r;
+	}
+	t1 = now_s();
+	pthread_mutex_lock(&pc->lock);
+	r = vm_state_get(pc->crosvm, &vm);
+	if (r < 0)
+		snprintf(err, sizeof(err), "snapshot: reading the VM state: %s", strerror(-r));
+	else
+		r = write_snapshot(pc, &vm, err, sizeof(err));
+	pthread_mutex_unlock(&pc->lock);
+	if (r < 0) {
+		unpark(pc, PARK_RESUME);
+		say("%s; the guest goes on", err);
+		return r;
+	}
+	pc->saved = true;
+	unpark(pc, PARK_LEAVE);
+	say("saved the machine to %s at %.3f s: vcpus stopped in %.1f ms, written in %.1f ms",
+	    pc->opt.save, elapsed(pc), (t1 - t0) * 1e3, (now_s() - t1) * 1e3);
+	return 0;
+}
+
+static volatile sig_atomic_t save_signal_fd = -1;
+
+static void save_signal(int sig)
+{
+	uint64_t one = 1;
+
+	(void)sig;
+	if (save_signal_fd >= 0 && write(save_signal_fd, &one, sizeof(one)) < 0)
+		return;
+}
+
+/* ---- restoring: the whole file is checked before anything reaches KVM ---- */
+
+static int bad_section(const char *path, uint32_t tag, char *err, size_t errlen)
+{
+	char t[5];
+
+	snprintf(err, errlen, "%s: corrupted snapshot (section %s does not hold what it should)",
+		 path, snap_tag_name(tag, t));
+	return -EINVAL;
+}
+
+/* A device model's section into its X_restore(); a refusal is a corrupted file. */
+#define RESTORE_DEVICE(pc, tag, load, dev, err, errlen)                               \
+	({                                                                               \
+		const struct snap_section *s_ = snap_find(&(pc)->snap, tag, 0);           \
+		struct snap_in in_;                                                      \
+		snap_in_init(&in_, s_->data, s_->len);                                   \
+		load(dev, &in_) < 0 ? bad_section((pc)->opt.restore, tag, err, errlen) : 0; \
+	})
+
+/* Which sections a machine with `flags` has, and how many of each. */
+static unsigned int sections_wanted(uint32_t tag, uint32_t flags, uint32_t ncpu)
+{
+	switch (tag) {
+	case TAG_MACH:
+	case TAG_VM:
+	case TAG_CMOS:
+	case TAG_UART:
+	case TAG_PS2:
+	case TAG_P92:
+	case TAG_P61:
+	case TAG_PCI:
+	case TAG_ROM:
+	case TAG_RAM:
+	case SNAP_TAG_END:
+		return 1;
+	case TAG_CPU:
+		return ncpu;
+	case TAG_FWCF:
+		return !(flags & MACH_NO_FWCFG);
+	case TAG_ATA:
+		return (flags & MACH_DISK) != 0;
+	case TAG_DISK:
+		return (flags & MACH_DISK) && !(flags & MACH_DISK_FILE);
+	default:
+		return 0;
+	}
+}
+
+static int check_sections(struct pc *pc, uint32_t flags, uint32_t ncpu, char *err, size_t errlen)
+{
+	static const uint32_t tags[] = { TAG_MACH, TAG_CPU,  TAG_VM,  TAG_CMOS, TAG_UART,
+					 TAG_PS2,  TAG_P92,  TAG_P61, TAG_PCI,	TAG_FWCF,
+					 TAG_ATA,  TAG_DISK, TAG_ROM, TAG_RAM,	SNAP_TAG_END };
+	const char *path = pc->opt.restore;
+	unsigned int i, j, known;
+	char t[5];
+
+	for (i = 0; i < pc->snap.nsect; i++) {
+		const struct snap_section *s = &pc->snap.sect[i];
+
+		for (j = 0, known = 0; j < sizeof(tags) / sizeof(tags[0]); j++)
+			known |= tags[j] == s->tag;
+		if (!known || s->version != 1) {
+			snprintf(err, errlen, "%s: section %s version %u is not one this pc knows",
+				 path, snap_tag_name(s->tag, t), s->version);
+			return -EINVAL;
+		}
+	}
+	for (j = 0; j < sizeof(tags) / sizeof(tags[0]); j++) {
+		unsigned int want = sections_wanted(tags[j], flags, ncpu);
+
+		if (snap_count(&pc->snap, tags[j]) != want) {
+			snprintf(err, errlen, "%s: corrupted snapshot (%u %s sections, expected %u)",
+				 path, snap_count(&pc->snap, tags[j]), snap_tag_name(tags[j], t),
+				 want);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* The disk of a restored machine: the snapshot's copy, or the image file given again. */
+static int restore_disk(struct pc *pc, uint32_t flags, uint64_t nsect, char *err, size_t errlen)
+{
+	const char *path = pc->opt.restore;
+	uint8_t *disk;
+	int r;
+
+	if (flags & MACH_DISK_FILE) {
+		if (!pc->opt.disk || !pc->opt.disk_writable) {
+			snprintf(err, errlen,
+				 "%s: the machine wrote through to its disk image: give it again with "
+				 "--disk IMAGE --disk-writable",
+				 path);
+			return -EINVAL;
+		}
+		r = load_disk(pc, err, errlen);
+		if (r < 0)
+			return r;
+		if (pc->ata.nsectors != nsect) {
+			snprintf(err, errlen, "disk %s: %" PRIu64 " sectors, the snapshot's disk had %" PRIu64,
+				 pc->opt.disk, pc->ata.nsectors, nsect);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (pc->opt.disk) {
+		snprintf(err, errlen, "%s: the snapshot carries its own disk: drop --disk", path);
+		return -EINVAL;
+	}
+	if (vmstate_check_memory(snap_find(&pc->snap, TAG_DISK, 0), nsect * ATA_SECTOR) < 0)
+		return bad_section(path, TAG_DISK, err, errlen);
+	disk = calloc(nsect, ATA_SECTOR);
+	if (!disk) {
+		snprintf(err, errlen, "out of memory for the disk");
+		return -ENOMEM;
+	}
+	vmstate_load_memory(snap_find(&pc->snap, TAG_DISK, 0), disk);
+	ata_init(&pc->ata, &pc->env, disk, nsect);
+	return 0;
+}
+
+static int load_snapshot(struct pc *pc, char *err, size_t errlen)
+{
+	const char *path = pc->opt.restore;
+	const struct snap_section *s;
+	struct snap_in in;
+	uint64_t ram, rom, nsect;
+	uint32_t ncpu, flags, i;
+	uint8_t *rom_map;
+	int r;
+
+	r = snap_open(path, &pc->snap, err, errlen);
+	if (r < 0)
+		return r;
+	s = snap_find(&pc->snap, TAG_MACH, 0);
+	if (!s)
+		return bad_section(path, TAG_MACH, err, errlen);
+	snap_in_init(&in, s->data, s->len);
+	ncpu = snap_get_u32(&in);
+	ram = snap_get_u64(&in);
+	rom = snap_get_u64(&in);
+	flags = snap_get_u32(&in);
+	nsect = snap_get_u64(&in);
+	if (!snap_in_ok(&in) || !ncpu || ncpu > MAX_VCPUS || ram < (16ull << 20) ||
+	    ram > (1ull << 40) || ram % (1u << 20) || rom < 0x10000 || rom > (16u << 20) ||
+	    rom % 4096 || (flags & ~MACH_FLAGS) ||
+	    (!!(flags & MACH_DISK) != !!nsect) || nsect > MAX_DISK / ATA_SECTOR + 16 * 63 ||
+	    nsect % (16 * 63))
+		return bad_section(path, TAG_MACH, err, errlen);
+	r = check_sections(pc, flags, ncpu, err, errlen);
+	if (r < 0)
+		return r;
+	if (vmstate_check_memory(snap_find(&pc->snap, TAG_RAM, 0), ram) < 0)
+		return bad_section(path, TAG_RAM, err, errlen);
+	if (vmstate_check_memory(snap_find(&pc->snap, TAG_ROM, 0), rom) < 0)
+		return bad_section(path, TAG_ROM, err, errlen);
+
+	pc->cpu_restore = calloc(ncpu, sizeof(*pc->cpu_restore));
+	if (!pc->cpu_restore) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	pc->snap_vcpus = ncpu;
+	for (i = 0; i < ncpu; i++) {
+		struct vcpu_state st;
+		uint32_t id;
+
+		s = snap_find(&pc->snap, TAG_CPU, i);
+		snap_in_init(&in, s->data, s->len);
+		id = snap_get_u32(&in);
+		r = vcpu_state_restore(&st, &in);
+		if (r < 0 || id >= ncpu || pc->cpu_restore[id].cpuid) {
+			vcpu_state_free(&st);
+			return bad_section(path, TAG_CPU, err, errlen);
+		}
+		pc->cpu_restore[id] = st;
+	}
+	s = snap_find(&pc->snap, TAG_VM, 0);
+	snap_in_init(&in, s->data, s->len);
+	if (vm_state_restore(&pc->vm_restore, &in) < 0)
+		return bad_section(path, TAG_VM, err, errlen);
+
+	/* The models, built as at power-on and then given their saved registers. */
+	pc->opt.no_fwcfg = flags & MACH_NO_FWCFG;
+	pc->have_disk = flags & MACH_DISK;
+	pc->debugcon_async = flags & MACH_DEBUGCON_ASYNC;
+	pc->opt.mem_mib = ram >> 20;
+	cmos_init(&pc->cmos, &pc->env, ram < PC_PCI_HOLE ? ram : PC_PCI_HOLE,
+		  ram < PC_PCI_HOLE ? 0 : ram - PC_PCI_HOLE, ncpu, pc->have_disk);
+	uart_init(&pc->uart, &pc->env);
+	ps2_init(&pc->ps2, &pc->env);
+	port92_init(&pc->port92, &pc->env);
+	pci_init(&pc->pci, &pc->env, pc->have_disk);
+	r = RESTORE_DEVICE(pc, TAG_CMOS, cmos_restore, &pc->cmos, err, errlen);
+	if (!r)
+		r = RESTORE_DEVICE(pc, TAG_UART, uart_restore, &pc->uart, err, errlen);
+	if (!r)
+		r = RESTORE_DEVICE(pc, TAG_PS2, ps2_restore, &pc->ps2, err, errlen);
+	if (!r)
+		r = RESTORE_DEVICE(pc, TAG_P92, port92_restore, &pc->port92, err,
+				   errlen);
+	if (!r)
+		r = RESTORE_DEVICE(pc, TAG_P61, port61_restore, &pc->port61, err,
+				   errlen);
+	if (!r)
+		r = RESTORE_DEVICE(pc, TAG_PCI, pci_restore, &pc->pci, err, errlen);
+	if (!r && !pc->opt.no_fwcfg)
+		r = RESTORE_DEVICE(pc, TAG_FWCF, fwcfg_restore, &pc->fwcfg, err,
+				   errlen);
+	if (!r && pc->have_disk) {
+		r = restore_disk(pc, flags, nsect, err, errlen);
+		if (!r)
+			r = RESTORE_DEVICE(pc, TAG_ATA, ata_restore, &pc->ata, err,
+					   errlen);
+	}
+	if (r < 0)
+		return r;
+
+	/* Guest memory: fresh zeroed memfds (or those a migration filled), then the saved pages. */
+	if (pc->mem.ram_fd >= 0 && (pc->mem.ram_size != ram || pc->mem.rom_size != rom))
+		return bad_section(path, TAG_MACH, err, errlen);
+	r = pc->mem.ram_fd >= 0 ? 0 : memory_create(&pc->mem, ram, rom);
+	if (r == 0)
+		r = map_guest_ram(pc);
+	if (r < 0) {
+		snprintf(err, errlen, "guest memory for the snapshot: %s", strerror(-r));
+		return r;
+	}
+	vmstate_load_memory(snap_find(&pc->snap, TAG_RAM, 0), pc->ram_map);
+	rom_map = mmap(NULL, rom, PROT_READ | PROT_WRITE, MAP_SHARED, pc->mem.rom_fd, 0);
+	if (rom_map == MAP_FAILED) {
+		snprintf(err, errlen, "mapping the firmware: %s", strerror(errno));
+		return -ENOMEM;
+	}
+	vmstate_load_memory(snap_find(&pc->snap, TAG_ROM, 0), rom_map);
+	munmap(rom_map, rom);
+	if (flags & MACH_FWCFG_DMA) {
+		pc->fwcfg.guest_ptr = guest_ram;
+		pc->fwcfg.guest_ptr_opaque = pc;
+	}
+	snap_close(&pc->snap);
+	pc->restoring = true;
+	return 0;
+}
+
+/* Before crosvm_start(): the irqchip, PIT and clock, and the lines the models hold high. */
+static int restore_vm(struct pc *pc, char *err, size_t errlen)
+{
+	const struct { bool high; unsigned int irq; } lines[] = {
+		{ pc->uart.irq_level, 4 },
+		{ pc->ps2.irq1, 1 },
+		{ pc->ps2.irq12, 12 },
+		{ pc->have_disk && pc->ata.irq_level, 14 },
+	};
+	unsigned int i;
+	int r;
+
+	if (pc->nvcpus != pc->snap_vcpus) {
+		snprintf(err, errlen,
+			 "the snapshot has %u vcpus but the host gave %u (plugvm run --cpus %u)",
+			 pc->snap_vcpus, pc->nvcpus, pc->snap_vcpus);
+		return -EINVAL;
+	}
+	r = memory_pam_apply(&pc->mem, pc->crosvm, pc->pci.pam);
+	if (r < 0) {
+		snprintf(err, errlen, "mapping the shadow area as saved: %s", strerror(-r));
+		return r;
+	}
+	r = vm_state_set(pc->crosvm, &pc->vm_restore);
+	if (r < 0) {
+		snprintf(err, errlen, "restoring the irqchip, PIT and clock: %s", strerror(-r));
+		return r;
+	}
+	/*
+	 * KVM keeps each line's level outside the irqchip state.  A level-
+	 * triggered line the models hold high must be raised again; an edge-
+	 * triggered one must not (its edge is already in IRR or ISR), and the
+	 * model's next change reaches KVM as usual.
+	 */
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		if (!lines[i].high || !vm_state_line_is_level(&pc->vm_restore, lines[i].irq))
+			continue;
+		r = crosvm_set_irq(pc->crosvm, lines[i].irq, true);
+		if (r < 0) {
+			snprintf(err, errlen, "raising IRQ %u again: %s", lines[i].irq, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* ---- live migration (--migrate-to, --migrate-listen; the stream is in migrate.h) ---- */
+
+#define MIG_TIMEOUT_MS 10000     /* the longest a peer may stay silent */
+#define MIG_START_TIMEOUT_MS 30000 /* for the destination to start the guest */
+#define MIG_DEFAULT_DOWNTIME_MS 50.0
+#define MIG_MAX_ROUNDS 20        /* the stop-and-copy bound for a guest that keeps dirtying */
+/*
+ * A round looks at what the guest dirtied in at least this long: a round
+ * that takes microseconds would always look converged, even for a guest
+ * that dirties everything it touches within a few milliseconds.
+ */
+#define MIG_ROUND_MIN_S 0.010
+#define MIG_MAX_STATE (1ull << 30)
+
+struct mig_stats {
+	uint64_t bytes, pages, zero_pages;
+	unsigned int rounds;
+	uint64_t last_dirty;
+};
+
+/*
+ * Sends RAM pages [first, first + n) (memfd page numbers): non-zero runs as
+ * MIG_PAGES, zero runs as MIG_ZERO unless `skip_zero` (the destination
+ * starts with zeros, so the first round never sends them).
+ */
+static int mig_send_range(struct pc *pc, int sock, uint64_t first, uint64_t n, bool skip_zero,
+			  struct mig_stats *st)
+{
+	uint64_t p = first, end = first + n;
+	int r;
+
+	while (p < end) {
+		bool zero = vmstate_page_is_zero(pc->ram_map + p * MIG_PAGE);
+		uint64_t q = p + 1;
+
+		while (q < end && q - p < MIG_MAX_RUN &&
+		       vmstate_page_is_zero(pc->ram_map + q * MIG_PAGE) == zero)
+			q++;
+		if (zero) {
+			st->zero_pages += q - p;
+			if (!skip_zero) {
+				r = mig_send_hdr(sock, MIG_ZERO, (uint32_t)(q - p), p * MIG_PAGE,
+						 MIG_TIMEOUT_MS);
+				if (r < 0)
+					return r;
+				st->bytes += sizeof(struct mig_hdr);
+			}
+		} else {
+			r = mig_send_hdr(sock, MIG_PAGES, (uint32_t)(q - p), p * MIG_PAGE,
+					 MIG_TIMEOUT_MS);
+			if (!r)
+				r = mig_send(sock, pc->ram_map + p * MIG_PAGE, (q - p) * MIG_PAGE,
+					     MIG_TIMEOUT_MS);
+			if (r < 0)
+				return r;
+			st->bytes += sizeof(struct mig_hdr) + (q - p) * MIG_PAGE;
+			st->pages += q - p;
+		}
+		p = q;
+	}
+	return 0;
+}
+
+static bool bit(const uint8_t *map, uint64_t i)
+{
+	return (map[i / 8] >> (i % 8)) & 1;
+}
+
+/*
+ * One pre-copy round: the pages KVM logged as written since the last one,
+ * plus those the plugin wrote itself (fw_cfg DMA).  With sock -1 the logs
+ * are only cleared.  *ndirty gets the number of dirty pages.  `locked`: the
+ * caller holds the models' lock (which guards plugin_dirty).
+ */
+static int mig_dirty_round(struct pc *pc, int sock, struct mig_stats *st, uint64_t *ndirty,
+			   bool locked)
+{
+	const struct pc_memory *m = &pc->mem;
+	const struct {
+		struct crosvm_memory *obj;
+		uint64_t off, len;
+	} objs[] = {
+		{ m->low, 0, 0xa0000 },
+		{ m->mid, PC_SHADOW_END, m->below_4g - PC_SHADOW_END },
+		{ m->high, m->below_4g, m->above_4g },
+	};
+	uint64_t total = 0, pages, i, run;
+	unsigned int k;
+	int r = 0;
+
+	for (k = 0; k < sizeof(objs) / sizeof(objs[0]) && !r; k++) {
+		if (!objs[k].obj)
+			continue;
+		pages = objs[k].len / MIG_PAGE;
+		memset(pc->mig_bitmap, 0, (pages + 7) / 8);
+		r = crosvm_memory_get_dirty_log(pc->crosvm, objs[k].obj, pc->mig_bitmap);
+		if (r < 0)
+			return r;
+		if (!locked)
+			pthread_mutex_lock(&pc->lock);
+		for (i = 0; i < pages; i++) {
+			uint64_t pg = objs[k].off / MIG_PAGE + i;
+
+			if (bit(pc->plugin_dirty, pg)) {
+				pc->mig_bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
+				pc->plugin_dirty[pg / 8] &= (uint8_t)~(1u << (pg % 8));
+			}
+		}
+		if (!locked)
+			pthread_mutex_unlock(&pc->lock);
+		for (i = 0; i < pages && !r; i += run) {
+			run = 1;
+			if (!bit(pc->mig_bitmap, i))
+				continue;
+			while (i + run < pages && bit(pc->mig_bitmap, i + run))
+				run++;
+			total += run;
+			if (sock >= 0)
+				r = mig_send_range(pc, sock, objs[k].off / MIG_PAGE + i, run, false, st);
+		}
+	}
+	*ndirty = total;
+	return r;
+}
+
+/* The first round: every page that is not zero (a memfd's holes unread). */
+static int mig_first_round(struct pc *pc, int sock, struct mig_stats *st)
+{
+	uint64_t off = 0, start, end, size = pc->mem.ram_size;
+	int r;
+
+	while (off < size) {
+		vmstate_data_extent(pc->mem.ram_fd, off, size, &start, &end);
+		if (start >= size)
+			break;
+		r = mig_send_range(pc, sock, start / MIG_PAGE, (end - start) / MIG_PAGE, true, st);
+		if (r < 0)
+			return r;
+		off = end;
+	}
+	return 0;
+}
+
+/* The stop-and-copy: vcpus parked and models locked by the caller. */
+static int mig_final(struct pc *pc, int sock, struct mig_stats *st, char *err, size_t errlen)
+{
+	struct vm_state vm;
+	uint64_t n, size;
+	uint8_t *blob;
+	int fd, r;
+
+	r = mig_dirty_round(pc, sock, st, &n, true);
+	if (!r)
+		r = mig_send_range(pc, sock, PC_SHADOW_START / MIG_PAGE,
+				   (PC_SHADOW_END - PC_SHADOW_START) / MIG_PAGE, false, st);
+	if (r < 0) {
+		snprintf(err, errlen, "sending the last pages: %s", strerror(-r));
+		return r;
+	}
+	st->last_dirty = n;
+	r = vm_state_get(pc->crosvm, &vm);
+	if (r < 0) {
+		snprintf(err, errlen, "reading the VM state: %s", strerror(-r));
+		return r;
+	}
+	fd = memfd_create("pc-migration-state", MFD_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "memfd: %s", strerror(errno));
+		return -errno;
+	}
+	r = write_machine(pc, &vm, fd, false);
+	size = r < 0 ? 0 : (uint64_t)lseek(fd, 0, SEEK_END);
+	blob = r < 0 ? MAP_FAILED : mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (blob == MAP_FAILED) {
+		snprintf(err, errlen, "writing the machine state: %s",
+			 strerror(r < 0 ? -r : errno));
+		return r < 0 ? r : -ENOMEM;
+	}
+	r = mig_send_hdr(sock, MIG_STATE, 0, size, MIG_TIMEOUT_MS);
+	if (!r)
+		r = mig_send(sock, blob, size, MIG_TIMEOUT_MS);
+	munmap(blob, size);
+	st->bytes += sizeof(struct mig_hdr) + size;
+	if (r < 0)
+		snprintf(err, errlen, "sending the machine state: %s", strerror(-r));
+	return r;
+}
+
+/*
+ * --migrate-to: pre-copy while the guest runs, then stop and copy.  On
+ * success the run ends with status 0; on any failure the guest goes on here.
+ */
+static int migrate_machine(struct pc *pc)
+{
+	const char *path = pc->opt.migrate_to;
+	struct mig_stats st = { 0 };
+	double t0 = now_s(), tstop = 0, round_start, send_s;
+	uint8_t hello[8];
+	struct mig_hdr h;
+	char err[300] = "";
+	bool parked = false;
+	uint64_t n = 0;
+	int sock, r;
+
+	r = map_guest_ram(pc);
+	if (r < 0) {
+		say("migration to %s: mapping guest RAM: %s; the guest goes on here", path,
+		    strerror(-r));
+		return r;
+	}
+	sock = mig_connect(path);
+	if (sock < 0) {
+		say("migration to %s: cannot connect: %s; the guest goes on here", path,
+		    strerror(-sock));
+		return sock;
+	}
+	for (unsigned int i = 0; i < 8; i++)
+		hello[i] = (uint8_t)(pc->mem.rom_size >> (8 * i));
+	r = mig_send(sock, MIG_MAGIC, 8, MIG_TIMEOUT_MS);
+	if (!r)
+		r = mig_send_hdr(sock, MIG_HELLO, MIG_VERSION, pc->mem.ram_size, MIG_TIMEOUT_MS);
+	if (!r)
+		r = mig_send(sock, hello, sizeof(hello), MIG_TIMEOUT_MS);
+	/* The log starts now: what the guest writes from here on goes again. */
+	round_start = now_s();
+	if (!r)
+		r = mig_dirty_round(pc, -1, &st, &n, false);
+	if (!r)
+		r = mig_first_round(pc, sock, &st);
+	send_s = now_s() - round_start;
+	if (r < 0) {
+		snprintf(err, sizeof(err), "first round: %s", strerror(-r));
+		goto fail;
+	}
+	for (st.rounds = 1; st.rounds < MIG_MAX_ROUNDS; st.rounds++) {
+		double wait = round_start + MIG_ROUND_MIN_S - now_s();
+
+		if (wait > 0) {
+			struct timespec ts = { 0, (long)(wait * 1e9) };
+
+			nanosleep(&ts, NULL);
+		}
+		round_start = now_s();
+		r = mig_dirty_round(pc, sock, &st, &n, false);
+		if (r < 0) {
+			snprintf(err, sizeof(err), "round %u: %s", st.rounds + 1, strerror(-r));
+			goto fail;
+		}
+		send_s += now_s() - round_start;
+		/*
+		 * Converged when what the last round found dirty could be sent in
+		 * half the allowed downtime at the rate seen so far (the other
+		 * half is for the state and the destination's start).
+		 */
+		if ((double)n * MIG_PAGE / ((double)st.bytes / (send_s > 1e-6 ? send_s : 1e-6)) <=
+		    pc->opt.migrate_downtime / 2e3)
+			break;
+	}
+	if (pc->opt.verbose)
+		say("migration: %u pre-copy rounds, the last with %" PRIu64 " dirty pages",
+		    st.rounds, n);
+	tstop = now_s();
+	r = park_vcpus(pc, err, sizeof(err));
+	if (r < 0)
+		goto fail;
+	parked = true;
+	pthread_mutex_lock(&pc->lock);
+	r = mig_final(pc, sock, &st, err, sizeof(err));
+	pthread_mutex_unlock(&pc->lock);
+	if (r < 0)
+		goto fail;
+	r = mig_recv_hdr(sock, &h, MIG_START_TIMEOUT_MS);
+	if (r < 0 || h.type != MIG_RUNNING) {
+		snprintf(err, sizeof(err), "the destination did not start the guest (%s)",
+			 r < 0 ? strerror(-r) : "unexpected answer");
+		r = r < 0 ? r : -EPROTO;
+		goto fail;
+	}
+	close(sock);
+	pc->saved = true;
+	unpark(pc, PARK_LEAVE);
+	say("migrated to %s: %u rounds%s, %.1f MiB sent (%" PRIu64 " pages, %" PRIu64
+	    " zero pages not sent), downtime %.1f ms, total %.3f s",
+	    path, st.rounds + 1, st.rounds >= MIG_MAX_ROUNDS ? " (stop-and-copy bound)" : "",
+	    (double)st.bytes / (1 << 20), st.pages, st.zero_pages, (now_s() - tstop) * 1e3,
+	    now_s() - t0);
+	return 0;
+
+fail:
+	if (parked)
+		unpark(pc, PARK_RESUME);
+	close(sock);
+	say("migration to %s failed: %s; the guest goes on here", path, err);
+	return r < 0 ? r : -EIO;
+}
+
+/* Marks pages the plugin itself wrote into guest RAM (called with the models' lock). */
+static void mark_plugin_dirty(struct pc *pc, uint64_t off, uint64_t len)
+{
+	uint64_t p;
+
+	if (!pc->plugin_dirty || !len)
+		return;
+	for (p = off / MIG_PAGE; p <= (off + len - 1) / MIG_PAGE; p++)
+		pc->plugin_dirty[p / 8] |= (uint8_t)(1u << (p % 8));
+}
+
+/*
+ * --migrate-listen: one connection, guest RAM straight into a new memfd,
+ * then the machine state, loaded as a snapshot.  Nothing reaches KVM before
+ * the whole stream is in and checked.
+ */
+static int receive_migration(struct pc *pc, char *err, size_t errlen)
+{
+	const char *path = pc->opt.migrate_listen;
+	uint8_t magic[8], rom[8];
+	struct mig_hdr h;
+	uint64_t ram, rom_size = 0, got_pages = 0;
+	int lfd, sock, r, state_fd;
+	uint8_t *state;
+	double t0;
+
+	lfd = mig_listen(path);
+	if (lfd < 0) {
+		snprintf(err, errlen, "--migrate-listen %s: %s", path, strerror(-lfd));
+		return lfd;
+	}
+	say("waiting for a migration on %s", path);
+	sock = mig_accept(lfd, pc->opt.timeout > 0 ? (int)(pc->opt.timeout * 1000) : -1);
+	close(lfd);
+	unlink(path);
+	if (sock < 0) {
+		snprintf(err, errlen, "--migrate-listen %s: %s", path,
+			 sock == -ETIMEDOUT ? "no source came" : strerror(-sock));
+		return sock;
+	}
+	t0 = now_s();
+	r = mig_recv(sock, magic, sizeof(magic), MIG_TIMEOUT_MS);
+	if (!r && memcmp(magic, MIG_MAGIC, 8))
+		r = -EPROTO;
+	if (!r)
+		r = mig_recv_hdr(sock, &h, MIG_TIMEOUT_MS);
+	if (!r && (h.type != MIG_HELLO || h.count != MIG_VERSION))
+		r = -EPROTO;
+	if (!r)
+		r = mig_recv(sock, rom, sizeof(rom), MIG_TIMEOUT_MS);
+	ram = h.offset;
+	for (unsigned int i = 0; i < 8; i++)
+		rom_size |= (uint64_t)rom[i] << (8 * i);
+	if (!r && (ram < (16ull << 20) || ram > (1ull << 40) || ram % (1u << 20) ||
+		   rom_size < 0x10000 || rom_size > (16u << 20) || rom_size % MIG_PAGE))
+		r = -EPROTO;
+	if (r < 0) {
+		snprintf(err, errlen, "migration: %s", r == -EPROTO ? "not a pc migration stream"
+								  : strerror(-r));
+		close(sock);
+		return r;
+	}
+	r = memory_create(&pc->mem, ram, rom_size);
+	if (!r)
+		r = map_guest_ram(pc);
+	if (r < 0) {
+		snprintf(err, errlen, "migration: guest memory: %s", strerror(-r));
+		close(sock);
+		return r;
+	}
+	for (;;) {
+		r = mig_recv_hdr(sock, &h, MIG_TIMEOUT_MS);
+		if (r < 0)
+			break;
+		if (h.type == MIG_PAGES || h.type == MIG_ZERO) {
+			if (h.offset % MIG_PAGE || !h.count || h.count > MIG_MAX_RUN ||
+			    h.offset > ram || (uint64_t)h.count * MIG_PAGE > ram - h.offset) {
+				r = -EPROTO;
+				break;
+			}
+			if (h.type == MIG_ZERO) {
+				memset(pc->ram_map + h.offset, 0, (size_t)h.count * MIG_PAGE);
+				continue;
+			}
+			r = mig_recv(sock, pc->ram_map + h.offset, (size_t)h.count * MIG_PAGE,
+				     MIG_TIMEOUT_MS);
+			if (r < 0)
+				break;
+			got_pages += h.count;
+			continue;
+		}
+		if (h.type != MIG_STATE || !h.offset || h.offset > MIG_MAX_STATE)
+			r = -EPROTO;
+		break;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "migration: %s",
+			 r == -EPROTO ? "bad migration stream" : strerror(-r));
+		close(sock);
+		return r;
+	}
+	state_fd = memfd_create("pc-migration-state", MFD_CLOEXEC);
+	if (state_fd < 0 || ftruncate(state_fd, (off_t)h.offset) < 0) {
+		snprintf(err, errlen, "migration: memfd: %s", strerror(errno));
+		close(sock);
+		return -ENOMEM;
+	}
+	state = mmap(NULL, h.offset, PROT_READ | PROT_WRITE, MAP_SHARED, state_fd, 0);
+	r = state == MAP_FAILED ? -errno : mig_recv(sock, state, h.offset, MIG_TIMEOUT_MS);
+	if (state != MAP_FAILED)
+		munmap(state, h.offset);
+	if (r < 0) {
+		snprintf(err, errlen, "migration: receiving the machine state: %s", strerror(-r));
+		close(state_fd);
+		close(sock);
+		return r;
+	}
+	snprintf(pc->state_path, sizeof(pc->state_path), "/proc/self/fd/%d", state_fd);
+	pc->opt.restore = pc->state_path;
+	r = load_snapshot(pc, err, errlen);
+	close(state_fd);
+	if (r < 0) {
+		close(sock);
+		return r;
+	}
+	pc->mig_sock = sock;
+	say("migration: %" PRIu64 " pages and the state received in %.3f s", got_pages,
+	    now_s() - t0);
+	return 0;
+}
+
 static int fetch_cpuid(struct pc *pc)
 {
 	uint32_t cap = 128, n = 0;
@@ -1005,15 +2087,17 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 		return -ENODEV;
 	}
 
-	cmos_init(&pc->cmos, &pc->env, pc->mem.below_4g, pc->mem.above_4g, pc->nvcpus,
-		  pc->have_disk);
-	uart_init(&pc->uart, &pc->env);
+	if (!pc->restoring) {
+		cmos_init(&pc->cmos, &pc->env, pc->mem.below_4g, pc->mem.above_4g, pc->nvcpus,
+			  pc->have_disk);
+		uart_init(&pc->uart, &pc->env);
+		ps2_init(&pc->ps2, &pc->env);
+		port92_init(&pc->port92, &pc->env);
+		pci_init(&pc->pci, &pc->env, pc->have_disk);
+	}
 	pc->uart.rx_space = input_kick;
 	pc->uart.rx_space_opaque = pc;
-	ps2_init(&pc->ps2, &pc->env);
-	port92_init(&pc->port92, &pc->env);
-	pci_init(&pc->pci, &pc->env, pc->have_disk);
-	if (!pc->opt.no_fwcfg) {
+	if (!pc->opt.no_fwcfg && !pc->restoring) {
 		r = setup_fwcfg(pc);
 		if (r < 0) {
 			snprintf(err, errlen, "fw_cfg setup failed");
@@ -1030,8 +2114,13 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 		if ((ranges[i].fwcfg && pc->opt.no_fwcfg) || (ranges[i].disk && !pc->have_disk) ||
 		    (ranges[i].dma && !pc->fwcfg.guest_ptr))
 			continue;
-		r = crosvm_reserve_range(pc->crosvm, CROSVM_ADDRESS_SPACE_IOPORT, ranges[i].start,
-					 ranges[i].len);
+		/* A restored debug console is write-only again at once (see debugcon_go_async). */
+		if (ranges[i].start == 0x402 && pc->debugcon_async)
+			r = crosvm_reserve_async_write_range(pc->crosvm, CROSVM_ADDRESS_SPACE_IOPORT,
+							     0x402, 1);
+		else
+			r = crosvm_reserve_range(pc->crosvm, CROSVM_ADDRESS_SPACE_IOPORT,
+						 ranges[i].start, ranges[i].len);
 		if (r < 0) {
 			snprintf(err, errlen, "reserving ports 0x%x+%u: %s", ranges[i].start,
 				 ranges[i].len, strerror(-r));
@@ -1042,6 +2131,11 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 	if (r < 0) {
 		snprintf(err, errlen, "irq event for the RTC: %s", strerror(-r));
 		return r;
+	}
+	if (pc->restoring) {
+		r = restore_vm(pc, err, errlen);
+		if (r < 0)
+			return r;
 	}
 	r = fetch_cpuid(pc);
 	if (r < 0) {
@@ -1114,13 +2208,31 @@ static int start_threads(struct pc *pc, char *err, size_t errlen)
 /* Waits for the outcome: a decision from a vcpu thread, the host stopping, or the timeout. */
 static void wait_outcome(struct pc *pc, int shutdown_fd)
 {
-	struct pollfd pfd[2] = { { .fd = pc->done_fd, .events = POLLIN },
-				 { .fd = shutdown_fd, .events = POLLIN } };
+	struct pollfd pfd[3] = { { .fd = pc->done_fd, .events = POLLIN },
+				 { .fd = shutdown_fd, .events = POLLIN },
+				 { .fd = pc->save_fd, .events = POLLIN } };
+	bool save_timer = (pc->opt.save && pc->opt.save_after > 0) ||
+			  (pc->opt.migrate_to && pc->opt.migrate_after > 0);
+	double save_at = pc->opt.save ? pc->opt.save_after : pc->opt.migrate_after;
+	struct timespec ts, *tsp;
+	sigset_t unblocked;
 	int timeout_ms;
 
+	/* SIGUSR1 (blocked everywhere else) arrives only while this thread waits. */
+	sigemptyset(&unblocked);
 	for (;;) {
 		double left = pc->opt.timeout > 0 ? pc->opt.timeout - elapsed(pc) : -1;
+		double save_left = save_timer ? save_at - elapsed(pc) : -1;
+		uint64_t n;
 
+		if (save_timer && save_left <= 0) {
+			save_timer = false;
+			if ((pc->opt.save ? save_machine(pc) : migrate_machine(pc)) == 0) {
+				pc_finish(pc, 0);
+				return;
+			}
+			continue;
+		}
 		if (pc->opt.timeout > 0 && left <= 0) {
 			if (!atomic_load(&pc->matched))
 				say("timed out after %.1f s without seeing \"%s\"", pc->opt.timeout,
@@ -1128,14 +2240,27 @@ static void wait_outcome(struct pc *pc, int shutdown_fd)
 			pc_finish(pc, atomic_load(&pc->matched) ? 0 : 1);
 			return;
 		}
+		if (save_timer && (left < 0 || save_left < left))
+			left = save_left;
 		timeout_ms = left < 0 ? -1 : (int)(left * 1000) + 1;
-		if (poll(pfd, 2, timeout_ms) < 0 && errno != EINTR) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
+		tsp = timeout_ms < 0 ? NULL : &ts;
+		if (ppoll(pfd, pc->save_fd >= 0 ? 3 : 2, tsp, &unblocked) < 0 && errno != EINTR) {
 			say("poll: %s", strerror(errno));
 			pc_finish(pc, 1);
 			return;
 		}
 		if (pfd[0].revents)
 			return;
+		if (pc->save_fd >= 0 && (pfd[2].revents & POLLIN) &&
+		    read(pc->save_fd, &n, sizeof(n)) == sizeof(n)) {
+			say("SIGUSR1: %s the machine", pc->opt.save ? "saving" : "migrating");
+			if ((pc->opt.save ? save_machine(pc) : migrate_machine(pc)) == 0) {
+				pc_finish(pc, 0);
+				return;
+			}
+		}
 		if (pfd[1].revents) {
 			if (!atomic_load(&pc->matched))
 				say("the VM stopped before \"%s\" was seen", pc->opt.expect);
@@ -1166,6 +2291,8 @@ static void stop_threads(struct pc *pc)
 		pc->input_started = false;
 	}
 	tty_restore();
+	/* A vcpu parked for a snapshot leaves from there. */
+	unpark(pc, PARK_LEAVE);
 	for (i = 0; i < pc->nvcpus; i++)
 		if (pc->vcpus[i].started)
 			mask |= 1ull << i;
@@ -1196,8 +2323,11 @@ static void teardown(struct pc *pc)
 
 	for (i = 0; i < PC_CONSOLE_MAX; i++)
 		flush_line(pc, i);
-	/* The run may end mid-line (right at the expected text): end it for the terminal. */
-	if (pc->mid_line)
+	/*
+	 * The run may end mid-line (right at the expected text): end it for the
+	 * terminal, unless it ended in a snapshot, whose restore continues the line.
+	 */
+	if (pc->mid_line && !pc->saved)
 		write_out("\n", 1);
 	if (pc->crosvm) {
 		if (pc->rtc_irq)
@@ -1219,6 +2349,24 @@ static void teardown(struct pc *pc)
 	if (pc->disk_fd >= 0 && close(pc->disk_fd) < 0)
 		say("closing %s: %s", pc->opt.disk, strerror(errno));
 	free(pc->cpuid);
+	for (i = 0; i < MAX_VCPUS; i++) {
+		free(pc->vcpus[i].cpuid);
+		vcpu_state_free(&pc->vcpus[i].saved);
+	}
+	if (pc->cpu_restore)
+		for (i = 0; i < pc->snap_vcpus; i++)
+			vcpu_state_free(&pc->cpu_restore[i]);
+	free(pc->cpu_restore);
+	free(pc->msr_list);
+	free(pc->plugin_dirty);
+	free(pc->mig_bitmap);
+	if (pc->mig_sock >= 0)
+		close(pc->mig_sock);
+	snap_close(&pc->snap);
+	if (pc->save_fd >= 0)
+		close(pc->save_fd);
+	pthread_mutex_destroy(&pc->park_lock);
+	pthread_cond_destroy(&pc->park_cond);
 	if (pc->done_fd >= 0)
 		close(pc->done_fd);
 	if (pc->rtc_kick_fd >= 0)
@@ -1236,6 +2384,8 @@ static void usage(FILE *f)
 		"          [--expect TEXT] [--stay] [--quiet] [--verbose] [--no-fw-cfg]\n"
 		"          [--boot-menu] [--sercon] [--sync-debugcon] [--no-stdin]\n"
 		"          [--kernel BZIMAGE [--initrd FILE] [--append CMDLINE]]\n"
+		"          [--save FILE [--save-after SECONDS]] [--restore FILE]\n"
+		"          [--migrate-to PATH [--migrate-after SECONDS]] [--migrate-listen PATH]\n"
 		"  --bios FILE       firmware image (default " DEFAULT_BIOS ")\n"
 		"  --mem MIB         guest RAM in MiB (default 128, at least 16)\n"
 		"  --disk IMAGE      ATA disk on the primary channel (writes stay in memory)\n"
@@ -1254,7 +2404,18 @@ static void usage(FILE *f)
 		"  --no-fw-cfg       no fw_cfg: the firmware reads the RAM size from CMOS\n"
 		"  --boot-menu       let SeaBIOS offer its boot menu (fw_cfg only)\n"
 		"  --sercon          ask SeaBIOS to mirror its screen on COM1 (fw_cfg only)\n"
-		"  --sync-debugcon   keep port 0x402 a synchronous range (slower)\n");
+		"  --sync-debugcon   keep port 0x402 a synchronous range (slower)\n"
+		"  --save FILE       on SIGUSR1 (or after --save-after S), write the machine to\n"
+		"                    FILE and exit 0\n"
+		"  --save-after S    save S seconds after the start\n"
+		"  --restore FILE    run the machine saved in FILE (memory size, firmware, kernel\n"
+		"                    and disk come from it; the host must give the same --cpus)\n"
+		"  --migrate-to PATH on SIGUSR1 (or after --migrate-after S), live-migrate to the\n"
+		"                    pc listening on the unix socket PATH and exit 0\n"
+		"  --migrate-after S migrate S seconds after the start\n"
+		"  --migrate-downtime MS  end the pre-copy once the rest fits in MS (default 50);\n"
+		"                    after 20 rounds the guest is stopped regardless\n"
+		"  --migrate-listen PATH  wait on PATH for a migrating machine and run it\n");
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -1278,9 +2439,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "append", required_argument, NULL, 'a' },
 		{ "linuxboot-rom", required_argument, NULL, 'R' },
 		{ "disk-writable", no_argument, NULL, 'W' },
+		{ "save", required_argument, NULL, 'O' },
+		{ "save-after", required_argument, NULL, 'A' },
+		{ "restore", required_argument, NULL, 'I' },
+		{ "migrate-to", required_argument, NULL, 'T' },
+		{ "migrate-after", required_argument, NULL, 'U' },
+		{ "migrate-listen", required_argument, NULL, 'L' },
+		{ "migrate-downtime", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *machine_opt = NULL; /* the first option that shapes a new machine */
 	char *end;
 	int c;
 
@@ -1288,6 +2457,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->expect = DEFAULT_EXPECT;
 	o->mem_mib = 128;
 	o->linuxboot_rom = DEFAULT_LINUXBOOT_ROM;
+	o->migrate_downtime = MIG_DEFAULT_DOWNTIME_MS;
 	/* Sandboxed hosts may start us with argc 0 (see PROTOCOL.md section 7, item 13). */
 	if (argc < 1)
 		return 0;
@@ -1295,8 +2465,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 		switch (c) {
 		case 'b':
 			o->bios = optarg;
+			machine_opt = machine_opt ? machine_opt : "--bios";
 			break;
 		case 'm':
+			machine_opt = machine_opt ? machine_opt : "--mem";
 			errno = 0;
 			o->mem_mib = strtoull(optarg, &end, 10);
 			if (errno || *end || o->mem_mib < 16 || o->mem_mib > (1ull << 20)) {
@@ -1364,6 +2536,34 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'W':
 			o->disk_writable = true;
 			break;
+		case 'O':
+			o->save = optarg;
+			break;
+		case 'A':
+		case 'U':
+		case 'X': {
+			double *d = c == 'A' ? &o->save_after
+				    : c == 'U' ? &o->migrate_after : &o->migrate_downtime;
+
+			errno = 0;
+			*d = strtod(optarg, &end);
+			if (errno || *end || !(*d > 0) || *d > 1e6) {
+				fprintf(stderr, "pc: --%s: '%s' is not a positive number\n",
+					c == 'A' ? "save-after"
+					: c == 'U' ? "migrate-after" : "migrate-downtime", optarg);
+				return -EINVAL;
+			}
+			break;
+		}
+		case 'T':
+			o->migrate_to = optarg;
+			break;
+		case 'L':
+			o->migrate_listen = optarg;
+			break;
+		case 'I':
+			o->restore = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -1388,6 +2588,34 @@ static int parse_args(int argc, char **argv, struct options *o)
 		fprintf(stderr, "pc: --disk-writable needs --disk IMAGE\n");
 		return -EINVAL;
 	}
+	if (o->save_after > 0 && !o->save) {
+		fprintf(stderr, "pc: --save-after needs --save FILE\n");
+		return -EINVAL;
+	}
+	if (o->migrate_after > 0 && !o->migrate_to) {
+		fprintf(stderr, "pc: --migrate-after needs --migrate-to PATH\n");
+		return -EINVAL;
+	}
+	if (o->migrate_to && o->save) {
+		fprintf(stderr, "pc: --save and --migrate-to do not go together\n");
+		return -EINVAL;
+	}
+	if (o->migrate_listen && o->restore) {
+		fprintf(stderr, "pc: --restore and --migrate-listen do not go together\n");
+		return -EINVAL;
+	}
+	if (o->restore || o->migrate_listen) {
+		if (!machine_opt && o->kernel)
+			machine_opt = "--kernel";
+		if (!machine_opt && (o->no_fwcfg || o->boot_menu || o->sercon))
+			machine_opt = o->no_fwcfg ? "--no-fw-cfg" : o->boot_menu ? "--boot-menu" : "--sercon";
+		if (machine_opt) {
+			fprintf(stderr, "pc: --%s takes the machine from its %s: drop %s\n",
+				o->restore ? "restore" : "migrate-listen",
+				o->restore ? "file" : "source", machine_opt);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -1400,7 +2628,10 @@ int main(int argc, char **argv)
 
 	clock_gettime(CLOCK_MONOTONIC, &pc->t0);
 	pc->mem.ram_fd = pc->mem.rom_fd = -1;
-	pc->done_fd = pc->rtc_kick_fd = pc->input_kick_fd = pc->disk_fd = -1;
+	pc->done_fd = pc->rtc_kick_fd = pc->input_kick_fd = pc->disk_fd = pc->save_fd = -1;
+	pc->mig_sock = -1;
+	pthread_mutex_init(&pc->park_lock, NULL);
+	pthread_cond_init(&pc->park_cond, NULL);
 	r = parse_args(argc, argv, &pc->opt);
 	if (r)
 		return r > 0 ? 0 : 1; /* bad options: one line said why */
@@ -1424,16 +2655,51 @@ int main(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	r = memory_init(&pc->mem, pc->opt.mem_mib << 20, pc->opt.bios, err, sizeof(err));
-	if (r < 0)
-		goto fail;
-	if (pc->opt.disk) {
+	if (pc->opt.save || pc->opt.migrate_to) {
+		/* Blocked in every thread; wait_outcome's ppoll lets it in. */
+		struct sigaction sa = { .sa_handler = save_signal };
+		sigset_t set;
+
+		pc->save_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (pc->save_fd < 0) {
+			say("eventfd: %s", strerror(errno));
+			status = 1;
+			goto out;
+		}
+		save_signal_fd = pc->save_fd;
+		sigaction(SIGUSR1, &sa, NULL);
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+	}
+	fwcfg_init(&pc->fwcfg);
+	if (pc->opt.restore || pc->opt.migrate_listen) {
+		r = pc->opt.migrate_listen ? receive_migration(pc, err, sizeof(err))
+					   : load_snapshot(pc, err, sizeof(err));
+		if (r < 0)
+			goto fail;
+	} else {
+		r = memory_init(&pc->mem, pc->opt.mem_mib << 20, pc->opt.bios, err, sizeof(err));
+		if (r < 0)
+			goto fail;
+	}
+	if (pc->opt.migrate_to) {
+		uint64_t pages = pc->mem.ram_size / MIG_PAGE;
+
+		pc->mem.dirty_log = true;
+		pc->plugin_dirty = calloc(1, (pages + 7) / 8);
+		pc->mig_bitmap = calloc(1, (pages + 7) / 8);
+		if (!pc->plugin_dirty || !pc->mig_bitmap) {
+			snprintf(err, sizeof(err), "out of memory for the dirty bitmaps");
+			goto fail;
+		}
+	}
+	if (pc->opt.disk && !pc->restoring) {
 		r = load_disk(pc, err, sizeof(err));
 		if (r < 0)
 			goto fail;
 		pc->have_disk = true;
 	}
-	fwcfg_init(&pc->fwcfg);
 	if (pc->opt.kernel) {
 		r = setup_kernel(pc, err, sizeof(err));
 		if (r < 0)
@@ -1461,6 +2727,16 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	r = start_threads(pc, err, sizeof(err));
+	if (r == 0 && pc->mig_sock >= 0) {
+		/* The source stops once it hears this; a failure here leaves it running. */
+		r = mig_send_hdr(pc->mig_sock, MIG_RUNNING, 0, 0, MIG_TIMEOUT_MS);
+		if (r < 0)
+			snprintf(err, sizeof(err), "migration: telling the source: %s", strerror(-r));
+		else
+			say("migration: the guest runs here");
+		close(pc->mig_sock);
+		pc->mig_sock = -1;
+	}
 	if (r < 0) {
 		say("%s", err);
 		pc_finish(pc, 1);

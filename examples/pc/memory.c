@@ -135,6 +135,34 @@ err_close:
 	return r;
 }
 
+static void memory_sizes(struct pc_memory *m, uint64_t ram_size)
+{
+	memset(m, 0, sizeof(*m));
+	m->ram_fd = m->rom_fd = -1;
+	m->ram_size = ram_size;
+	m->below_4g = ram_size < PC_PCI_HOLE ? ram_size : PC_PCI_HOLE;
+	m->above_4g = ram_size - m->below_4g;
+}
+
+int memory_create(struct pc_memory *m, uint64_t ram_size, uint64_t rom_size)
+{
+	int r;
+
+	memory_sizes(m, ram_size);
+	m->rom_size = rom_size;
+	r = memfd_sealed("pc-rom", m->rom_size);
+	if (r < 0)
+		return r;
+	m->rom_fd = r;
+	r = memfd_sealed("pc-ram", m->ram_size);
+	if (r < 0) {
+		memory_free(m);
+		return r;
+	}
+	m->ram_fd = r;
+	return 0;
+}
+
 int memory_init(struct pc_memory *m, uint64_t ram_size, const char *bios_path, char *err,
 		size_t errlen)
 {
@@ -142,12 +170,7 @@ int memory_init(struct pc_memory *m, uint64_t ram_size, const char *bios_path, c
 	size_t rom_len = 0, isa;
 	int r;
 
-	memset(m, 0, sizeof(*m));
-	m->ram_fd = m->rom_fd = -1;
-	m->ram_size = ram_size;
-	m->below_4g = ram_size < PC_PCI_HOLE ? ram_size : PC_PCI_HOLE;
-	m->above_4g = ram_size - m->below_4g;
-
+	memory_sizes(m, ram_size);
 	r = read_file(bios_path, &rom, &rom_len, 16 << 20);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot read %s: %s", bios_path, strerror(-r));
@@ -160,20 +183,12 @@ int memory_init(struct pc_memory *m, uint64_t ram_size, const char *bios_path, c
 		r = -EINVAL;
 		goto err_rom;
 	}
-	m->rom_size = rom_len;
-
-	r = memfd_sealed("pc-rom", m->rom_size);
+	r = memory_create(m, ram_size, rom_len);
 	if (r < 0)
 		goto err_msg;
-	m->rom_fd = r;
 	r = write_all(m->rom_fd, rom, rom_len, 0);
 	if (r < 0)
 		goto err_msg;
-
-	r = memfd_sealed("pc-ram", m->ram_size);
-	if (r < 0)
-		goto err_msg;
-	m->ram_fd = r;
 	/* The ISA BIOS alias: the image's last 128 KiB end at 1 MiB, as the chipset decodes it. */
 	isa = rom_len < ISA_BIOS_MAX ? rom_len : ISA_BIOS_MAX;
 	r = write_all(m->ram_fd, rom + rom_len - isa, isa, (off_t)(SHADOW_END - isa));
@@ -190,10 +205,15 @@ err_rom:
 	return r;
 }
 
+/*
+ * With `log` (RAM outside the shadow area, when dirty_log is set) KVM tracks
+ * written pages.  The shadow segments come and go with PAM: a migration
+ * sends them whole at the end instead.
+ */
 static int map_ram(struct pc_memory *m, struct crosvm *c, uint64_t off, uint64_t len,
-		   uint64_t gpa, bool ro, struct crosvm_memory **ret)
+		   uint64_t gpa, bool ro, bool log, struct crosvm_memory **ret)
 {
-	return crosvm_create_memory(c, m->ram_fd, off, len, gpa, ro, false, ret);
+	return crosvm_create_memory(c, m->ram_fd, off, len, gpa, ro, log && m->dirty_log, ret);
 }
 
 int memory_map(struct pc_memory *m, struct crosvm *c)
@@ -202,23 +222,24 @@ int memory_map(struct pc_memory *m, struct crosvm *c)
 	unsigned int i;
 	int r;
 
-	r = map_ram(m, c, 0, LOWMEM_END, 0, false, &m->low);
+	r = map_ram(m, c, 0, LOWMEM_END, 0, false, true, &m->low);
 	if (r < 0)
 		return r;
 	for (i = 0; i < PAM_SEGMENTS; i++) {
 		pam_segment(i, &start, &len);
-		r = map_ram(m, c, start, len, start, true, &m->pam[i]);
+		r = map_ram(m, c, start, len, start, true, false, &m->pam[i]);
 		if (r < 0)
 			return r;
 		m->pam_ro[i] = true;
 	}
 	if (m->below_4g > SHADOW_END) {
-		r = map_ram(m, c, SHADOW_END, m->below_4g - SHADOW_END, SHADOW_END, false, &m->mid);
+		r = map_ram(m, c, SHADOW_END, m->below_4g - SHADOW_END, SHADOW_END, false, true,
+			    &m->mid);
 		if (r < 0)
 			return r;
 	}
 	if (m->above_4g) {
-		r = map_ram(m, c, m->below_4g, m->above_4g, PC_4G, false, &m->high);
+		r = map_ram(m, c, m->below_4g, m->above_4g, PC_4G, false, true, &m->high);
 		if (r < 0)
 			return r;
 	}
@@ -248,7 +269,7 @@ int memory_pam_apply(struct pc_memory *m, struct crosvm *c, const uint8_t pam[7]
 				return r;
 		}
 		pam_segment(i, &start, &len);
-		r = map_ram(m, c, start, len, start, ro, &m->pam[i]);
+		r = map_ram(m, c, start, len, start, ro, false, &m->pam[i]);
 		if (r < 0)
 			return r;
 		m->pam_ro[i] = ro;

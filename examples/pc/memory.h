@@ -17,6 +17,10 @@
 /* One 64 KiB segment for 0xf0000 (PAM0) and two 16 KiB halves for each of PAM1..6. */
 #define PAM_SEGMENTS 13
 
+/* Where the shadow area (not dirty-logged) is in the RAM memfd, which is its address. */
+#define PC_SHADOW_START 0xc0000ull
+#define PC_SHADOW_END 0x100000ull
+
 /* Lowest address of the PCI hole when RAM does not fit below it. */
 #define PC_PCI_HOLE 0xc0000000ull
 #define PC_4G 0x100000000ull
@@ -27,11 +31,14 @@ struct pc_memory {
 	struct crosvm_memory *low, *mid, *high, *rom;
 	struct crosvm_memory *pam[PAM_SEGMENTS];
 	bool pam_ro[PAM_SEGMENTS];
+	bool dirty_log; /* set before memory_map: low, mid and high log written pages */
 };
 
 /* Reads the firmware image (a multiple of 4 KiB, 64 KiB to 16 MiB) and creates both memfds. */
 int memory_init(struct pc_memory *m, uint64_t ram_size, const char *bios_path, char *err,
 		size_t errlen);
+/* Only the two memfds, all zeros, for a machine restored from a snapshot. */
+int memory_create(struct pc_memory *m, uint64_t ram_size, uint64_t rom_size);
 /* Maps everything; the shadow area starts write-protected, as after a PAM reset. */
 int memory_map(struct pc_memory *m, struct crosvm *c);
 /* Makes the shadow segments follow the PAM write-enable bits. */

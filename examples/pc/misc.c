@@ -5,9 +5,11 @@
  * and B (0x61), QEMU's debug console (0x402), and the access splitting shared
  * by the models built from 8-bit registers.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "pc.h"
+#include "snapshot.h"
 
 #define PORT92_A20 0x02
 
@@ -96,4 +98,36 @@ void pc_io_bytewise(void *dev, uint16_t port, uint8_t *data, uint32_t len, bool 
 		else
 			data[i] = rd(dev, p);
 	}
+}
+
+/* ---- snapshot (sections "P92 " and "P61 ") ---- */
+
+void port92_save(const struct port92 *p, struct snap_out *o)
+{
+	snap_put_u8(o, p->val);
+}
+
+int port92_restore(struct port92 *p, struct snap_in *in)
+{
+	uint8_t v = snap_get_u8(in);
+
+	if (!snap_in_ok(in) || (v & ~0x03))
+		return -EINVAL;
+	p->val = v;
+	return 0;
+}
+
+void port61_save(const struct port61 *p, struct snap_out *o)
+{
+	snap_put_u8(o, p->ctl);
+}
+
+int port61_restore(struct port61 *p, struct snap_in *in)
+{
+	uint8_t v = snap_get_u8(in);
+
+	if (!snap_in_ok(in) || (v & ~0x03))
+		return -EINVAL;
+	p->ctl = v;
+	return 0;
 }

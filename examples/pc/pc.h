@@ -15,6 +15,14 @@
 #include <stdint.h>
 #include <time.h>
 
+/*
+ * Snapshots (snapshot.h): each model writes its state with X_save() and
+ * takes it back with X_restore(), which checks everything first and
+ * returns -EINVAL, leaving the model as it was, for data it cannot hold.
+ */
+struct snap_out;
+struct snap_in;
+
 /* Where console bytes came from. */
 enum pc_console_source {
 	PC_CONSOLE_DEBUGCON = 0,
@@ -67,6 +75,8 @@ void cmos_io(struct cmos *c, uint16_t port, uint8_t *data, uint32_t len, bool is
 unsigned int cmos_periodic_hz(const struct cmos *c);
 /* A periodic tick elapsed: sets PF (and IRQF when enabled); true if IRQ 8 should fire. */
 bool cmos_periodic_tick(struct cmos *c);
+void cmos_save(const struct cmos *c, struct snap_out *o);
+int cmos_restore(struct cmos *c, struct snap_in *in);
 
 /* ---- 8250/16550A UART (COM1, ports 0x3f8-0x3ff, IRQ 4) ---- */
 
@@ -98,6 +108,8 @@ size_t uart_receive(struct uart *u, const uint8_t *buf, size_t len);
 void uart_rx_idle(struct uart *u);
 /* Free room in the receive FIFO for uart_receive(). */
 size_t uart_rx_room(const struct uart *u);
+void uart_save(const struct uart *u, struct snap_out *o);
+int uart_restore(struct uart *u, struct snap_in *in);
 
 /* ---- i8042 PS/2 controller with keyboard and mouse (ports 0x60, 0x64) ---- */
 
@@ -126,6 +138,8 @@ struct ps2 {
 
 void ps2_init(struct ps2 *p, const struct pc_env *env);
 void ps2_io(struct ps2 *p, uint16_t port, uint8_t *data, uint32_t len, bool is_write);
+void ps2_save(const struct ps2 *p, struct snap_out *o);
+int ps2_restore(struct ps2 *p, struct snap_in *in);
 
 /* ---- port 0x92 (PS/2 system control port A: A20 gate, fast reset) ---- */
 
@@ -136,6 +150,8 @@ struct port92 {
 
 void port92_init(struct port92 *p, const struct pc_env *env);
 void port92_io(struct port92 *p, uint16_t port, uint8_t *data, uint32_t len, bool is_write);
+void port92_save(const struct port92 *p, struct snap_out *o);
+int port92_restore(struct port92 *p, struct snap_in *in);
 
 /* ---- port 0x61 (system control port B: PIT channel 2 gate, speaker, its output) ---- */
 
@@ -155,6 +171,8 @@ bool pit_channel_out(const struct pit_channel *ch, int64_t now_ns);
 /* Port B as read: gate and speaker bits, refresh toggle (bit 4), timer 2 output (bit 5). */
 uint8_t port61_read(const struct port61 *p, const struct pit_channel *ch2, int64_t now_ns);
 void port61_write(struct port61 *p, uint8_t val);
+void port61_save(const struct port61 *p, struct snap_out *o);
+int port61_restore(struct port61 *p, struct snap_in *in);
 
 /* ---- QEMU debug console (port 0x402) ---- */
 
@@ -201,6 +219,8 @@ struct ata {
 /* Takes ownership of `disk` (malloc'd, nsectors * 512 bytes). */
 void ata_init(struct ata *a, const struct pc_env *env, uint8_t *disk, uint64_t nsectors);
 void ata_io(struct ata *a, uint16_t port, uint8_t *data, uint32_t len, bool is_write);
+void ata_save(const struct ata *a, struct snap_out *o);
+int ata_restore(struct ata *a, struct snap_in *in);
 
 /* ---- QEMU fw_cfg, traditional I/O interface (ports 0x510 selector, 0x511 data) ---- */
 
@@ -255,6 +275,8 @@ int fwcfg_add_file(struct fwcfg *f, const char *name, const void *data, uint32_t
 void fwcfg_io(struct fwcfg *f, uint16_t port, uint8_t *data, uint32_t len, bool is_write);
 /* Ports 0x514-0x51b; a write of the address's last byte runs the transfer. */
 void fwcfg_dma_io(struct fwcfg *f, uint16_t port, uint8_t *data, uint32_t len, bool is_write);
+void fwcfg_save(const struct fwcfg *f, struct snap_out *o);
+int fwcfg_restore(struct fwcfg *f, struct snap_in *in);
 
 /* fw_cfg keys of the kernel loaded by the linuxboot option ROM. */
 #define FWCFG_KERNEL_ADDR 0x0007
@@ -316,6 +338,8 @@ struct pci {
 void pci_init(struct pci *p, const struct pc_env *env, bool ide);
 void pci_io(struct pci *p, uint16_t port, uint8_t *data, uint32_t len, bool is_write);
 struct pci_func *pci_find(struct pci *p, uint8_t devfn);
+void pci_save(const struct pci *p, struct snap_out *o);
+int pci_restore(struct pci *p, struct snap_in *in);
 
 /* i440FX PAM register layout (config offset 0x59 + i). */
 #define PAM_REG0 0x59

@@ -9,9 +9,11 @@
  * primary ATA channel.  No function has BARs: everything sits at fixed ISA
  * addresses.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "pc.h"
+#include "snapshot.h"
 
 #define PCI_VENDOR_ID 0x00
 #define PCI_DEVICE_ID 0x02
@@ -178,4 +180,56 @@ void pci_io(struct pci *p, uint16_t port, uint8_t *data, uint32_t len, bool is_w
 	}
 	if (!is_write)
 		memset(data, 0xff, len);
+}
+
+/* ---- snapshot (section "PCI ") ---- */
+
+void pci_save(const struct pci *p, struct snap_out *o)
+{
+	unsigned int i;
+
+	snap_put_u32(o, p->addr);
+	snap_put_u8(o, p->rcr);
+	snap_put(o, p->pam, sizeof(p->pam));
+	snap_put_u8(o, (uint8_t)p->nfuncs);
+	for (i = 0; i < p->nfuncs; i++) {
+		snap_put_u8(o, p->funcs[i].devfn);
+		snap_put(o, p->funcs[i].cfg, sizeof(p->funcs[i].cfg));
+	}
+}
+
+/*
+ * `p` comes from pci_init() with the same functions: only the
+ * configuration bytes and the mechanism's registers are taken.  The PAM copy
+ * is loaded but not reported; the caller maps the shadow area to match.
+ */
+int pci_restore(struct pci *p, struct snap_in *in)
+{
+	uint8_t cfg[PCI_MAX_FUNCS][256], pam[7], rcr;
+	unsigned int i, n;
+	uint32_t addr;
+
+	addr = snap_get_u32(in);
+	rcr = snap_get_u8(in);
+	snap_get(in, pam, sizeof(pam));
+	n = snap_get_u8(in);
+	if (n != p->nfuncs)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (snap_get_u8(in) != p->funcs[i].devfn)
+			return -EINVAL;
+		snap_get(in, cfg[i], sizeof(cfg[i]));
+		/* What the guest cannot write must be what pci_init() put there. */
+		for (unsigned int j = 0; j < 256; j++)
+			if ((cfg[i][j] ^ p->funcs[i].cfg[j]) & ~p->funcs[i].wmask[j])
+				return -EINVAL;
+	}
+	if (!snap_in_ok(in) || memcmp(pam, &cfg[0][PAM_REG0], sizeof(pam)))
+		return -EINVAL;
+	p->addr = addr;
+	p->rcr = rcr;
+	memcpy(p->pam, pam, sizeof(pam));
+	for (i = 0; i < n; i++)
+		memcpy(p->funcs[i].cfg, cfg[i], sizeof(cfg[i]));
+	return 0;
 }

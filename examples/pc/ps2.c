@@ -12,9 +12,11 @@
  * queued until it is enabled again, which is what the hardware does and
  * what firmware relies on when it disables one port to talk to the other.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "pc.h"
+#include "snapshot.h"
 
 #define STS_OBF 0x01
 #define STS_SYS 0x04
@@ -343,4 +345,62 @@ void ps2_io(struct ps2 *p, uint16_t port, uint8_t *data, uint32_t len, bool is_w
 		else
 			data[i] = ps2_read8(p, port);
 	}
+}
+
+/* ---- snapshot (section "PS2 ") ---- */
+
+static void queue_save(const struct ps2_queue *q, struct snap_out *o)
+{
+	snap_put(o, q->buf, sizeof(q->buf));
+	snap_put_u8(o, (uint8_t)q->head);
+	snap_put_u8(o, (uint8_t)q->count);
+}
+
+static bool queue_load(struct ps2_queue *q, struct snap_in *in)
+{
+	snap_get(in, q->buf, sizeof(q->buf));
+	q->head = snap_get_u8(in);
+	q->count = snap_get_u8(in);
+	return q->head < PS2_QUEUE_SIZE && q->count <= PS2_QUEUE_SIZE;
+}
+
+void ps2_save(const struct ps2 *p, struct snap_out *o)
+{
+	const uint8_t regs[] = { p->ctr,     p->status,  p->outport,	  p->pending_cmd,
+				 p->kbd_cmd, p->aux_cmd, p->out,	  p->scancode_set,
+				 p->obf,     p->obf_aux, p->kbd_scanning, p->aux_reporting,
+				 p->irq1,    p->irq12 };
+
+	snap_put(o, regs, sizeof(regs));
+	queue_save(&p->ctl, o);
+	queue_save(&p->kbd, o);
+	queue_save(&p->aux, o);
+}
+
+int ps2_restore(struct ps2 *p, struct snap_in *in)
+{
+	struct ps2 t = *p;
+	bool ok;
+
+	t.ctr = snap_get_u8(in);
+	t.status = snap_get_u8(in);
+	t.outport = snap_get_u8(in);
+	t.pending_cmd = snap_get_u8(in);
+	t.kbd_cmd = snap_get_u8(in);
+	t.aux_cmd = snap_get_u8(in);
+	t.out = snap_get_u8(in);
+	t.scancode_set = snap_get_u8(in);
+	t.obf = snap_get_bool(in);
+	t.obf_aux = snap_get_bool(in);
+	t.kbd_scanning = snap_get_bool(in);
+	t.aux_reporting = snap_get_bool(in);
+	t.irq1 = snap_get_bool(in);
+	t.irq12 = snap_get_bool(in);
+	ok = queue_load(&t.ctl, in);
+	ok &= queue_load(&t.kbd, in);
+	ok &= queue_load(&t.aux, in);
+	if (!ok || !snap_in_ok(in))
+		return -EINVAL;
+	*p = t;
+	return 0;
 }

@@ -13,9 +13,11 @@
  * the host waits for room instead of being dropped) set OE and raise the
  * line status interrupt.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "pc.h"
+#include "snapshot.h"
 
 enum {
 	UART_RBR = 0, /* read, DLAB=0 */
@@ -288,4 +290,44 @@ static void uart_write8(void *dev, uint16_t port, uint8_t val)
 void uart_io(struct uart *u, uint16_t port, uint8_t *data, uint32_t len, bool is_write)
 {
 	pc_io_bytewise(u, port, data, len, is_write, uart_read8, uart_write8);
+}
+
+/* ---- snapshot (section "UART") ---- */
+
+void uart_save(const struct uart *u, struct snap_out *o)
+{
+	const uint8_t regs[] = { u->ier, u->iir_thri_pending, u->lcr, u->mcr, u->msr,
+				 u->scr, u->dll, u->dlm, u->fcr, u->lsr_errors };
+
+	snap_put(o, regs, sizeof(regs));
+	snap_put(o, u->rx, sizeof(u->rx));
+	snap_put_u8(o, (uint8_t)u->rx_head);
+	snap_put_u8(o, (uint8_t)u->rx_count);
+	snap_put_u8(o, u->rx_timeout);
+	snap_put_u8(o, u->irq_level);
+}
+
+int uart_restore(struct uart *u, struct snap_in *in)
+{
+	struct uart t = *u;
+
+	t.ier = snap_get_u8(in);
+	t.iir_thri_pending = snap_get_u8(in);
+	t.lcr = snap_get_u8(in);
+	t.mcr = snap_get_u8(in);
+	t.msr = snap_get_u8(in);
+	t.scr = snap_get_u8(in);
+	t.dll = snap_get_u8(in);
+	t.dlm = snap_get_u8(in);
+	t.fcr = snap_get_u8(in);
+	t.lsr_errors = snap_get_u8(in);
+	snap_get(in, t.rx, sizeof(t.rx));
+	t.rx_head = snap_get_u8(in);
+	t.rx_count = snap_get_u8(in);
+	t.rx_timeout = snap_get_bool(in);
+	t.irq_level = snap_get_bool(in);
+	if (!snap_in_ok(in) || t.rx_head >= UART_RX_SIZE || t.rx_count > uart_rx_capacity(&t))
+		return -EINVAL;
+	*u = t;
+	return 0;
 }

@@ -15,6 +15,10 @@
 #include <cmocka.h>
 
 #include "pc.h"
+#include "snapshot.h"
+
+#include <fcntl.h>
+#include <unistd.h>
 
 struct rec {
 	bool irq[16];
@@ -1009,6 +1013,81 @@ static void test_port61_pit_output(void **state)
 	assert_int_not_equal(port61_read(&p, &ch, 0) & 0x10, port61_read(&p, &ch, 1 << 14) & 0x10);
 }
 
+/* A model's state survives X_save/X_restore; a value out of range is refused, untouched. */
+static void test_snapshot_uart_round_trip(void **state)
+{
+	struct uart a, b;
+	struct snap_out o = { 0 };
+	struct snap_in in;
+	uint8_t v = 0x0f;
+
+	(void)state;
+	uart_init(&a, &env);
+	uart_io(&a, 0x3f9, &v, 1, true); /* IER */
+	v = 0x01;
+	uart_io(&a, 0x3fa, &v, 1, true); /* FIFO on */
+	assert_int_equal(uart_receive(&a, (const uint8_t *)"abc", 3), 3);
+	uart_save(&a, &o);
+	assert_false(o.failed);
+	uart_init(&b, &env);
+	snap_in_init(&in, o.buf, o.len);
+	assert_int_equal(uart_restore(&b, &in), 0);
+	assert_int_equal(b.rx_count, 3);
+	assert_int_equal(b.ier, a.ier);
+	assert_memory_equal(b.rx, a.rx, sizeof(a.rx));
+	/* rx_count 200 cannot be. */
+	o.buf[10 + UART_RX_SIZE + 1] = 200;
+	uart_init(&b, &env);
+	snap_in_init(&in, o.buf, o.len);
+	assert_int_equal(uart_restore(&b, &in), -EINVAL);
+	assert_int_equal(b.rx_count, 0);
+	/* Nor can a short payload. */
+	snap_in_init(&in, o.buf, o.len - 1);
+	assert_int_equal(uart_restore(&b, &in), -EINVAL);
+	snap_out_free(&o);
+}
+
+/* A file's sections come back; a flipped byte and a cut file are refused. */
+static void test_snapshot_file(void **state)
+{
+	char path[] = "/tmp/pc-snap-XXXXXX", err[256];
+	const struct snap_section *sec;
+	struct snap_writer w;
+	struct snap_out o = { 0 };
+	struct snap_file f;
+	uint8_t byte;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	snap_write_begin(&w, fd);
+	snap_put_u64(&o, 0x1122334455667788ull);
+	snap_put(&o, "xyz", 3);
+	snap_write_section(&w, SNAP_TAG('T', 'E', 'S', 'T'), 1, &o);
+	assert_int_equal(snap_write_finish(&w), 0);
+	assert_int_equal(snap_open(path, &f, err, sizeof(err)), 0);
+	assert_int_equal(f.nsect, 2);
+	sec = snap_find(&f, SNAP_TAG('T', 'E', 'S', 'T'), 0);
+	assert_non_null(sec);
+	assert_int_equal(sec->len, 11);
+	assert_memory_equal(sec->data, o.buf, 11);
+	snap_close(&f);
+	/* One bit of the payload flipped. */
+	assert_int_equal(pread(fd, &byte, 1, 32 + 24 + 9), 1);
+	byte ^= 1;
+	assert_int_equal(pwrite(fd, &byte, 1, 32 + 24 + 9), 1);
+	assert_int_equal(snap_open(path, &f, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "checksum mismatch in section TEST"));
+	/* Cut short. */
+	assert_int_equal(ftruncate(fd, 40), 0);
+	assert_int_equal(snap_open(path, &f, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "truncated"));
+	close(fd);
+	unlink(path);
+	snap_out_free(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1030,6 +1109,8 @@ int main(void)
 		cmocka_unit_test_setup(test_fwcfg, setup),
 		cmocka_unit_test_setup(test_ata_identify_and_probe, setup),
 		cmocka_unit_test_setup(test_ata_read_write, setup),
+		cmocka_unit_test_setup(test_snapshot_uart_round_trip, setup),
+		cmocka_unit_test_setup(test_snapshot_file, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
