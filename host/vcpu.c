@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ext.h"
 #include "hist.h"
 #include "kvm-ops.h"
 #include "plugin.pb-c.h"
@@ -1147,6 +1148,11 @@ static void *vcpu_thread(void *arg)
 		pthread_mutex_unlock(&v->pause_lock);
 	}
 
+	r = ext_vcpu_default_cpuid(v);
+	if (r < 0) {
+		vm_fail(v->vm, "vcpu %u: default CPUID: %s", v->id, strerror(-r));
+		goto out_barrier;
+	}
 	r = vcpu_init_handshake(v);
 	if (r == -EIO)
 		vm_fail(v->vm, "vcpu %u: initial registers rejected", v->id);

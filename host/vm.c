@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "ext.h"
 #include "kvm-ops.h"
 #include "log.h"
 #include "vcpu.h"
@@ -113,6 +114,7 @@ int vm_init_ops(struct vm *vm, const struct host_config *cfg, const struct kvm_o
 
 void vm_release(struct vm *vm)
 {
+	ext_release(vm);
 	for (size_t i = 0; i < vm->objects.n; i++) {
 		struct object *obj = &vm->objects.v[i];
 

@@ -55,7 +55,7 @@ extern "C" {
  * may change incompatibly; compatible additions bump MINOR and fixes PATCH.
  */
 #define CROSVM_API_MAJOR 0
-#define CROSVM_API_MINOR 22
+#define CROSVM_API_MINOR 23
 #define CROSVM_API_PATCH 0
 
 /* The two address spaces a guest access can target. */
@@ -674,6 +674,43 @@ int crosvm_vcpu_get_vcpu_events(struct crosvm_vcpu *, struct kvm_vcpu_events *);
 
 /* Writes pending exceptions, interrupts, NMIs and SMIs of the vcpu. */
 int crosvm_vcpu_set_vcpu_events(struct crosvm_vcpu *, const struct kvm_vcpu_events *);
+
+/*
+ * ---------------------------------------------------------------------------
+ * Extensions (API 0.23).  plugvm's host offers these; crosvm's host does not,
+ * and neither does plugvm's when run with --no-extensions.  Each call below
+ * fails with -ENOTTY on a host that does not offer it, and then changes
+ * nothing.  A plugin that never calls them sees exactly API 0.22.
+ */
+
+/* Bits of crosvm_get_extensions()'s mask. */
+#define CROSVM_EXTENSION_EDGE_IRQ_EVENT (1ull << 0) /* crosvm_create_edge_irq_event() */
+#define CROSVM_EXTENSION_DEFAULT_CPUID (1ull << 1)  /* crosvm_enable_default_cpuid() */
+
+/*
+ * Sets `*__mask` to the CROSVM_EXTENSION_* bits the host offers: 0 (and
+ * success) from a host without extensions.  Bits this header does not name
+ * may be set by a newer host and must be ignored.
+ */
+int crosvm_get_extensions(struct crosvm*, uint64_t *__mask);
+
+/*
+ * As crosvm_create_irq_event(), but edge triggered: each write of 1 to the
+ * trigger eventfd (crosvm_irq_event_get_fd()) injects one edge on GSI
+ * `__irq_id` without any round trip to the host, and there is no resample
+ * eventfd (crosvm_irq_event_get_resample_fd() returns -1).  Destroy it with
+ * crosvm_destroy_irq_event().  -ENOTTY without the extension.
+ */
+int crosvm_create_edge_irq_event(struct crosvm*, uint32_t __irq_id, struct crosvm_irq**);
+
+/*
+ * Before crosvm_start(): every vcpu gets KVM's supported CPUID
+ * (crosvm_get_supported_cpuid()) before its INIT event, with its own vcpu
+ * index as initial APIC id (leaf 1 EBX[31:24], leaves 0xb and 0x1f EDX).
+ * crosvm_vcpu_set_cpuid() still replaces it.  -EBUSY after crosvm_start(),
+ * -ENOTTY without the extension.
+ */
+int crosvm_enable_default_cpuid(struct crosvm*);
 
 #ifdef __cplusplus
 }

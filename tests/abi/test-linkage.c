@@ -91,6 +91,9 @@ static const struct {
 	FN(crosvm_vcpu_set_mp_state),
 	FN(crosvm_vcpu_get_vcpu_events),
 	FN(crosvm_vcpu_set_vcpu_events),
+	FN(crosvm_get_extensions),
+	FN(crosvm_create_edge_irq_event),
+	FN(crosvm_enable_default_cpuid),
 };
 
 static void check_functions(void)
@@ -117,8 +120,10 @@ static void check_layouts(void)
 	struct crosvm_irq_route rt;
 
 	CHECK_EQ(CROSVM_API_MAJOR, 0);
-	CHECK_EQ(CROSVM_API_MINOR, 22);
+	CHECK_EQ(CROSVM_API_MINOR, 23);
 	CHECK_EQ(CROSVM_API_PATCH, 0);
+	CHECK_EQ(CROSVM_EXTENSION_EDGE_IRQ_EVENT, 1);
+	CHECK_EQ(CROSVM_EXTENSION_DEFAULT_CPUID, 2);
 	CHECK_EQ(CROSVM_ADDRESS_SPACE_IOPORT, 0);
 	CHECK_EQ(CROSVM_ADDRESS_SPACE_MMIO, 1);
 	CHECK_EQ(CROSVM_IRQ_ROUTE_IRQCHIP, 0);

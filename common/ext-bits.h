@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* Copyright 2026 The plugvm Authors. */
+
+/*
+ * plugvm's protocol extensions (API 0.23, docs/protocol.md "Extensions"):
+ * the bit each one has in MainResponse.extensions.mask.  The values are the
+ * CROSVM_EXTENSION_* bits of crosvm.h; lib/ext.c asserts that both agree.
+ */
+#ifndef PLUGVM_COMMON_EXT_BITS_H
+#define PLUGVM_COMMON_EXT_BITS_H
+
+#define PLUGVM_EXT_EDGE_IRQ_EVENT (1ull << 0)
+#define PLUGVM_EXT_DEFAULT_CPUID (1ull << 1)
+
+/* Every extension this version of the host implements. */
+#define PLUGVM_EXT_ALL (PLUGVM_EXT_EDGE_IRQ_EVENT | PLUGVM_EXT_DEFAULT_CPUID)
+
+#endif /* PLUGVM_COMMON_EXT_BITS_H */
