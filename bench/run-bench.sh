@@ -31,6 +31,7 @@ if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
 	exit 77
 fi
 
+host_extra=
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/plugvm-bench.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
@@ -45,7 +46,8 @@ plugin_run() {
 	else
 		chan="CROSVM_PLUGIN_CHANNEL=shm"
 	fi
-	env "$chan" "$stamp" timeout -k 5 300 "$plugvm" run --disable-sandbox --cpus "$3" \
+	# shellcheck disable=SC2086 # host_extra: zero or more options
+	env "$chan" "$stamp" timeout -k 5 300 "$plugvm" run --disable-sandbox $host_extra --cpus "$3" \
 		--plugin "$plugin" -p "$2" -p "$iters" -p "$runs" >"$tmp/out" 2>"$tmp/err"
 	st=$?
 	if [ $st -ne 0 ]; then
@@ -107,3 +109,20 @@ setirq=$(i=0; while [ $i -lt "$repeat" ]; do plugin_run shm setirq 1 || exit 1;
 echo "main socket: set_irq round trip $setirq ns, SOCK_SEQPACKET ping-pong $seq_pp ns, ratio $(ratio "$setirq" "$seq_pp")"
 echo "host start -> first INIT (exec of plugvm to vcpu 0's INIT event): $(median <"$tmp/init" | awk '{ printf "%.2f ms", $1 / 1e6 }')"
 echo "host peak RSS (VmHWM, all runs): median $(median <"$tmp/hwm") KiB, max $(sort -n "$tmp/hwm" | tail -n 1) KiB"
+
+# The host's own seccomp filters (docs/sandbox.md): the same exits and start-up with and without.
+echo
+printf '%-22s %10s %10s %8s\n' "host seccomp filters" "on" "off" "on/off"
+for ch in shm pipe; do
+	rm -f "$tmp/init"
+	on=$(vcpu_figure "$ch" pio 1) || exit 1
+	on_init=$(median <"$tmp/init")
+	rm -f "$tmp/init"
+	host_extra=--no-host-seccomp
+	off=$(vcpu_figure "$ch" pio 1) || exit 1
+	off_init=$(median <"$tmp/init")
+	host_extra=
+	printf '%-22s %10s %10s %8s\n' "pio exit, $ch (ns)" "$on" "$off" "$(ratio "$on" "$off")"
+	printf '%-22s %10s %10s %8s\n' "start->INIT, $ch (us)" "$((on_init / 1000))" "$((off_init / 1000))" \
+		"$(ratio "$on_init" "$off_init")"
+done

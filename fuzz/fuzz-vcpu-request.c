@@ -22,7 +22,9 @@
  * [length, 2 bytes LE][bytes]; kind % 4: 0 = a request the plugin sends,
  * 1 = a KVM exit to handle, 2 = a pause to deliver, 3 = set the hint from
  * the bytes.  When the next record is not a request the plugin "sends
- * Shutdown" (the channel reports EPIPE), as a real plugin may.
+ * Shutdown" (the channel reports EPIPE), as a real plugin may.  A request
+ * that does not decode (pipe) or cannot be taken apart (slot) must end
+ * serving with a VM failure, never an answer.
  */
 #include "../host/vcpu.c"
 #include "../host/vcpu-shm.c"
@@ -372,6 +374,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(v->run, "kvm_run");
 
 	r = vcpu_init_handshake(v);
+	/* An undecodable request is a protocol violation: it must have stopped the VM. */
+	FUZZ_CHECK(r != -EBADMSG || vm.failed, "undecodable request without a VM failure");
 	if (r == 0) {
 		/* Past Init: exits, pauses and hint changes in input order. */
 		while (next_kind() >= 0 && steps++ < 256) {

@@ -56,6 +56,7 @@ enum cli_opt_id {
 	OPT_NO_EXTENSIONS,
 	OPT_SECCOMP_POLICY_DIR,
 	OPT_SECCOMP_LOG_FAILURES,
+	OPT_NO_HOST_SECCOMP,
 	OPT_PIVOT_ROOT,
 	OPT_PLUGIN_ROOT,
 	OPT_PLUGIN_MOUNT,
@@ -106,6 +107,7 @@ static const struct cli_option cli_options[] = {
 	{ "no-extensions", 0, CLI_REPEAT, OPT_NO_EXTENSIONS },
 	{ "seccomp-policy-dir", 0, CLI_VALUE, OPT_SECCOMP_POLICY_DIR },
 	{ "seccomp-log-failures", 0, CLI_REPEAT, OPT_SECCOMP_LOG_FAILURES },
+	{ "no-host-seccomp", 0, CLI_REPEAT, OPT_NO_HOST_SECCOMP },
 	{ "pivot-root", 0, CLI_VALUE, OPT_PIVOT_ROOT },
 	{ "plugin-root", 0, CLI_VALUE, OPT_PLUGIN_ROOT },
 	{ "plugin-mount", 0, CLI_VALUE | CLI_REPEAT, OPT_PLUGIN_MOUNT },
@@ -150,6 +152,7 @@ static const char cli_usage[] =
 	"      --no-extensions         answer API 0.23 extension requests ENOTTY, as crosvm does\n"
 	"      --seccomp-policy-dir DIR  directory holding plugin.policy / plugin.bpf\n"
 	"      --seccomp-log-failures  log seccomp violations instead of killing\n"
+	"      --no-host-seccomp       do not filter the host's own system calls (debugging)\n"
 	"      --pivot-root DIR        jail root without --plugin-root (default /var/empty)\n"
 	"      --plugin-root DIR       jail root (absolute, existing directory)\n"
 	"      --plugin-mount SRC[:[DST][:WRITABLE]]  bind mount into the jail (repeatable)\n"
@@ -1023,6 +1026,9 @@ static int cli_apply(struct cli *c, const struct cli_option *o, const char *v)
 		if (!v[0])
 			return cli_err(c, "--seccomp-policy-dir: empty path");
 		return cli_strdup(c, &cfg->seccomp_policy_dir, v);
+	case OPT_NO_HOST_SECCOMP:
+		cfg->no_host_seccomp = true;
+		return 0;
 	case OPT_SECCOMP_LOG_FAILURES:
 		cfg->seccomp_log_failures = true;
 		return 0;

@@ -56,6 +56,7 @@ struct host_config {
 	bool no_extensions; /* --no-extensions: answer the API 0.23 requests like crosvm */
 	char *seccomp_policy_dir;
 	bool seccomp_log_failures;
+	bool no_host_seccomp; /* --no-host-seccomp: the host runs without its own filters */
 	char *pivot_root;
 	char *plugin_root;
 	struct plugin_mount *mounts;

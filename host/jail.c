@@ -45,10 +45,14 @@
 
 #include "jail.h"
 #include "log.h"
+#include "seccomp-notify.h"
 #include "seccomp-policy.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
 #endif
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -93,6 +97,7 @@ enum jail_step {
 	STEP_NNP,
 	STEP_SECCOMP,
 	STEP_EXEC,
+	STEP_LISTENER, /* not a failure: the seccomp listener is this descriptor (item) */
 };
 
 static const char *const jail_step_text[] = {
@@ -114,6 +119,7 @@ static const char *const jail_step_text[] = {
 	[STEP_NNP] = "setting no_new_privs",
 	[STEP_SECCOMP] = "installing the seccomp filter",
 	[STEP_EXEC] = "executing the plugin",
+	[STEP_LISTENER] = "handing over the seccomp listener",
 };
 
 struct jail_report {
@@ -136,7 +142,8 @@ struct jail_plan {
 	int sock_fd;
 	int child_sock;
 	int stderr_fd;
-	int go_fd;          /* child reads one byte once the id maps are written */
+	int go_fd;          /* child reads one byte once the id maps are written, one more once
+			     * the host has taken the seccomp listener */
 	int go_host_fd;     /* the host's end, closed in the child so host death reads as EOF */
 	int report_fd;      /* child writes a jail_report on failure; EOF on exec */
 	int report_host_fd; /* the host's end, closed in the child */
@@ -500,8 +507,9 @@ static void plan_free(struct jail_plan *p)
 }
 
 static int plan_build(struct jail_plan *p, const struct host_config *cfg, int sock_fd,
-		      int stderr_fd)
+		      int stderr_fd, bool notify)
 {
+	enum seccomp_fail fail = cfg->seccomp_log_failures ? SECCOMP_FAIL_LOG : SECCOMP_FAIL_KILL;
 	size_t n_env = 0, k = 0;
 	int r;
 
@@ -510,8 +518,9 @@ static int plan_build(struct jail_plan *p, const struct host_config *cfg, int so
 	p->go_fd = -1;
 	p->report_fd = -1;
 
-	r = seccomp_policy_compile(cfg->seccomp_policy_dir, cfg->seccomp_log_failures,
-				   &p->seccomp);
+	if (notify)
+		fail = SECCOMP_FAIL_NOTIFY;
+	r = seccomp_policy_compile(cfg->seccomp_policy_dir, fail, &p->seccomp);
 	if (r < 0)
 		return r;
 	r = plan_mounts(p, cfg);
@@ -805,7 +814,6 @@ static void __attribute__((noreturn)) child_main(struct jail_plan *p)
 	} while (n < 0 && errno == EINTR);
 	if (n != 1)
 		_exit(127); /* the host gave up (or died) before writing our id maps */
-	close(p->go_fd);
 
 	if (setsid() < 0)
 		child_fail(p, STEP_SETSID, errno, -1);
@@ -941,6 +949,24 @@ static void __attribute__((noreturn)) child_main(struct jail_plan *p)
 	r = seccomp_policy_install(&p->seccomp);
 	if (r < 0)
 		child_fail(p, STEP_SECCOMP, -r, -1);
+	if (p->seccomp.notify) {
+		/*
+		 * Under the filter now: read and write must be in the policy (any
+		 * policy a plugin can live with has them).  The host takes the
+		 * listener with pidfd_getfd(); it is close-on-exec, so the plugin
+		 * never holds it.
+		 */
+		struct jail_report rep = { .step = STEP_LISTENER, .item = r };
+
+		do {
+			n = write(p->report_fd, &rep, sizeof(rep));
+		} while (n < 0 && errno == EINTR);
+		do {
+			n = read(p->go_fd, &go, 1);
+		} while (n < 0 && errno == EINTR);
+		if (n != 1)
+			_exit(127);
+	}
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -1220,19 +1246,51 @@ static void jail_log_report(const struct jail_plan *p, const struct host_config 
 	}
 }
 
-/* Waits for the child's verdict: a report, or EOF once execve() succeeded. */
-static int jail_wait_exec(const struct jail_plan *p, const struct host_config *cfg, pid_t pid)
+/* Takes the child's seccomp listener (descriptor nr in the child) and lets it go on. */
+static int jail_take_listener(const struct jail_plan *p, int pidfd, int nr, int *ret_fd)
+{
+	int fd;
+
+	if (pidfd < 0 || !ret_fd || *ret_fd >= 0) {
+		log_err("jail setup failed: unexpected seccomp listener");
+		return -EPROTO;
+	}
+	fd = (int)syscall(SYS_pidfd_getfd, pidfd, nr, 0);
+	if (fd < 0) {
+		int e = errno;
+
+		log_err("jail setup failed: cannot take the seccomp listener: %s", strerror(e));
+		return -e;
+	}
+	*ret_fd = fd;
+	if (write(p->go_host_fd, "l", 1) != 1) {
+		int e = errno;
+
+		log_err("jail setup failed: cannot release the plugin: %s", strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+/*
+ * Waits for the child's verdict: a report, or EOF once execve() succeeded.
+ * On the way the child may hand over its seccomp listener (*ret_notify_fd).
+ */
+static int jail_wait_exec(const struct jail_plan *p, const struct host_config *cfg, pid_t pid,
+			  int pidfd, int *ret_notify_fd)
 {
 	struct pollfd pfd = { .fd = p->report_fd, .events = POLLIN };
 	struct jail_report rep;
 	ssize_t n;
 	int r;
 
+again:
 	do {
 		r = poll(&pfd, 1, JAIL_SETUP_TIMEOUT_MS);
 	} while (r < 0 && errno == EINTR);
 	if (r == 0) {
-		log_err("jail setup failed: no answer within %d ms", JAIL_SETUP_TIMEOUT_MS);
+		log_err("jail setup failed: no answer within %d ms%s", JAIL_SETUP_TIMEOUT_MS,
+			p->seccomp.notify ? " (does the seccomp policy allow read and write?)" : "");
 		return -ETIMEDOUT;
 	}
 	do {
@@ -1240,6 +1298,12 @@ static int jail_wait_exec(const struct jail_plan *p, const struct host_config *c
 	} while (n < 0 && errno == EINTR);
 	if (n == 0)
 		return 0;
+	if (n == (ssize_t)sizeof(rep) && rep.step == STEP_LISTENER) {
+		r = jail_take_listener(p, pidfd, rep.item, ret_notify_fd);
+		if (r < 0)
+			return r;
+		goto again;
+	}
 	if (n != (ssize_t)sizeof(rep)) {
 		/* Died without a word: most likely killed by its own seccomp filter before exec. */
 		int status;
@@ -1259,16 +1323,19 @@ static int jail_wait_exec(const struct jail_plan *p, const struct host_config *c
 }
 
 int jail_spawn(const struct host_config *cfg, int sock_fd, int stderr_fd, pid_t *ret_pid,
-	       int *ret_pidfd)
+	       int *ret_pidfd, int *ret_notify_fd)
 {
+	int notify_fd = -1;
 	struct jail_plan *p;
 	int go[2] = { -1, -1 }, report[2] = { -1, -1 };
 	unsigned long flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC |
 			      CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWCGROUP;
 	sigset_t all, old;
 	pid_t pid = -1;
-	int r, pidfd, status;
+	int r, pidfd = -1, status;
 
+	if (ret_notify_fd)
+		*ret_notify_fd = -1;
 	if (!cfg || !cfg->plugin_path || !ret_pid)
 		return -EINVAL;
 	if (sock_fd < 0 || stderr_fd < 0 || sock_fd == stderr_fd)
@@ -1280,7 +1347,7 @@ int jail_spawn(const struct host_config *cfg, int sock_fd, int stderr_fd, pid_t 
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	r = plan_build(p, cfg, sock_fd, stderr_fd);
+	r = plan_build(p, cfg, sock_fd, stderr_fd, ret_notify_fd && seccomp_notify_available());
 	if (r < 0)
 		goto err_plan;
 	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0) {
@@ -1316,6 +1383,10 @@ int jail_spawn(const struct host_config *cfg, int sock_fd, int stderr_fd, pid_t 
 	go[0] = -1;
 	close(report[1]);
 	report[1] = -1;
+	/* Linux < 5.3 has no pidfds; the caller then falls back to the pid and SIGCHLD. */
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		pidfd = -1;
 
 	r = jail_write_id_maps(pid, cfg);
 	if (r < 0)
@@ -1327,7 +1398,7 @@ int jail_spawn(const struct host_config *cfg, int sock_fd, int stderr_fd, pid_t 
 		goto err_child;
 	}
 	p->report_fd = report[0];
-	r = jail_wait_exec(p, cfg, pid);
+	r = jail_wait_exec(p, cfg, pid, pidfd, &notify_fd);
 	if (r == -ECHILD) {
 		pid = -1; /* already reaped */
 		goto err_pipes;
@@ -1337,10 +1408,8 @@ int jail_spawn(const struct host_config *cfg, int sock_fd, int stderr_fd, pid_t 
 	close(go[1]);
 	close(report[0]);
 
-	/* Linux < 5.3 has no pidfds; the caller then falls back to the pid and SIGCHLD. */
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0)
-		pidfd = -1;
+	if (ret_notify_fd)
+		*ret_notify_fd = notify_fd;
 	log_debug("plugin %s started in the jail as pid %d", cfg->plugin_path, (int)pid);
 	*ret_pid = pid;
 	if (ret_pidfd)
@@ -1356,6 +1425,10 @@ err_child:
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 err_pipes:
+	if (notify_fd >= 0)
+		close(notify_fd);
+	if (pidfd >= 0)
+		close(pidfd);
 	for (int i = 0; i < 2; i++) {
 		if (go[i] >= 0)
 			close(go[i]);
@@ -1372,7 +1445,7 @@ const char *jail_explain_status(int wstatus)
 {
 	if (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGSYS)
 		return "killed by the seccomp filter (a system call outside the policy; "
-		       "--seccomp-log-failures logs it to the kernel log instead)";
+		       "--seccomp-log-failures names it and lets it run)";
 	return NULL;
 }
 

@@ -49,9 +49,15 @@ static inline int jail_fd_of_name(const char *name)
  * been executed: every setup failure (bad policy file, bad mount, namespaces
  * unavailable, plugin not executable inside the jail) is logged as one error
  * line and returned as -errno, and no child is left behind.
+ *
+ * With ret_notify_fd, and where the kernel has it (seccomp-notify.h), the
+ * filter's default action is SECCOMP_RET_USER_NOTIF and *ret_notify_fd is
+ * its listener, which the caller must serve; otherwise (and with
+ * ret_notify_fd NULL) it is SECCOMP_RET_KILL_PROCESS, or SECCOMP_RET_LOG with
+ * --seccomp-log-failures, and *ret_notify_fd is -1.
  */
 int jail_spawn(const struct host_config *cfg, int sock_fd, int stderr_fd, pid_t *ret_pid,
-	       int *ret_pidfd);
+	       int *ret_pidfd, int *ret_notify_fd);
 
 /*
  * For the host's exit message: a short explanation of a plugin wait status

@@ -255,7 +255,39 @@ err_close:
 	return r;
 }
 
+/* The answer for one tap, taken before the host's seccomp filter forbids socket(). */
+static struct {
+	bool valid;
+	int tap_fd;
+	int err;
+	uint8_t mac[6];
+	uint32_t ip, mask;
+} net_cache;
+
+static int net_query_live(int tap_fd, uint8_t ret_mac[6], uint32_t *ret_ip,
+			  uint32_t *ret_netmask);
+
+void net_prefetch(int tap_fd)
+{
+	net_cache.err = net_query_live(tap_fd, net_cache.mac, &net_cache.ip, &net_cache.mask);
+	net_cache.tap_fd = tap_fd;
+	net_cache.valid = true;
+}
+
 int net_query(int tap_fd, uint8_t ret_mac[6], uint32_t *ret_ip, uint32_t *ret_netmask)
+{
+	if (!net_cache.valid || net_cache.tap_fd != tap_fd)
+		return net_query_live(tap_fd, ret_mac, ret_ip, ret_netmask);
+	if (net_cache.err < 0)
+		return net_cache.err;
+	memcpy(ret_mac, net_cache.mac, 6);
+	*ret_ip = net_cache.ip;
+	*ret_netmask = net_cache.mask;
+	return 0;
+}
+
+static int net_query_live(int tap_fd, uint8_t ret_mac[6], uint32_t *ret_ip,
+			  uint32_t *ret_netmask)
 {
 	char name[IFNAMSIZ];
 	struct ifreq ifr;

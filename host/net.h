@@ -27,4 +27,11 @@ int net_open_taps(const struct host_config *cfg, int **ret_fds);
  */
 int net_query(int tap_fd, uint8_t ret_mac[6], uint32_t *ret_ip, uint32_t *ret_netmask);
 
+/*
+ * Asks now and remembers the answer for tap_fd, so that later net_query()
+ * calls for it need no socket (the host's seccomp filter allows none): the
+ * tap's configuration as it was when the VM started.
+ */
+void net_prefetch(int tap_fd);
+
 #endif /* PLUGVM_HOST_NET_H */

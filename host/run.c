@@ -19,12 +19,15 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <valgrind/valgrind.h>
 
+#include "host-seccomp.h"
 #include "jail.h"
 #include "log.h"
 #include "net.h"
 #include "plugin-main.h"
 #include "seccomp-audit.h"
+#include "seccomp-notify.h"
 #include "spawn.h"
 #include "vcpu.h"
 #include "vm.h"
@@ -56,6 +59,9 @@ struct host {
 	bool dying;
 	struct timespec dying_since;
 	int audit_fd; /* the kernel log, to name what the seccomp filter stopped; -1 if unreadable */
+	struct seccomp_notify notify; /* the plugin filter's listener (fd -1 without one) */
+	bool notify_mode;             /* the filter notifies (even once its listener is gone) */
+	int children_fd; /* /proc/self/task/<tid>/children, opened before the host's filter */
 };
 
 /* At most this many distinct system calls are named after a run. */
@@ -263,6 +269,48 @@ static void conn_serve(struct host *h, size_t i)
 }
 
 /* ---------------------------------------------------------------------------
+ * The plugin filter's notifications (seccomp-notify.h).
+ */
+
+static void run_kill_plugin(struct host *h)
+{
+	if (h->pidfd >= 0 && syscall(SYS_pidfd_send_signal, h->pidfd, SIGKILL, NULL, 0) == 0)
+		return;
+	kill(h->pid, SIGKILL);
+}
+
+static void run_serve_notify(struct host *h)
+{
+	int r = seccomp_notify_handle(&h->notify, h->pid);
+	char name[64];
+
+	if (r < 0) {
+		if (r != -EPIPE)
+			log_warn("seccomp listener: %s", strerror(-r));
+		seccomp_notify_release(&h->notify);
+		return;
+	}
+	if (r == 0)
+		return;
+	/*
+	 * Enforcing: the caller waits in the kernel, its call not run.  Killing
+	 * the plugin, PID 1 of its namespace, takes every process of the jail
+	 * with it, the caller too.  Nothing is answered again.
+	 */
+	run_kill_plugin(h);
+	seccomp_audit_name(h->notify.killed_nr, name, sizeof(name));
+	if (h->notify.killed_pid == h->pid || h->notify.killed_pid <= 0)
+		vm_fail(&h->vm, "plugin killed: its seccomp policy does not allow system call %s",
+			name);
+	else
+		vm_fail(&h->vm, "plugin killed: its seccomp policy does not allow system call %s, "
+			"made by process %d, a descendant of the plugin", name,
+			(int)h->notify.killed_pid);
+	seccomp_notify_release(&h->notify);
+	run_start_dying(h);
+}
+
+/* ---------------------------------------------------------------------------
  * Signals.  Returns true when the plugin has exited.
  */
 
@@ -317,8 +365,8 @@ static bool run_handle_signals(struct host *h)
 static void run_loop(struct host *h)
 {
 	struct vm *vm = &h->vm;
-	struct pollfd pfds[3 + VM_MAX_CONNECTIONS];
-	int conn_of[3 + VM_MAX_CONNECTIONS];
+	struct pollfd pfds[4 + VM_MAX_CONNECTIONS];
+	int conn_of[4 + VM_MAX_CONNECTIONS];
 
 	for (;;) {
 		size_t np = 0, n_conns;
@@ -340,6 +388,10 @@ static void run_loop(struct host *h)
 		if (h->stderr_rd >= 0) {
 			pfds[np] = (struct pollfd){ .fd = h->stderr_rd, .events = POLLIN };
 			conn_of[np++] = -3;
+		}
+		if (h->notify.fd >= 0) {
+			pfds[np] = (struct pollfd){ .fd = h->notify.fd, .events = POLLIN };
+			conn_of[np++] = -4;
 		}
 		n_conns = h->n_conns;
 		for (size_t i = 0; i < n_conns; i++) {
@@ -370,6 +422,15 @@ static void run_loop(struct host *h)
 				break;
 			case -3:
 				relay_stderr(h, RUN_STDERR_BURST);
+				break;
+			case -4:
+				if (!(pfds[k].revents & POLLIN)) {
+					/* POLLHUP: no process is left under the filter. */
+					seccomp_notify_release(&h->notify);
+					break;
+				}
+				if (h->notify.fd >= 0)
+					run_serve_notify(h);
 				break;
 			default:
 				if (h->conns[conn_of[k]] >= 0)
@@ -428,22 +489,19 @@ static void run_stop_plugin(struct host *h)
  * children to us, hence the rounds.  Needs /proc/<pid>/task/<tid>/children
  * (CONFIG_PROC_CHILDREN); without it leftovers are only logged as unknown.
  */
-static void run_kill_leftovers(void)
+static void run_kill_leftovers(struct host *h)
 {
-	char path[64];
 	int killed = 0;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)gettid());
+	if (h->children_fd < 0)
+		return;
 	for (int round = 0; round < 64; round++) {
 		char buf[4096];
-		ssize_t n;
-		int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+		/* The file is made anew on every read from its start. */
+		ssize_t n = pread(h->children_fd, buf, sizeof(buf) - 1, 0);
+		int found = 0;
 		char *p, *end;
 
-		if (fd < 0)
-			return;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
 		if (n <= 0)
 			break;
 		buf[n] = '\0';
@@ -475,11 +533,28 @@ static void run_kill_leftovers(void)
 			 killed == 1 ? "" : "es");
 }
 
+/* Opens what run_kill_leftovers() reads, while open() is still allowed. */
+static void run_open_children(struct host *h)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)gettid());
+	h->children_fd = open(path, O_RDONLY | O_CLOEXEC);
+}
+
 static int run_result(struct host *h)
 {
 	int st = h->plugin_status;
 	bool sigsys = h->plugin_exited && WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS;
 	char denied[512] = "";
+	char refused[128];
+
+	/* The host's own filter stopped the VM: that is the cause, whatever followed. */
+	if (host_seccomp_refused(refused, sizeof(refused))) {
+		log_err("the host's seccomp filter refused system call %s; the VM was stopped",
+			refused);
+		return 1;
+	}
 
 	/*
 	 * Only when the filter stopped something (a kill) or may have (logging
@@ -487,8 +562,11 @@ static int run_result(struct host *h)
 	 * death, and the last logged calls a little after they were made: wait
 	 * for them, at most this long.
 	 */
-	if (sigsys || h->cfg->seccomp_log_failures)
+	if (h->notify_mode) {
+		/* The listener named every call as it came (run_serve_notify()). */
+	} else if (sigsys || h->cfg->seccomp_log_failures) {
 		run_denied_calls(h, denied, sizeof(denied), sigsys ? 500 : 100);
+	}
 	if (denied[0] && h->cfg->seccomp_log_failures)
 		log_warn("the plugin made system calls outside its seccomp policy (allowed by "
 			 "--seccomp-log-failures): %s", denied);
@@ -525,6 +603,39 @@ static int run_result(struct host *h)
 	return 1;
 }
 
+static int run_vcpu_filter(unsigned id)
+{
+	int r = host_seccomp_vcpu(id);
+
+	if (r == 0)
+		host_seccomp_test_hook("vcpu");
+	return r;
+}
+
+/*
+ * The host's own seccomp filters (host-seccomp.h), unless --no-host-seccomp
+ * or under valgrind, whose core makes its own system calls from the
+ * filtered threads (docs/sandbox.md).  Everything opened later must be open
+ * by now.
+ */
+static void run_install_filters(struct host *h)
+{
+	const char *preload = getenv("LD_PRELOAD");
+
+	if (h->cfg->no_host_seccomp)
+		return;
+	if (RUNNING_ON_VALGRIND || (preload && strstr(preload, "vgpreload"))) {
+		log_info("running under valgrind: the host's seccomp filters are off");
+		return;
+	}
+	for (size_t i = 0; i < h->vm.n_taps; i++)
+		net_prefetch(h->vm.tap_fds[i]);
+	if (host_seccomp_main(h->vm.exit_efd) < 0)
+		return; /* warned; the VM runs as it would with --no-host-seccomp */
+	h->vm.vcpu_thread_hook = run_vcpu_filter;
+	host_seccomp_test_hook("main");
+}
+
 static int run_setup_signals(struct host *h)
 {
 	sigset_t set;
@@ -549,7 +660,7 @@ int run_vm(const struct host_config *cfg)
 	struct host *h;
 	int stderr_pipe[2] = { -1, -1 }, sock[2] = { -1, -1 };
 	int *tap_fds = NULL;
-	int r, ret = 1;
+	int r, ret = 1, notify_fd = -1;
 
 	h = calloc(1, sizeof(*h));
 	if (!h) {
@@ -558,7 +669,7 @@ int run_vm(const struct host_config *cfg)
 	}
 	h->cfg = cfg;
 	spawn_raise_host_nofile(cfg->cpus);
-	h->sig_fd = h->stderr_rd = h->pidfd = h->audit_fd = -1;
+	h->sig_fd = h->stderr_rd = h->pidfd = h->audit_fd = h->notify.fd = h->children_fd = -1;
 	h->pid = -1;
 	h->vm.kvm_fd = h->vm.vm_fd = h->vm.kill_efd = h->vm.exit_efd = h->vm.stop_efd = -1;
 	h->rx = malloc(WIRE_MAIN_REQUEST_MAX);
@@ -603,10 +714,14 @@ int run_vm(const struct host_config *cfg)
 	 */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_warn("cannot become a subreaper; plugin helpers may outlive the host: %m");
-	/* Before the spawn, so that no record of the plugin's is missed. */
-	if (!cfg->disable_sandbox)
+	run_open_children(h);
+	/*
+	 * Before the spawn, so that no record of the plugin's is missed; only
+	 * needed where the kernel cannot hand the host a seccomp listener.
+	 */
+	if (!cfg->disable_sandbox && !seccomp_notify_available())
 		h->audit_fd = seccomp_audit_open();
-	r = spawn_plugin(cfg, sock[1], stderr_pipe[1], &h->pid, &h->pidfd);
+	r = spawn_plugin(cfg, sock[1], stderr_pipe[1], &h->pid, &h->pidfd, &notify_fd);
 	/* From here on EOF on these means the plugin (and its children) are gone. */
 	close(sock[1]);
 	sock[1] = -1;
@@ -619,6 +734,13 @@ int run_vm(const struct host_config *cfg)
 	}
 	h->conns[h->n_conns++] = sock[0];
 	sock[0] = -1;
+	if (notify_fd >= 0) {
+		h->notify_mode = true;
+		if (seccomp_notify_init(&h->notify, notify_fd, cfg->seccomp_log_failures) < 0) {
+			vm_fail(&h->vm, "out of memory");
+			run_start_dying(h);
+		}
+	}
 
 	/* Made after the spawn, so it is never inherited; the plugin gets it on request. */
 	h->vm.kill_efd = eventfd(0, EFD_CLOEXEC);
@@ -630,6 +752,7 @@ int run_vm(const struct host_config *cfg)
 		r = host_drop_privileges();
 		if (r < 0)
 			log_warn("cannot drop all privileges: %s", strerror(-r));
+		run_install_filters(h);
 	}
 
 	if (!h->dying)
@@ -639,7 +762,7 @@ int run_vm(const struct host_config *cfg)
 	vcpus_join(&h->vm);
 	vcpus_print_stats(&h->vm);
 	run_stop_plugin(h);
-	run_kill_leftovers();
+	run_kill_leftovers(h);
 	/* The plugin's last words; bounded in case its descendants keep writing. */
 	relay_stderr(h, RUN_STDERR_FINAL_BURST);
 	relay_flush(h);
@@ -650,7 +773,7 @@ out_vm:
 		/* Only reached on setup failures after a successful spawn. */
 		kill(h->pid, SIGKILL);
 		waitpid(h->pid, NULL, 0);
-		run_kill_leftovers();
+		run_kill_leftovers(h);
 	}
 	for (size_t i = 0; i < h->n_conns; i++)
 		close(h->conns[i]);
@@ -673,6 +796,9 @@ out_signals:
 		close(h->sig_fd);
 	if (h->audit_fd >= 0)
 		close(h->audit_fd);
+	seccomp_notify_release(&h->notify);
+	if (h->children_fd >= 0)
+		close(h->children_fd);
 out_free:
 	free(h->rx);
 	free(h);

@@ -928,14 +928,33 @@ static int ctx_add_rule(scmp_filter_ctx ctx, uint32_t action, uint32_t def,
 	return 0;
 }
 
-static int policy_build(const struct policy *p, bool log_failures, struct seccomp_policy *out,
+const char *const seccomp_added_calls[] = {
+	"execve",
+	/* The vcpu channels' bounded spin yields between rounds (common/shm-chan.c). */
+	"sched_yield",
+	NULL,
+};
+
+static uint32_t fail_action(enum seccomp_fail fail)
+{
+	switch (fail) {
+	case SECCOMP_FAIL_LOG:
+		return SCMP_ACT_LOG;
+	case SECCOMP_FAIL_NOTIFY:
+		return SCMP_ACT_NOTIFY;
+	case SECCOMP_FAIL_KILL:
+	default:
+		return SCMP_ACT_KILL_PROCESS;
+	}
+}
+
+static int policy_build(const struct policy *p, enum seccomp_fail fail, struct seccomp_policy *out,
 			const char *name)
 {
-	uint32_t def = log_failures ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS;
+	uint32_t def = fail_action(fail);
 	int errnos[SECCOMP_POLICY_MAX_PROGS - 1];
 	size_t n_errnos = 0;
 	scmp_filter_ctx ctx = NULL;
-	int nr_execve = __NR_execve;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -973,10 +992,15 @@ static int policy_build(const struct policy *p, bool log_failures, struct seccom
 	}
 	/*
 	 * The filter is installed before execve() (a preload library would not
-	 * work for static plugins), so the exec itself must pass.
+	 * work for static plugins), so the exec itself must pass; and the
+	 * library's own needs (seccomp_added_calls).
 	 */
-	if (!p->seen[nr_execve]) {
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr_execve, 0);
+	for (size_t k = 0; seccomp_added_calls[k]; k++) {
+		int nr = seccomp_syscall_resolve_name(seccomp_added_calls[k]);
+
+		if (nr < 0 || nr >= POLICY_MAX_NR || p->seen[nr])
+			continue;
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 		if (r < 0)
 			goto err_libseccomp;
 	}
@@ -984,6 +1008,7 @@ static int policy_build(const struct policy *p, bool log_failures, struct seccom
 	if (r < 0)
 		goto err_libseccomp;
 	out->n_progs++;
+	out->notify = fail == SECCOMP_FAIL_NOTIFY;
 	seccomp_release(ctx);
 	ctx = NULL;
 
@@ -1035,7 +1060,7 @@ err:
 	return r;
 }
 
-int seccomp_policy_compile_text(const char *text, const char *name, bool log_failures,
+int seccomp_policy_compile_text(const char *text, const char *name, enum seccomp_fail fail,
 				struct seccomp_policy *ret)
 {
 	struct policy pol;
@@ -1054,7 +1079,7 @@ int seccomp_policy_compile_text(const char *text, const char *name, bool log_fai
 		policy_free(&pol);
 		return r;
 	}
-	r = policy_build(&pol, log_failures, ret, name);
+	r = policy_build(&pol, fail, ret, name);
 	policy_free(&pol);
 	return r;
 }
@@ -1114,7 +1139,7 @@ static int compile_bpf_file(const char *path, struct seccomp_policy *ret)
 	return 0;
 }
 
-int seccomp_policy_compile(const char *dir, bool log_failures, struct seccomp_policy *ret)
+int seccomp_policy_compile(const char *dir, enum seccomp_fail fail, struct seccomp_policy *ret)
 {
 	char path[PATH_MAX];
 	char *text;
@@ -1124,8 +1149,8 @@ int seccomp_policy_compile(const char *dir, bool log_failures, struct seccomp_po
 	memset(ret, 0, sizeof(*ret));
 	if (!dir)
 		return seccomp_policy_compile_text(seccomp_default_policy, "<built-in plugin.policy>",
-						   log_failures, ret);
-	if (!log_failures) {
+						   fail, ret);
+	if (fail != SECCOMP_FAIL_LOG) {
 		r = snprintf(path, sizeof(path), "%s/plugin.bpf", dir);
 		if (r < 0 || (size_t)r >= sizeof(path)) {
 			log_err("--seccomp-policy-dir: path too long");
@@ -1150,7 +1175,7 @@ int seccomp_policy_compile(const char *dir, bool log_failures, struct seccomp_po
 		log_err("bad seccomp policy %s: NUL byte in file", path);
 		return -EINVAL;
 	}
-	r = seccomp_policy_compile_text(text, path, log_failures, ret);
+	r = seccomp_policy_compile_text(text, path, fail, ret);
 	free(text);
 	return r;
 }
@@ -1162,8 +1187,13 @@ int seccomp_policy_install(const struct seccomp_policy *p)
 	 * filters allow seccomp(), the main allow-list may not, so it goes last.
 	 */
 	for (size_t i = p->n_progs; i-- > 0;) {
-		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &p->progs[i]) < 0)
+		unsigned flags = i == 0 && p->notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+		long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &p->progs[i]);
+
+		if (r < 0)
 			return -errno;
+		if (flags)
+			return (int)r;
 	}
 	return 0;
 }

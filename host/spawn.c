@@ -328,13 +328,15 @@ static void __attribute__((noreturn)) child_main(const struct spawn_plan *p)
 }
 
 int spawn_plugin(const struct host_config *cfg, int sock_fd, int stderr_fd, pid_t *ret_pid,
-		 int *ret_pidfd)
+		 int *ret_pidfd, int *ret_notify_fd)
 {
 	struct spawn_plan plan;
 	sigset_t all, old;
 	pid_t pid;
 	int r, pidfd;
 
+	if (ret_notify_fd)
+		*ret_notify_fd = -1;
 	if (!cfg || !cfg->plugin_path || !ret_pid)
 		return -EINVAL;
 	if (sock_fd < 0 || stderr_fd < 0 || sock_fd == stderr_fd)
@@ -343,7 +345,7 @@ int spawn_plugin(const struct host_config *cfg, int sock_fd, int stderr_fd, pid_
 		return -EBADF;
 
 	if (!cfg->disable_sandbox)
-		return jail_spawn(cfg, sock_fd, stderr_fd, ret_pid, ret_pidfd);
+		return jail_spawn(cfg, sock_fd, stderr_fd, ret_pid, ret_pidfd, ret_notify_fd);
 
 	r = spawn_plan_build(&plan, cfg, sock_fd, stderr_fd);
 	if (r < 0) {

@@ -18,9 +18,10 @@
  * the socket keeps a fixed number, every other descriptor is closed, the
  * signal mask is empty and all handlers are default, and the parent-death
  * signal is SIGKILL (the kernel sends it when the *thread* that called
- * spawn_plugin() exits, so call it from the main thread).  Sandboxing (cfg->disable_sandbox false) is applied
- * here once implemented; until then it logs once that the plugin runs
- * unjailed.
+ * spawn_plugin() exits, so call it from the main thread).  Unless
+ * cfg->disable_sandbox, the plugin starts in the jail (jail_spawn(), which
+ * also says what ret_notify_fd receives: the seccomp listener or -1; may be
+ * NULL); unjailed, *ret_notify_fd is -1.
  *
  * Returns 0 and sets *ret_pid (and *ret_pidfd, or -1 if pidfds are not
  * available) on success.  A plugin that cannot be executed is reported as
@@ -29,7 +30,7 @@
  * logging one line that names the cause (the caller adds nothing).
  */
 int spawn_plugin(const struct host_config *cfg, int sock_fd, int stderr_fd, pid_t *ret_pid,
-		 int *ret_pidfd);
+		 int *ret_pidfd, int *ret_notify_fd);
 
 /*
  * Raises the host's own soft RLIMIT_NOFILE to what a VM with nvcpus vcpus

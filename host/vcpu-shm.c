@@ -218,12 +218,15 @@ static int shm_recv(struct vcpu *v, Plugvm__VcpuRequest **ret_req)
 	s->req_tail++;
 	/* The request area is free again only after everything was copied out. */
 	shm_post(&slot->req_tail, s->req_tail);
-	if (r < 0) {
-		log_ratelimited(&v->rl, LOG_LEVEL_WARN,
-				"vcpu %u: malformed shared-memory request (kind %u, length %u)", v->id,
-				s->hdr.kind, s->hdr.len);
+	if (r == -EBADMSG) {
+		/* As on the pipe: a request that cannot be taken apart ends the VM. */
+		vm_fail(v->vm, "vcpu %u: malformed shared-memory request (kind %u, length %u, "
+			"registers 0x%x): protocol violation, stopping the VM", v->id, s->hdr.kind,
+			s->hdr.len, s->hdr.regs_mask);
 		return r;
 	}
+	if (r < 0)
+		return r;
 	*ret_req = &s->req;
 	return 0;
 }

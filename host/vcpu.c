@@ -241,9 +241,12 @@ static int pipe_recv(struct vcpu *v, Plugvm__VcpuRequest **ret_req)
 			v->arena.used = 0;
 			*ret_req = plugvm__vcpu_request__unpack(&v->allocator, (size_t)pp.r, v->rx);
 			if (!*ret_req) {
-				log_ratelimited(&v->rl, LOG_LEVEL_WARN,
-						"vcpu %u: undecodable request (%zd bytes)", v->id,
-						pp.r);
+				/*
+				 * The pipe has no framing to find the next request by,
+				 * so, as crosvm did, this ends the VM (docs/protocol.md).
+				 */
+				vm_fail(v->vm, "vcpu %u: undecodable request (%zd bytes): protocol "
+					"violation, stopping the VM", v->id, pp.r);
 				return -EBADMSG;
 			}
 			return 0;
@@ -579,14 +582,8 @@ static int vcpu_serve(struct vcpu *v, Plugvm__VcpuRequest **ret_resume)
 		Plugvm__VcpuRequest *req;
 		int r;
 
+		/* -EBADMSG: a protocol violation, which the channel reported with vm_fail(). */
 		r = v->chan->recv(v, &req);
-		if (r == -EBADMSG) {
-			/* Undecodable: answer like a misplaced request and keep serving. */
-			r = vcpu_send_errno(v, EPROTO);
-			if (r < 0)
-				return r;
-			continue;
-		}
 		if (r < 0)
 			return r;
 		switch (req->message_case) {
@@ -650,9 +647,9 @@ static int vcpu_init_handshake(struct vcpu *v)
 		int r, kind;
 
 		r = v->chan->recv(v, &req);
-		if (r < 0 && r != -EBADMSG)
+		if (r < 0)
 			return r;
-		kind = req ? (int)req->message_case : -1;
+		kind = (int)req->message_case;
 		vcpu_request_free(v, req);
 		if (kind == PLUGVM__VCPU_REQUEST__MESSAGE_SHUTDOWN)
 			return -EPIPE;
@@ -1063,21 +1060,16 @@ static void vcpu_run_loop(struct vcpu *v)
  * Threads.
  */
 
-static int cgroup_add_task(const char *dir, pid_t id)
+/* Adds task id to the --vcpu-cgroup-path tasks file that vcpus_prepare() opened. */
+static int cgroup_add_task(struct vm *vm, pid_t id)
 {
-	char path[4096], buf[32];
-	int fd, n, r = 0;
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d", (int)id);
 
-	if (snprintf(path, sizeof(path), "%s/tasks", dir) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	n = snprintf(buf, sizeof(buf), "%d", (int)id);
-	if (wire_write_all(fd, buf, (size_t)n) < 0)
-		r = -errno;
-	close(fd);
-	return r;
+	/* One write per task id, as cgroup files want; at offset 0 for a plain file. */
+	if (pwrite(vm->vcpu_cgroup_fd, buf, (size_t)n, 0) != n)
+		return errno ? -errno : -EIO;
+	return 0;
 }
 
 static int vcpu_set_kvm_sigmask(struct vcpu *v)
@@ -1128,8 +1120,8 @@ static void *vcpu_thread(void *arg)
 			goto out_barrier;
 		}
 	}
-	if (vm->cfg->vcpu_cgroup_path) {
-		r = cgroup_add_task(vm->cfg->vcpu_cgroup_path, gettid());
+	if (vm->vcpu_cgroup_fd >= 0) {
+		r = cgroup_add_task(vm, gettid());
 		if (r < 0) {
 			vm_fail(v->vm, "vcpu %u: cannot join cgroup %s: %s", v->id,
 				vm->cfg->vcpu_cgroup_path, strerror(-r));
@@ -1138,6 +1130,20 @@ static void *vcpu_thread(void *arg)
 	}
 	if (prctl(PR_SCHED_CORE, PR_SCHED_CORE_CREATE, 0, PIDTYPE_PID_VALUE, 0) < 0)
 		log_debug("core scheduling unavailable: %m");
+	{
+		char name[32];
+
+		/* Named by itself: naming another thread would open its /proc comm file. */
+		snprintf(name, sizeof(name), "crosvm_vcpu%u", v->id);
+		/* The kernel keeps 15 characters; at most 64 vcpus always fit. */
+		name[15] = '\0';
+		prctl(PR_SET_NAME, name, 0, 0, 0);
+	}
+	/* From here on the thread needs nothing its filter does not allow. */
+	if (vm->vcpu_thread_hook && vm->vcpu_thread_hook(v->id) < 0) {
+		vm_fail(v->vm, "vcpu %u: cannot install its seccomp filter", v->id);
+		goto out_barrier;
+	}
 
 	if (vm->immediate_exit) {
 		tls_kick_run = v->run;
@@ -1156,7 +1162,7 @@ static void *vcpu_thread(void *arg)
 	r = vcpu_init_handshake(v);
 	if (r == -EIO)
 		vm_fail(v->vm, "vcpu %u: initial registers rejected", v->id);
-	else if (r < 0 && r != -EPIPE)
+	else if (r < 0 && r != -EPIPE && r != -EBADMSG) /* -EBADMSG: reported already */
 		vm_fail(v->vm, "vcpu %u: init handshake failed: %s", v->id, strerror(-r));
 	else if (r == -EPIPE && !atomic_load(&vm->kill_signaled))
 		log_info("plugin shut the vcpu down during init");
@@ -1176,6 +1182,24 @@ out:
 
 int vcpus_prepare(struct vm *vm)
 {
+	const char *cg = vm->cfg ? vm->cfg->vcpu_cgroup_path : NULL;
+
+	if (cg) {
+		/* Opened now: the host's seccomp filter allows no open() later. */
+		char path[4096];
+
+		if (snprintf(path, sizeof(path), "%s/tasks", cg) >= (int)sizeof(path)) {
+			log_err("--vcpu-cgroup-path %s: path too long", cg);
+			return -ENAMETOOLONG;
+		}
+		vm->vcpu_cgroup_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (vm->vcpu_cgroup_fd < 0) {
+			int r = -errno;
+
+			log_err("cannot open %s: %s", path, strerror(-r));
+			return r;
+		}
+	}
 	vm->vcpus = calloc(vm->n_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return -ENOMEM;
@@ -1266,8 +1290,8 @@ int vcpus_start(struct vm *vm)
 	const char *cg = vm->cfg->vcpu_cgroup_path;
 	int r;
 
-	if (cg) {
-		r = cgroup_add_task(cg, getpid());
+	if (vm->vcpu_cgroup_fd >= 0) {
+		r = cgroup_add_task(vm, getpid());
 		if (r < 0) {
 			vm_fail(vm, "cannot add the host to cgroup %s: %s", cg, strerror(-r));
 			return r;
@@ -1309,7 +1333,6 @@ int vcpus_start(struct vm *vm)
 	}
 	for (unsigned i = 0; i < vm->n_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
-		char name[32];
 
 		r = pthread_create(&v->thread, NULL, vcpu_thread, v);
 		if (r != 0) {
@@ -1317,10 +1340,6 @@ int vcpus_start(struct vm *vm)
 			return -r;
 		}
 		v->thread_started = true;
-		snprintf(name, sizeof(name), "crosvm_vcpu%u", i);
-		/* The kernel keeps 15 characters; at most 64 vcpus always fit. */
-		name[15] = '\0';
-		pthread_setname_np(v->thread, name);
 	}
 	return 0;
 }
@@ -1365,6 +1384,9 @@ void vcpus_join(struct vm *vm)
 
 void vcpus_free(struct vm *vm)
 {
+	if (vm->vcpu_cgroup_fd >= 0)
+		close(vm->vcpu_cgroup_fd);
+	vm->vcpu_cgroup_fd = -1;
 	if (!vm->vcpus)
 		return;
 	vcpus_shm_free(vm);

@@ -40,6 +40,7 @@ int vm_init_ops(struct vm *vm, const struct host_config *cfg, const struct kvm_o
 	vm->cfg = cfg;
 	vm->kvm = kvm;
 	vm->kvm_fd = vm->vm_fd = vm->kill_efd = vm->exit_efd = vm->stop_efd = -1;
+	vm->vcpu_cgroup_fd = -1;
 	vm->n_vcpus = cfg->cpus;
 	atomic_init(&vm->kill_signaled, false);
 	pthread_mutex_init(&vm->fail_lock, NULL);

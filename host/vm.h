@@ -96,6 +96,9 @@ struct vm {
 	int kill_efd; /* handed to the plugin; written by vm_signal_kill() */
 	int exit_efd; /* written by any vcpu thread that ends */
 	int stop_efd; /* host-internal: wakes vcpu threads blocked on their channel */
+	int vcpu_cgroup_fd; /* --vcpu-cgroup-path's tasks file, opened before the host's filter */
+	/* Run by each vcpu thread once its setup is done (the host's vcpu filter), or NULL. */
+	int (*vcpu_thread_hook)(unsigned id);
 
 	int *tap_fds;
 	size_t n_taps;

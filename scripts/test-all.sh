@@ -18,7 +18,8 @@
 #
 # The sanitized plugins cannot run under the default seccomp policy, which
 # (rightly) kills the sanitizer runtime's extra system calls: the sanitizer
-# runs leave out the jailed kvm suite (its tests run unjailed in kvm-unjailed
+# runs leave out the jailed kvm suites (kvm, kvm-crosvm, kvm-crosvm-pipe; their
+# tests run unjailed in kvm-unjailed
 # and kvm-pipe) and take the sandbox suite's other tests by name.
 # Usage: test-all.sh RUN...
 set -u
@@ -68,7 +69,7 @@ for run in "$@"; do
 		[ "$run" = tsan ] && b=$TSAN_BUILD
 		# shellcheck disable=SC2086 # test names
 		${run}_env meson test --no-rebuild --print-errorlogs -C "$b" --no-suite sandbox \
-			--no-suite kvm || status=1
+			--no-suite kvm --no-suite kvm-crosvm --no-suite kvm-crosvm-pipe || status=1
 		# shellcheck disable=SC2086
 		${run}_env meson test --no-rebuild --print-errorlogs -C "$b" \
 			--logbase testlog-sandbox $SAN_SANDBOX_TESTS || status=1

@@ -134,7 +134,7 @@ static void run_helper(int sock_fd, struct chan *c, const char *expect_sock,
 	int pidfd = -2, st;
 	ssize_t n;
 
-	assert_int_equal(spawn_plugin(&cfg, sock_fd, c->err_w, &pid, &pidfd), 0);
+	assert_int_equal(spawn_plugin(&cfg, sock_fd, c->err_w, &pid, &pidfd, NULL), 0);
 	assert_true(pid > 0);
 	/* Linux 5.3+ (this machine): a pidfd, close-on-exec like every host descriptor. */
 	assert_true(pidfd >= 0);
@@ -243,7 +243,7 @@ static void exec_failure(void **state)
 		int pidfd, st;
 
 		chan_open(&c);
-		assert_int_equal(spawn_plugin(&cfg, c.child_sock, c.err_w, &pid, &pidfd), 0);
+		assert_int_equal(spawn_plugin(&cfg, c.child_sock, c.err_w, &pid, &pidfd, NULL), 0);
 		close(c.err_w);
 		c.err_w = -1;
 		st = wait_child(pid);
@@ -271,13 +271,13 @@ static void bad_arguments(void **state)
 	chan_open(&c);
 	closed = dup(c.err_w);
 	close(closed);
-	assert_int_equal(spawn_plugin(&cfg, -1, c.err_w, &pid, &pidfd), -EBADF);
-	assert_int_equal(spawn_plugin(&cfg, c.child_sock, -1, &pid, &pidfd), -EBADF);
-	assert_int_equal(spawn_plugin(&cfg, closed, c.err_w, &pid, &pidfd), -EBADF);
-	assert_int_equal(spawn_plugin(&cfg, c.child_sock, closed, &pid, &pidfd), -EBADF);
-	assert_int_equal(spawn_plugin(&cfg, c.child_sock, c.child_sock, &pid, &pidfd), -EBADF);
+	assert_int_equal(spawn_plugin(&cfg, -1, c.err_w, &pid, &pidfd, NULL), -EBADF);
+	assert_int_equal(spawn_plugin(&cfg, c.child_sock, -1, &pid, &pidfd, NULL), -EBADF);
+	assert_int_equal(spawn_plugin(&cfg, closed, c.err_w, &pid, &pidfd, NULL), -EBADF);
+	assert_int_equal(spawn_plugin(&cfg, c.child_sock, closed, &pid, &pidfd, NULL), -EBADF);
+	assert_int_equal(spawn_plugin(&cfg, c.child_sock, c.child_sock, &pid, &pidfd, NULL), -EBADF);
 	cfg.plugin_path = NULL;
-	assert_int_equal(spawn_plugin(&cfg, c.child_sock, c.err_w, &pid, &pidfd), -EINVAL);
+	assert_int_equal(spawn_plugin(&cfg, c.child_sock, c.err_w, &pid, &pidfd, NULL), -EINVAL);
 	/* Nothing was started, and the out-parameters were left alone. */
 	assert_int_equal(pid, 12345);
 	assert_int_equal(pidfd, 12345);
@@ -307,7 +307,7 @@ static void parent_death_kills_plugin(void **state)
 		int pidfd;
 
 		chan_open(&c);
-		if (spawn_plugin(&cfg, c.child_sock, c.err_w, &pid, &pidfd) < 0)
+		if (spawn_plugin(&cfg, c.child_sock, c.err_w, &pid, &pidfd, NULL) < 0)
 			_exit(1);
 		if (write(report[1], &pid, sizeof(pid)) != sizeof(pid))
 			_exit(1);
@@ -343,7 +343,7 @@ static void jailed_by_default(void **state)
 		int pidfd, st;
 
 		chan_open(&c);
-		assert_int_equal(spawn_plugin(&cfg, c.child_sock, c.err_w, &pid, &pidfd), 0);
+		assert_int_equal(spawn_plugin(&cfg, c.child_sock, c.err_w, &pid, &pidfd, NULL), 0);
 		st = wait_child(pid);
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 		if (pidfd >= 0)

@@ -439,7 +439,6 @@ static int vexpect_errno(size_t v, int e)
 
 static int scenario_vcpu(void)
 {
-	static const uint8_t garbage[] = { 0xff, 0xff, 0xff };
 	static const uint8_t unknown_field[] = { 0xf8, 0x07, 0x01 };
 	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
 	Plugvm__VcpuRequest__GetState gs = PLUGVM__VCPU_REQUEST__GET_STATE__INIT;
@@ -471,11 +470,11 @@ static int scenario_vcpu(void)
 	CHECK(h_reserve(0, 0x700, 1, false) == 0, "reserve");
 	CHECK(h_reserve(0, 0x702, 1, false) == 0, "reserve");
 	CHECK(h_start() == 0, "start");
-	/* INIT_PENDING: a Resume and garbage get EPROTO and change nothing. */
+	/*
+	 * INIT_PENDING: a Resume gets EPROTO and changes nothing.  (Garbage would
+	 * end the VM: the hostile suite's vcpu-undecodable case.)
+	 */
 	vresume(0, NULL, 0, NULL, NULL);
-	vexpect_errno(0, EPROTO);
-	if (write(h_vcpu_w[0], garbage, sizeof(garbage)) != sizeof(garbage))
-		h_die("write");
 	vexpect_errno(0, EPROTO);
 	vinit_real_mode(0, 0x1000, NULL);
 	/* Unreserved 0x701 reads zero without an event; then a 2-byte read of 0x700. */

@@ -722,67 +722,68 @@ static int sc_init_bad_regs(void)
  * The vcpu channel.
  */
 
-/* Junk and truncated requests on the vcpu pipe: EPROTO in Init and while stopped. */
-static int sc_vcpu_undecodable(void)
+/*
+ * Junk and truncated requests on the vcpu pipe, which has no framing to
+ * resynchronise on: a protocol violation that ends the VM (the host exits 1
+ * naming the vcpu and the byte count; the plugin sees its kill eventfd).
+ * vcpu-undecodable sends junk during Init, vcpu-undecodable-stopped while the
+ * vcpu is stopped on an event, vcpu-truncated a request cut in a field.
+ */
+static int vcpu_violation(int when)
 {
 	static const uint8_t junk[] = { 0xff, 0xff, 0xff };
 	static const uint8_t cut[] = { 0x1a, 0x05, 0x08 };
-	int mem;
+	int mem, kill_fd;
 
 	h_connect();
+	kill_fd = h_kill_eventfd();
 	mem = boot(guest_two_outs, sizeof(guest_two_outs), false);
-	h_vsend_raw(0, junk, sizeof(junk));
-	CHECK(h_vexpect(0, -1) == EPROTO, "junk during Init");
-	h_vinit(0, 0x1000);
-	CHECK(h_expect_io(0, PORT_DONE, 5000) == 0, "first out");
-	h_vsend_raw(0, junk, sizeof(junk));
-	CHECK(h_vexpect(0, -1) == EPROTO, "junk while stopped");
-	h_vsend_raw(0, cut, sizeof(cut));
-	CHECK(h_vexpect(0, -1) == EPROTO, "truncated while stopped");
-	h_vresume(0, NULL, 0, NULL, 0, NULL, 0);
-	CHECK(h_expect_io(0, PORT_DONE, 5000) == 0, "the vcpu still runs");
+	if (when == 0) {
+		h_vsend_raw(0, junk, sizeof(junk));
+	} else {
+		h_vinit(0, 0x1000);
+		CHECK(h_expect_io(0, PORT_DONE, 5000) == 0, "first out");
+		if (when == 1)
+			h_vsend_raw(0, junk, sizeof(junk));
+		else
+			h_vsend_raw(0, cut, sizeof(cut));
+	}
+	CHECK(h_wait_readable(kill_fd, 5000), "the host did not stop the VM");
 	close(mem);
 	return result();
 }
 
+static int sc_vcpu_undecodable(void)
+{
+	return vcpu_violation(0);
+}
+
+static int sc_vcpu_undecodable_stopped(void)
+{
+	return vcpu_violation(1);
+}
+
+static int sc_vcpu_truncated(void)
+{
+	return vcpu_violation(2);
+}
+
 /*
- * A 300 KiB write on the vcpu pipe, beyond the host's 256 KiB read: every
- * piece the host reads is answered EPROTO, then requests work again.
+ * A 300 KiB write on the vcpu pipe, beyond the host's 256 KiB read: the
+ * first piece does not decode, and that ends the VM like any junk.
  */
 static int sc_vcpu_oversized(void)
 {
-	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
-	Plugvm__VcpuRequest__GetState gs = PLUGVM__VCPU_REQUEST__GET_STATE__INIT;
 	static uint8_t big[300 * 1024];
-	int mem, eproto = 0;
+	int mem, kill_fd;
 
 	h_connect();
+	kill_fd = h_kill_eventfd();
 	mem = boot(guest_done, sizeof(guest_done), true);
 	CHECK(h_expect_io(0, PORT_DONE, 5000) == 0, "stopped on the done port");
 	memset(big, 0xff, sizeof(big));
 	h_vsend_raw(0, big, sizeof(big));
-	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_GET_STATE;
-	req.get_state = &gs;
-	/* Separate the junk from the request, or the host could read both in one piece. */
-	usleep(200000);
-	h_vsend(0, &req);
-	for (;;) {
-		Plugvm__VcpuResponse *resp = h_vrecv(0, 5000);
-
-		if (!resp)
-			h_die("EOF");
-		if (resp->message_case == PLUGVM__VCPU_RESPONSE__MESSAGE_GET_STATE) {
-			CHECK(resp->errnum == 0 && resp->get_state->state.len == 144,
-			      "GetState after the junk");
-			h_vfree(resp);
-			break;
-		}
-		CHECK(resp->errnum == EPROTO && resp->message_case == 0, "junk answered %d/%d",
-		      resp->errnum, resp->message_case);
-		eproto++;
-		h_vfree(resp);
-	}
-	CHECK(eproto >= 2, "only %d EPROTO replies for 300 KiB", eproto);
+	CHECK(h_wait_readable(kill_fd, 5000), "the host did not stop the VM");
 	close(mem);
 	return result();
 }
@@ -1054,50 +1055,94 @@ static int shm_expect_io(struct h_shm *s, uint64_t addr)
 }
 
 /*
- * Slot headers naming more than the slot holds, unknown kinds, bad register
- * masks: EPROTO / ENOTTY / EINVAL messages; the vcpu then runs normally.
+ * Slot headers naming more than the slot holds, or bad register masks: the
+ * request cannot be taken apart, a protocol violation that ends the VM
+ * (shm-malformed-N sends case N of this table; the host exits 1).
  */
-static int sc_shm_bad_lengths(void)
+static const struct {
+	uint32_t kind, len, mask;
+} shm_malformed[] = {
+	{ SHM_REQ_RESUME, 0xffffffffu, 0 },
+	{ SHM_REQ_RESUME, 4097, 0 },
+	{ SHM_REQ_RESUME, 0, 0x100 },
+	{ SHM_REQ_SET_STATE, 5000, 0 },
+	{ SHM_REQ_GET_MSRS, 257, 0 },
+	{ SHM_REQ_SET_MSRS, 0x80000000u, 0 },
+	{ SHM_REQ_SET_CPUID, 100000, 0 },
+};
+
+/* Negotiates the slot and answers Init; 0, or -1 after a failed check. */
+static int shm_start(struct h_shm *s, int *mem)
 {
-	static const struct {
-		uint32_t kind, len, mask;
-		int err;
-	} bad[] = {
-		{ SHM_REQ_RESUME, 0xffffffffu, 0, EPROTO },
-		{ SHM_REQ_RESUME, 4097, 0, EPROTO },
-		{ SHM_REQ_RESUME, 0, 0x100, EPROTO },
-		{ SHM_REQ_SET_STATE, 5000, 0, EPROTO },
-		{ SHM_REQ_GET_MSRS, 257, 0, EPROTO },
-		{ SHM_REQ_SET_MSRS, 0x80000000u, 0, EPROTO },
-		{ SHM_REQ_SET_CPUID, 100000, 0, EPROTO },
-		{ 77, 0, 0, ENOTTY },
-		{ 0, 0, 0, ENOTTY },
-	};
-	struct h_shm s = { 0 };
 	struct shm_req_hdr h;
 	struct shm_msg m;
 	uint32_t ver = 0;
-	int mem;
 
 	h_connect();
-	CHECK(h_shm_negotiate(&s, 1, &ver, NULL) == 0 && s.slot && ver == 1, "negotiation");
-	if (!s.slot)
-		return result();
-	mem = boot(guest_done, sizeof(guest_done), false);
+	CHECK(h_shm_negotiate(s, 1, &ver, NULL) == 0 && s->slot && ver == 1, "negotiation");
+	if (!s->slot)
+		return -1;
+	*mem = boot(guest_done, sizeof(guest_done), false);
 	memset(&h, 0, sizeof(h));
 	h.kind = SHM_REQ_WAIT;
+	h_shm_post(s, &h, NULL, 0);
+	CHECK(h_shm_next(s, &m, 5000) == 0 && m.h.exit == SHM_EXIT_INIT, "Init");
+	return 0;
+}
+
+static int shm_malformed_case(size_t i)
+{
+	struct h_shm s = { 0 };
+	struct shm_req_hdr h;
+	int mem = -1, kill_fd;
+
+	if (shm_start(&s, &mem) < 0)
+		return result();
+	kill_fd = h_kill_eventfd();
+	memset(&h, 0, sizeof(h));
+	h.kind = shm_malformed[i].kind;
+	h.len = shm_malformed[i].len;
+	h.regs_mask = shm_malformed[i].mask;
 	h_shm_post(&s, &h, NULL, 0);
-	CHECK(h_shm_next(&s, &m, 5000) == 0 && m.h.exit == SHM_EXIT_INIT, "Init");
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	CHECK(h_wait_readable(kill_fd, 5000), "case %zu: the host did not stop the VM", i);
+	close(mem);
+	return result();
+}
+
+#define SHM_MALFORMED(n) \
+	static int sc_shm_malformed_##n(void) \
+	{ \
+		return shm_malformed_case(n); \
+	}
+SHM_MALFORMED(0)
+SHM_MALFORMED(1)
+SHM_MALFORMED(2)
+SHM_MALFORMED(3)
+SHM_MALFORMED(4)
+SHM_MALFORMED(5)
+SHM_MALFORMED(6)
+
+/*
+ * Unknown kinds (ENOTTY, like a protobuf request with no member) and an
+ * unknown state set (EINVAL) are answered; the vcpu then runs normally.
+ */
+static int sc_shm_bad_lengths(void)
+{
+	static const uint32_t unknown_kinds[] = { 77, 0 };
+	struct h_shm s = { 0 };
+	struct shm_req_hdr h;
+	struct shm_msg m;
+	int mem = -1;
+
+	if (shm_start(&s, &mem) < 0)
+		return result();
+	for (size_t i = 0; i < sizeof(unknown_kinds) / sizeof(unknown_kinds[0]); i++) {
 		memset(&h, 0, sizeof(h));
-		h.kind = bad[i].kind;
-		h.len = bad[i].len;
-		h.regs_mask = bad[i].mask;
+		h.kind = unknown_kinds[i];
 		h_shm_post(&s, &h, NULL, 0);
 		CHECK(h_shm_next(&s, &m, 5000) == 0 && m.h.kind == SHM_MSG_NONE &&
-			      m.h.errnum == bad[i].err,
-		      "request %zu (kind %u, len %u): kind %u errnum %d", i, bad[i].kind,
-		      bad[i].len, m.h.kind, m.h.errnum);
+			      m.h.errnum == ENOTTY,
+		      "kind %u: kind %u errnum %d", unknown_kinds[i], m.h.kind, m.h.errnum);
 	}
 	memset(&h, 0, sizeof(h));
 	h.kind = SHM_REQ_GET_STATE;
@@ -1278,6 +1323,8 @@ static const struct scenario scenarios[] = {
 	{ "state-sizes", sc_state_sizes },
 	{ "init-bad-regs", sc_init_bad_regs },
 	{ "vcpu-undecodable", sc_vcpu_undecodable },
+	{ "vcpu-undecodable-stopped", sc_vcpu_undecodable_stopped },
+	{ "vcpu-truncated", sc_vcpu_truncated },
 	{ "vcpu-oversized", sc_vcpu_oversized },
 	{ "vcpu-wrong-type", sc_vcpu_wrong_type },
 	{ "exit-during-init", sc_exit_during_init },
@@ -1293,6 +1340,13 @@ static const struct scenario scenarios[] = {
 	{ "fork-helper", sc_fork_helper },
 	{ "stderr-flood", sc_stderr_flood },
 	{ "shm-bad-lengths", sc_shm_bad_lengths },
+	{ "shm-malformed-0", sc_shm_malformed_0 },
+	{ "shm-malformed-1", sc_shm_malformed_1 },
+	{ "shm-malformed-2", sc_shm_malformed_2 },
+	{ "shm-malformed-3", sc_shm_malformed_3 },
+	{ "shm-malformed-4", sc_shm_malformed_4 },
+	{ "shm-malformed-5", sc_shm_malformed_5 },
+	{ "shm-malformed-6", sc_shm_malformed_6 },
 	{ "shm-ring-corrupt", sc_shm_ring_corrupt },
 	{ "shm-scribble", sc_shm_scribble },
 	{ "shm-negotiate-misuse", sc_shm_negotiate_misuse },

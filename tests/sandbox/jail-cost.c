@@ -54,8 +54,8 @@ static double measure(const char *probe, int jailed, int runs)
 		    pipe2(errp, O_CLOEXEC) < 0)
 			exit(1);
 		start = now_us();
-		r = jailed ? jail_spawn(&cfg, sock[1], errp[1], &pid, &pidfd)
-			   : spawn_plugin(&cfg, sock[1], errp[1], &pid, &pidfd);
+		r = jailed ? jail_spawn(&cfg, sock[1], errp[1], &pid, &pidfd, NULL)
+			   : spawn_plugin(&cfg, sock[1], errp[1], &pid, &pidfd, NULL);
 		if (r < 0)
 			exit(1);
 		pfd = (struct pollfd){ .fd = sock[0], .events = POLLIN };

@@ -363,6 +363,38 @@ static void probe_gid_map(int argc, char **argv)
 	CHECK(0, "gid_map has no line '%s'", want);
 }
 
+/*
+ * Four distinct harmless calls outside the default policy, each twice: a
+ * host in --seccomp-log-failures mode must name all four, once each.
+ */
+static void probe_forbidden4(void)
+{
+	for (int i = 0; i < 2; i++) {
+		syscall(SYS_personality, 0xffffffffUL);
+		syscall(SYS_getpriority, 0, 0);
+		syscall(SYS_getpgid, 0);
+		syscall(SYS_getsid, 0);
+	}
+}
+
+/* A forked child makes the forbidden call: the filter is inherited, and so is the naming. */
+static int probe_forbidden_child(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		/* Outside the default and the permissive test policy alike. */
+		syscall(SYS_getsid, 0);
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return 1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode;
@@ -398,6 +430,10 @@ int main(int argc, char **argv)
 		probe_wx();
 	else if (strcmp(mode, "forbidden") == 0)
 		syscall(SYS_personality, 0xffffffffUL); /* harmless query, not in the policy */
+	else if (strcmp(mode, "forbidden4") == 0)
+		probe_forbidden4();
+	else if (strcmp(mode, "forbidden-child") == 0)
+		return probe_forbidden_child();
 	else if (strcmp(mode, "writable") == 0)
 		probe_path_writable(argc, argv, true);
 	else if (strcmp(mode, "readonly") == 0)

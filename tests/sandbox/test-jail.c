@@ -117,7 +117,7 @@ static void run_probe_cfg(struct host_config *cfg, struct run *r, const char *mo
 	assert_int_equal(pipe2(logp, O_CLOEXEC), 0);
 	saved = dup(STDERR_FILENO);
 	dup2(logp[1], STDERR_FILENO);
-	r->spawn_ret = jail_spawn(cfg, sock[1], errp[1], &pid, &pidfd);
+	r->spawn_ret = jail_spawn(cfg, sock[1], errp[1], &pid, &pidfd, NULL);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
 	close(logp[1]);
@@ -528,7 +528,7 @@ static void host_death_kills_plugin(void **state)
 		cfg.params = params;
 		cfg.n_params = 1;
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sock) < 0 || pipe(errp) < 0 ||
-		    jail_spawn(&cfg, sock[1], errp[1], &pid, NULL) < 0)
+		    jail_spawn(&cfg, sock[1], errp[1], &pid, NULL, NULL) < 0)
 			_exit(1);
 		if (write(pfd[1], &pid, sizeof(pid)) != sizeof(pid))
 			_exit(1);
