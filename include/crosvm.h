@@ -677,19 +677,27 @@ int crosvm_vcpu_set_vcpu_events(struct crosvm_vcpu *, const struct kvm_vcpu_even
 
 /*
  * ---------------------------------------------------------------------------
- * Extensions (API 0.23).  plugvm's host offers these; crosvm's host does not,
- * and neither does plugvm's when run with --no-extensions.  Each call below
- * fails with -ENOTTY on a host that does not offer it, and then changes
- * nothing.  A plugin that never calls them sees exactly API 0.22.
+ * Extensions (API 0.23), docs/api.md "Extensions (0.23)".  plugvm's host
+ * offers the host ones; crosvm's host does not, and neither does plugvm's
+ * when run with --no-extensions.  Each such call fails with -ENOTTY on a
+ * host that does not offer it, and then changes nothing.  The kick and the
+ * timed wait are the library's own and work with any host.  A plugin that
+ * never calls these sees exactly API 0.22.
  */
 
 /* Bits of crosvm_get_extensions()'s mask. */
 #define CROSVM_EXTENSION_EDGE_IRQ_EVENT (1ull << 0) /* crosvm_create_edge_irq_event() */
 #define CROSVM_EXTENSION_DEFAULT_CPUID (1ull << 1)  /* crosvm_enable_default_cpuid() */
+/*
+ * crosvm_vcpu_kick() and crosvm_vcpu_wait_timeout().  The library provides
+ * them by itself over either vcpu channel, so the bit is set with any host.
+ */
+#define CROSVM_EXTENSION_VCPU_KICK (1ull << 2)
 
 /*
- * Sets `*__mask` to the CROSVM_EXTENSION_* bits the host offers: 0 (and
- * success) from a host without extensions.  Bits this header does not name
+ * Sets `*__mask` to the CROSVM_EXTENSION_* bits the host offers, plus the
+ * library's own (CROSVM_EXTENSION_VCPU_KICK): only those (and success) from
+ * a host without extensions.  Bits this header does not name
  * may be set by a newer host and must be ignored.
  */
 int crosvm_get_extensions(struct crosvm*, uint64_t *__mask);
@@ -711,6 +719,26 @@ int crosvm_create_edge_irq_event(struct crosvm*, uint32_t __irq_id, struct crosv
  * -ENOTTY without the extension.
  */
 int crosvm_enable_default_cpuid(struct crosvm*);
+
+/*
+ * Ends a crosvm_vcpu_wait() (or crosvm_vcpu_wait_timeout()) on this vcpu
+ * that is waiting for the next event, from any thread: that wait returns
+ * -EINTR.  If no wait is waiting, the next wait returns -EINTR at once
+ * (even if an event is ready: the wait after it returns that); kicks do not
+ * add up.  A kicked wait consumed no event and
+ * the vcpu's state is unchanged: call wait again.  A wait that answers a
+ * stopped vcpu (a protocol error) is not ended.  Returns 0 once the kick
+ * was seen or is pending.
+ */
+int crosvm_vcpu_kick(struct crosvm_vcpu*);
+
+/*
+ * As crosvm_vcpu_wait(), but returns -ETIMEDOUT when no event arrived
+ * within `__timeout_ns` nanoseconds (CLOCK_MONOTONIC; 0 only looks, a
+ * negative value waits forever), consuming nothing, and -EINTR on a kick.
+ */
+int crosvm_vcpu_wait_timeout(struct crosvm_vcpu*, struct crosvm_vcpu_event*,
+			     int64_t __timeout_ns);
 
 #ifdef __cplusplus
 }

@@ -94,6 +94,20 @@ static int host_gone(void *arg)
 	return 0;
 }
 
+/* Inside a wait: the host's death, a kick (chan_kick()) or the deadline. */
+static int wait_over(void *arg)
+{
+	struct shm_chan *sc = arg;
+	int r = host_gone(sc);
+
+	return r ? r : chan_wait_check(&sc->base);
+}
+
+static void shm_wake_waiter(struct vcpu_chan *ch)
+{
+	shm_wake(&to_shm(ch)->slot->ev_head);
+}
+
 /* ---------------------------------------------------------------------------
  * Plugin -> host.
  */
@@ -375,7 +389,18 @@ static int shm_recv(struct vcpu_chan *ch, Plugvm__VcpuResponse **ret_resp)
 				return -EINVAL;
 			break;
 		}
-		ret = shm_wait(&slot->ev_head, sc->ev_tail, &sc->spin, PLUGIN_SLICE_NS, host_gone, sc);
+		if (atomic_load(&sc->base.in_wait)) {
+			uint64_t left = chan_wait_left_ns(&sc->base);
+
+			ret = chan_wait_check(&sc->base);
+			if (!ret)
+				ret = shm_wait(&slot->ev_head, sc->ev_tail, &sc->spin,
+					       left < PLUGIN_SLICE_NS ? left : PLUGIN_SLICE_NS,
+					       wait_over, sc);
+		} else {
+			ret = shm_wait(&slot->ev_head, sc->ev_tail, &sc->spin, PLUGIN_SLICE_NS,
+				       host_gone, sc);
+		}
 		if (ret)
 			return ret;
 	}
@@ -413,6 +438,7 @@ static const struct vcpu_chan_ops shm_ops = {
 	.recv = shm_recv,
 	.release = shm_release,
 	.destroy = shm_destroy,
+	.wake = shm_wake_waiter,
 };
 
 int chan_shm_new(struct shm_map *map, uint32_t id, uint32_t nvcpus, int req_fd, int resp_fd,

@@ -289,7 +289,8 @@ static int vcpu_wait(struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev)
 			return ret;
 		v->wait_sent = true;
 	}
-	ret = vcpu_recv(v, &resp);
+	/* A kick or timeout ends only the wait for an event (lib/ext.c), never a reply. */
+	ret = chan_recv_event(v->chan, !v->stopped, &resp);
 	if (ret)
 		return ret;
 	if (resp->errnum != 0)

@@ -94,11 +94,13 @@ static const struct {
 	FN(crosvm_get_extensions),
 	FN(crosvm_create_edge_irq_event),
 	FN(crosvm_enable_default_cpuid),
+	FN(crosvm_vcpu_kick),
+	FN(crosvm_vcpu_wait_timeout),
 };
 
 static void check_functions(void)
 {
-	CHECK_EQ(sizeof(functions) / sizeof(functions[0]), 63);
+	CHECK_EQ(sizeof(functions) / sizeof(functions[0]), 65);
 	for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
 		if (!functions[i].fn) {
 			fprintf(stderr, "%s has no address\n", functions[i].name);
@@ -209,6 +211,6 @@ int main(void)
 		fprintf(stderr, "%d failure(s)\n", failures);
 		return 1;
 	}
-	printf("63 functions linked, layouts match\n");
+	printf("65 functions linked, layouts match\n");
 	return 0;
 }
