@@ -94,6 +94,8 @@ static void main_op(uint8_t op, uint8_t arg, const uint8_t *p, size_t len, unsig
 			crosvm_get_extensions(st.f.c, &mask);
 		else if (arg == 0xfe)
 			crosvm_enable_default_cpuid(st.f.c);
+		else if (arg == 0xfd)
+			crosvm_enable_reset_events(st.f.c);
 		else
 			crosvm_check_extension(st.f.c, arg, &b);
 		break;

@@ -197,6 +197,9 @@ void fuzz_lib_vcpu_call(struct fuzz_lib *f, uint8_t op, uint8_t arg)
 		}
 		break;
 	case 3:
+		/* arg bit 7: a Reset (API 0.23) first, valid only while stopped. */
+		if (arg & 0x80)
+			crosvm_vcpu_reset(f->vcpu);
 		crosvm_vcpu_resume(f->vcpu);
 		break;
 	case 4:

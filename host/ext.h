@@ -31,10 +31,28 @@ int ext_create_edge_irq_event(struct vm *vm, struct object *obj, uint32_t gsi);
 int ext_set_default_cpuid(struct vm *vm, bool enable);
 
 /*
- * On vcpu v's thread, before its Init event: installs the default CPUID
- * with v's APIC id, if the plugin asked for it.  0 when it did not.
+ * On vcpu v's thread, before its Init event: records v's power-on state
+ * for ext_vcpu_reset() (when the host offers the reset extension), then
+ * installs the default CPUID with v's APIC id, if the plugin asked for it.
  */
-int ext_vcpu_default_cpuid(struct vcpu *v);
+int ext_vcpu_start(struct vcpu *v);
+
+/*
+ * ResetEvents{enable}: before Start, a triple fault (KVM_EXIT_SHUTDOWN)
+ * becomes a Wait.reset event for the plugin instead of ending the VM.
+ * -EBUSY once Start was asked for.
+ */
+int ext_set_reset_events(struct vm *vm, bool enable);
+
+/*
+ * On v's thread while it is stopped: puts the vcpu back in the state it had
+ * when it was created (registers, segments and control registers, FPU,
+ * debug registers, XCRs, LAPIC, MP state, pending events).
+ */
+int ext_vcpu_reset(struct vcpu *v);
+
+/* Frees v's power-on state (vcpus_free). */
+void ext_vcpu_free(struct vcpu *v);
 
 /* Frees what the extensions hold (vm_release). */
 void ext_release(struct vm *vm);

@@ -574,6 +574,12 @@ static bool handle_extension(struct main_ctx *ctx, const Plugvm__MainRequest *re
 		reply->resp.default_cpuid = &reply->u.default_cpuid;
 		reply_errno(reply, ext_set_default_cpuid(ctx->vm, req->default_cpuid->enable));
 		return true;
+	case PLUGVM__MAIN_REQUEST__MESSAGE_RESET_EVENTS:
+		plugvm__main_response__reset_events__init(&reply->u.reset_events);
+		reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_RESET_EVENTS;
+		reply->resp.reset_events = &reply->u.reset_events;
+		reply_errno(reply, ext_set_reset_events(ctx->vm, req->reset_events->enable));
+		return true;
 	default:
 		return false;
 	}

@@ -105,6 +105,8 @@ struct vm {
 
 	/* DefaultCpuid (ext.c): set before Start, read by the vcpu threads it starts. */
 	struct kvm_cpuid2 *default_cpuid;
+	/* ResetEvents (ext.c): set before Start; a triple fault goes to the plugin. */
+	bool reset_events;
 
 	bool start_requested; /* main thread only */
 	bool vcpus_started;   /* main thread only */

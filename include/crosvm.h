@@ -488,7 +488,15 @@ enum crosvm_vcpu_event_kind {
 	CROSVM_VCPU_EVENT_KIND_HYPERV_HCALL,
 	/* The guest changed a Hyper-V SynIC register. */
 	CROSVM_VCPU_EVENT_KIND_HYPERV_SYNIC,
+	/*
+	 * API 0.23, only after crosvm_enable_reset_events(): the guest reset
+	 * the machine (the `reset` member says how).  The vcpu is stopped.
+	 */
+	CROSVM_VCPU_EVENT_KIND_RESET,
 };
+
+/* crosvm_vcpu_event.reset.reason */
+#define CROSVM_RESET_TRIPLE_FAULT 1 /* a triple fault (KVM_EXIT_SHUTDOWN) */
 
 /* One event returned by crosvm_vcpu_wait(). */
 struct crosvm_vcpu_event {
@@ -549,6 +557,12 @@ struct crosvm_vcpu_event {
 			uint64_t evt_page;
 			uint64_t msg_page;
 		} hyperv_synic;
+		/* CROSVM_VCPU_EVENT_KIND_RESET (API 0.23, in the reserved bytes) */
+		struct {
+			/* CROSVM_RESET_*; other values may come from a newer host. */
+			uint32_t reason;
+			uint8_t _reserved[4];
+		} reset;
 		uint8_t _reserved[64];
 	};
 };
@@ -693,6 +707,8 @@ int crosvm_vcpu_set_vcpu_events(struct crosvm_vcpu *, const struct kvm_vcpu_even
  * them by itself over either vcpu channel, so the bit is set with any host.
  */
 #define CROSVM_EXTENSION_VCPU_KICK (1ull << 2)
+/* crosvm_enable_reset_events() and crosvm_vcpu_reset(). */
+#define CROSVM_EXTENSION_RESET (1ull << 3)
 
 /*
  * Sets `*__mask` to the CROSVM_EXTENSION_* bits the host offers, plus the
@@ -739,6 +755,26 @@ int crosvm_vcpu_kick(struct crosvm_vcpu*);
  */
 int crosvm_vcpu_wait_timeout(struct crosvm_vcpu*, struct crosvm_vcpu_event*,
 			     int64_t __timeout_ns);
+
+/*
+ * Before crosvm_start(): a triple fault on a vcpu no longer ends the VM
+ * but stops that vcpu with a CROSVM_VCPU_EVENT_KIND_RESET event
+ * (reason CROSVM_RESET_TRIPLE_FAULT); the plugin resets the machine and
+ * resumes.  Plugins that do not call this keep crosvm's behaviour.  -EBUSY
+ * after crosvm_start(), -ENOTTY without CROSVM_EXTENSION_RESET.
+ */
+int crosvm_enable_reset_events(struct crosvm*);
+
+/*
+ * While the vcpu is stopped (after any event that must be resumed): puts it
+ * back in the state KVM created it in, the power-on state: general, segment
+ * and control registers (cs:ip f000:fff0), FPU, debug registers, XCRs,
+ * local APIC, MP state (the first vcpu runnable, the others waiting for
+ * INIT/SIPI) and pending events.  CPUID and MSRs other than EFER and the
+ * APIC base are kept; guest memory is not touched.  -EINVAL when the vcpu
+ * is not stopped, -ENOTTY without CROSVM_EXTENSION_RESET.
+ */
+int crosvm_vcpu_reset(struct crosvm_vcpu*);
 
 #ifdef __cplusplus
 }

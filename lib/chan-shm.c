@@ -53,6 +53,7 @@ struct shm_chan {
 		Plugvm__VcpuResponse__Wait__User user;
 		Plugvm__VcpuResponse__Wait__HypervCall hyperv_call;
 		Plugvm__VcpuResponse__Wait__HypervSynic hyperv_synic;
+		Plugvm__VcpuResponse__Wait__Reset reset;
 	} w;
 	union {
 		Plugvm__VcpuResponse__GetState get_state;
@@ -62,6 +63,7 @@ struct shm_chan {
 		Plugvm__VcpuResponse__SetCpuid set_cpuid;
 		Plugvm__CpuidResponse get_hyperv_cpuid;
 		Plugvm__VcpuResponse__EnableCapability enable_capability;
+		Plugvm__VcpuResponse__Reset reset;
 	} m;
 	uint8_t regs[SHM_REGS_SIZE];
 	uint8_t sregs[SHM_SREGS_SIZE];
@@ -140,6 +142,7 @@ static int fill_request(struct shm_request *rq, struct shm_req_hdr *h,
 	case PLUGVM__VCPU_REQUEST__MESSAGE_WAIT:
 	case PLUGVM__VCPU_REQUEST__MESSAGE_SHUTDOWN:
 	case PLUGVM__VCPU_REQUEST__MESSAGE_GET_HYPERV_CPUID:
+	case PLUGVM__VCPU_REQUEST__MESSAGE_RESET:
 		return 0;
 	case PLUGVM__VCPU_REQUEST__MESSAGE_RESUME:
 		return fill_resume(rq, h, req->resume);
@@ -291,6 +294,13 @@ static int build_wait(struct shm_chan *sc, const struct shm_msg *m)
 		w->exit_case = PLUGVM__VCPU_RESPONSE__WAIT__EXIT_HYPERV_SYNIC;
 		w->hyperv_synic = &sc->w.hyperv_synic;
 		return 0;
+	case SHM_EXIT_RESET:
+		plugvm__vcpu_response__wait__reset__init(&sc->w.reset);
+		/* A reason beyond 32 bits is one the library does not know either. */
+		sc->w.reset.reason = h->u[0] > UINT32_MAX ? UINT32_MAX : (uint32_t)h->u[0];
+		w->exit_case = PLUGVM__VCPU_RESPONSE__WAIT__EXIT_RESET;
+		w->reset = &sc->w.reset;
+		return 0;
 	default:
 		/* Like a Wait without a reason: the vcpu code answers -EPROTO. */
 		return 0;
@@ -367,6 +377,11 @@ static int build_response(struct shm_chan *sc, const struct shm_msg *m)
 		plugvm__vcpu_response__enable_capability__init(&sc->m.enable_capability);
 		resp->message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_ENABLE_CAPABILITY;
 		resp->enable_capability = &sc->m.enable_capability;
+		return 0;
+	case SHM_MSG_RESET:
+		plugvm__vcpu_response__reset__init(&sc->m.reset);
+		resp->message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_RESET;
+		resp->reset = &sc->m.reset;
 		return 0;
 	default:
 		return -EINVAL;

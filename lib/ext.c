@@ -21,6 +21,8 @@
 
 _Static_assert(CROSVM_EXTENSION_EDGE_IRQ_EVENT == PLUGVM_EXT_EDGE_IRQ_EVENT, "bit differs");
 _Static_assert(CROSVM_EXTENSION_DEFAULT_CPUID == PLUGVM_EXT_DEFAULT_CPUID, "bit differs");
+_Static_assert(CROSVM_EXTENSION_RESET == PLUGVM_EXT_RESET, "bit differs");
+_Static_assert(CROSVM_RESET_TRIPLE_FAULT == PLUGVM_RESET_TRIPLE_FAULT, "reason differs");
 _Static_assert((PLUGVM_EXT_ALL & CROSVM_EXTENSION_VCPU_KICK) == 0, "a host bit is the library's");
 
 /* What this library offers by itself, whatever the host says. */
@@ -64,6 +66,19 @@ EXPORT int crosvm_enable_default_cpuid(struct crosvm *self)
 	m.enable = true;
 	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_DEFAULT_CPUID;
 	req.default_cpuid = &m;
+	return conn_simple(self, &req);
+}
+
+EXPORT int crosvm_enable_reset_events(struct crosvm *self)
+{
+	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
+	Plugvm__MainRequest__ResetEvents m = PLUGVM__MAIN_REQUEST__RESET_EVENTS__INIT;
+
+	if (!self)
+		return -EINVAL;
+	m.enable = true;
+	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_RESET_EVENTS;
+	req.reset_events = &m;
 	return conn_simple(self, &req);
 }
 

@@ -96,11 +96,13 @@ static const struct {
 	FN(crosvm_enable_default_cpuid),
 	FN(crosvm_vcpu_kick),
 	FN(crosvm_vcpu_wait_timeout),
+	FN(crosvm_enable_reset_events),
+	FN(crosvm_vcpu_reset),
 };
 
 static void check_functions(void)
 {
-	CHECK_EQ(sizeof(functions) / sizeof(functions[0]), 65);
+	CHECK_EQ(sizeof(functions) / sizeof(functions[0]), 67);
 	for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
 		if (!functions[i].fn) {
 			fprintf(stderr, "%s has no address\n", functions[i].name);
@@ -211,6 +213,6 @@ int main(void)
 		fprintf(stderr, "%d failure(s)\n", failures);
 		return 1;
 	}
-	printf("65 functions linked, layouts match\n");
+	printf("67 functions linked, layouts match\n");
 	return 0;
 }

@@ -174,6 +174,53 @@ static void kick(void **state)
 	fh_expect_none();
 }
 
+/* ResetEvents (main 1003), VcpuRequest.reset (1000) and the Wait.reset (1000) event. */
+static void reset(void **state)
+{
+	struct crosvm_vcpu_event ev;
+
+	(void)state;
+	fh_send("da 3e 00");
+	assert_int_equal(crosvm_enable_reset_events(F.c), 0);
+	fh_expect("da 3e 02 08 01");
+	fh_send(ENOTTY_REPLY);
+	assert_int_equal(crosvm_enable_reset_events(F.c), -ENOTTY);
+	fh_expect("da 3e 02 08 01");
+	assert_int_equal(crosvm_enable_reset_events(NULL), -EINVAL);
+	/* Not stopped before INIT: nothing is sent. */
+	assert_int_equal(crosvm_vcpu_reset(F.v[0]), -EINVAL);
+	assert_int_equal(crosvm_vcpu_reset(NULL), -EINVAL);
+	fh_vcpu_expect_none(0);
+
+	fh_vcpu_init(0);
+	fh_vcpu_send(0, "c2 3e 00");
+	assert_int_equal(crosvm_vcpu_reset(F.v[0]), 0);
+	fh_vcpu_expect(0, "c2 3e 00");
+	/* crosvm's host: ENOTTY, errno only. */
+	fh_vcpu_send(0, ENOTTY_REPLY);
+	assert_int_equal(crosvm_vcpu_reset(F.v[0]), -ENOTTY);
+	fh_vcpu_expect(0, "c2 3e 00");
+	/* A reply of another kind. */
+	fh_vcpu_send(0, "2a 00");
+	assert_int_equal(crosvm_vcpu_reset(F.v[0]), -EPROTO);
+	fh_vcpu_expect(0, "c2 3e 00");
+	assert_int_equal(crosvm_vcpu_resume(F.v[0]), 0);
+	fh_vcpu_expect(0, "12 00");
+
+	/* Wait{reset{reason = 1}}: a triple fault; the vcpu is stopped. */
+	fh_vcpu_send(0, "12 05 c2 3e 02 08 01");
+	memset(&ev, 0xa5, sizeof(ev));
+	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), 0);
+	assert_int_equal(ev.kind, CROSVM_VCPU_EVENT_KIND_RESET);
+	assert_int_equal(ev.reset.reason, CROSVM_RESET_TRIPLE_FAULT);
+	fh_vcpu_send(0, "c2 3e 00");
+	assert_int_equal(crosvm_vcpu_reset(F.v[0]), 0);
+	fh_vcpu_expect(0, "c2 3e 00");
+	assert_int_equal(crosvm_vcpu_resume(F.v[0]), 0);
+	fh_vcpu_expect(0, "12 00");
+	fh_expect_none();
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fh_setup, fh_teardown)
 
 int main(void)
@@ -183,6 +230,7 @@ int main(void)
 		T(default_cpuid),
 		T(edge_irq_event),
 		T(kick),
+		T(reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -516,4 +516,27 @@ GUEST_BEGIN(ext_wait)
 	DONE
 GUEST_END(ext_wait)
 
+/*
+ * Reset (test-ext.c): counts its boots in GUEST_DATA (RAM survives a
+ * reset), reports the count, and triple-faults as triple_fault does until
+ * the third boot, which is done.
+ */
+GUEST_BEGIN(ext_reset)
+	cli
+	incb	(GUEST_DATA)
+	movb	(GUEST_DATA), %al
+	outb	%al, $PORT_REPORT
+	cmpb	$3, (GUEST_DATA)
+	jae	2f
+	lidtw	(ADDR(ext_reset, 1f))
+	movl	%cr0, %eax
+	orb	$1, %al
+	movl	%eax, %cr0
+	ud2
+2:	DONE
+	.balign 8
+1:	.word	0
+	.long	0
+GUEST_END(ext_reset)
+
 	.section .note.GNU-stack, "", @progbits

@@ -11,6 +11,11 @@
  *                  with crosvm_vcpu_set_cpuid() (APIC id 7), which must win.
  *                  After crosvm_start() the call answers -EBUSY.
  *   kick           crosvm_vcpu_kick() and crosvm_vcpu_wait_timeout().
+ *   reset          crosvm_enable_reset_events() and crosvm_vcpu_reset(): the
+ *                  guest triple-faults twice; each time the plugin sees a
+ *                  reset event, puts the vcpu back in its power-on state
+ *                  (checked: registers, segments, LAPIC, MP state, events)
+ *                  and boots it again; RAM keeps the guest's boot count.
  *   off            (host --no-extensions) every host extension answers
  *                  -ENOTTY, the mask is 0, and the VM is crosvm's: a vcpu
  *                  has no CPUID (the guest reads zeros).
@@ -27,9 +32,11 @@
 GUEST_DECLARE(irqfd);
 GUEST_DECLARE(ext_cpuid);
 GUEST_DECLARE(ext_wait);
+GUEST_DECLARE(ext_reset);
 
 #define IRQ 5
-#define HOST_EXTENSIONS (CROSVM_EXTENSION_EDGE_IRQ_EVENT | CROSVM_EXTENSION_DEFAULT_CPUID)
+#define HOST_EXTENSIONS                                                                            \
+	(CROSVM_EXTENSION_EDGE_IRQ_EVENT | CROSVM_EXTENSION_DEFAULT_CPUID | CROSVM_EXTENSION_RESET)
 
 static struct crosvm_irq *irq;
 
@@ -271,6 +278,126 @@ static void kick(void)
 	test_vm_destroy(&vm);
 }
 
+/* The LAPIC's LVT timer register: masked (bit 16) at power-on. */
+#define LAPIC_LVTT 0x320
+
+static uint32_t lapic_reg(const struct kvm_lapic_state *l, unsigned off)
+{
+	uint32_t v;
+
+	memcpy(&v, &l->regs[off], sizeof(v));
+	return v;
+}
+
+/* After crosvm_vcpu_reset(): what KVM gives a new vcpu, whatever the guest and plugin did. */
+static void check_power_on(struct crosvm_vcpu *vcpu)
+{
+	struct kvm_lapic_state lapic;
+	struct kvm_vcpu_events events;
+	struct kvm_mp_state mp;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	TEST_OK(crosvm_vcpu_get_regs(vcpu, &regs));
+	TEST_ASSERT(regs.rip == 0xfff0 && regs.rflags == 2 && regs.rbx == 0 && regs.rsp == 0,
+		    "regs after reset: rip %#llx rflags %#llx rbx %#llx rsp %#llx",
+		    (unsigned long long)regs.rip, (unsigned long long)regs.rflags,
+		    (unsigned long long)regs.rbx, (unsigned long long)regs.rsp);
+	TEST_OK(crosvm_vcpu_get_sregs(vcpu, &sregs));
+	TEST_ASSERT(sregs.cs.selector == 0xf000 && sregs.cs.base == 0xffff0000 &&
+			    sregs.ds.base == 0 && (sregs.cr0 & 1) == 0 && sregs.idt.limit == 0xffff,
+		    "sregs after reset: cs %#x base %#llx cr0 %#llx idt limit %#x", sregs.cs.selector,
+		    (unsigned long long)sregs.cs.base, (unsigned long long)sregs.cr0,
+		    sregs.idt.limit);
+	TEST_OK(crosvm_vcpu_get_lapic_state(vcpu, &lapic));
+	TEST_ASSERT(lapic_reg(&lapic, LAPIC_LVTT) == 0x10000, "LAPIC LVT timer %#x after reset",
+		    lapic_reg(&lapic, LAPIC_LVTT));
+	TEST_OK(crosvm_vcpu_get_mp_state(vcpu, &mp));
+	TEST_ASSERT(mp.mp_state == KVM_MP_STATE_RUNNABLE, "mp_state %u after reset", mp.mp_state);
+	TEST_OK(crosvm_vcpu_get_vcpu_events(vcpu, &events));
+	TEST_ASSERT(!events.exception.injected && !events.exception.pending &&
+			    !events.nmi.pending && !events.interrupt.injected,
+		    "events pending after reset");
+}
+
+/* On INIT and after each reset: real mode at the guest, and state the reset must undo. */
+static void reset_boot(struct crosvm_vcpu *vcpu)
+{
+	struct kvm_lapic_state lapic;
+	struct kvm_regs regs;
+
+	test_vcpu_set_real_mode(vcpu, GUEST_LOAD, GUEST_STACK);
+	TEST_OK(crosvm_vcpu_get_regs(vcpu, &regs));
+	regs.rbx = 0x1234;
+	TEST_OK(crosvm_vcpu_set_regs(vcpu, &regs));
+	TEST_OK(crosvm_vcpu_get_lapic_state(vcpu, &lapic));
+	memcpy(&lapic.regs[LAPIC_LVTT], &(uint32_t){ 0x40 }, sizeof(uint32_t));
+	TEST_OK(crosvm_vcpu_set_lapic_state(vcpu, &lapic));
+}
+
+static void reset(void)
+{
+	struct crosvm_vcpu_event ev;
+	struct test_vcpu tv;
+	struct test_vm vm;
+	unsigned resets = 0, reports = 0;
+
+	test_vm_create(&vm, GUEST_CODE(ext_reset));
+	check_mask(vm.crosvm, true);
+	test_vcpu_setup(&tv, vm.crosvm, 0, NULL, NULL);
+	TEST_RET(-EINVAL, crosvm_enable_reset_events(NULL));
+	TEST_RET(-EINVAL, crosvm_vcpu_reset(NULL));
+	/* Before its INIT event the vcpu is not stopped. */
+	TEST_RET(-EINVAL, crosvm_vcpu_reset(tv.vcpu));
+	TEST_OK(crosvm_enable_reset_events(vm.crosvm));
+	TEST_OK(crosvm_start(vm.crosvm));
+	TEST_RET(-EBUSY, crosvm_enable_reset_events(vm.crosvm));
+
+	test_vcpu_expect(&tv, &ev, CROSVM_VCPU_EVENT_KIND_INIT);
+	/* Reset works at INIT too: the state is KVM's, untouched so far. */
+	TEST_OK(crosvm_vcpu_reset(tv.vcpu));
+	check_power_on(tv.vcpu);
+	reset_boot(tv.vcpu);
+	TEST_OK(crosvm_vcpu_resume(tv.vcpu));
+	for (;;) {
+		memset(&ev, 0xa5, sizeof(ev));
+		TEST_OK(crosvm_vcpu_wait(tv.vcpu, &ev));
+		if (ev.kind == CROSVM_VCPU_EVENT_KIND_RESET) {
+			TEST_ASSERT(ev.reset.reason == CROSVM_RESET_TRIPLE_FAULT, "reset reason %u",
+				    ev.reset.reason);
+			TEST_ASSERT(resets + 1 == reports, "reset %u after %u boots", resets + 1,
+				    reports);
+			resets++;
+			TEST_OK(crosvm_vcpu_reset(tv.vcpu));
+			check_power_on(tv.vcpu);
+			reset_boot(tv.vcpu);
+		} else {
+			TEST_ASSERT(ev.kind == CROSVM_VCPU_EVENT_KIND_IO_ACCESS && ev.io_access.is_write,
+				    "event %u", ev.kind);
+			if (ev.io_access.address == PORT_DONE)
+				break;
+			TEST_ASSERT(ev.io_access.address == PORT_REPORT, "port %#lx",
+				    (unsigned long)ev.io_access.address);
+			reports++;
+			TEST_ASSERT(ev.io_access.data[0] == reports, "boot %u reported %u", reports,
+				    ev.io_access.data[0]);
+		}
+		TEST_OK(crosvm_vcpu_resume(tv.vcpu));
+	}
+	TEST_ASSERT(resets == 2 && reports == 3, "%u resets, %u boots", resets, reports);
+	test_vm_destroy(&vm);
+}
+
+/* crosvm's host answers the unknown vcpu request ENOTTY, and the vcpu runs on. */
+static void off_init(struct test_vcpu *tv)
+{
+	TEST_RET(-ENOTTY, crosvm_vcpu_reset(tv->vcpu));
+}
+
+static const struct test_vcpu_ops off_ops = {
+	.init = off_init,
+};
+
 /* The extensions switched off: everything answers as crosvm's host would. */
 static void off(void)
 {
@@ -281,11 +408,12 @@ static void off(void)
 	test_vm_create(&vm, GUEST_CODE(ext_cpuid));
 	check_mask(vm.crosvm, false);
 	/* The library's own extension works with any host. */
-	test_vcpu_setup(&tv, vm.crosvm, 0, NULL, NULL);
+	test_vcpu_setup(&tv, vm.crosvm, 0, &off_ops, NULL);
 	TEST_OK(crosvm_vcpu_kick(tv.vcpu));
 	TEST_RET(-ENOTTY, crosvm_create_edge_irq_event(vm.crosvm, IRQ, &none));
 	TEST_ASSERT(none == NULL, "a refused edge irq event left an object");
 	TEST_RET(-ENOTTY, crosvm_enable_default_cpuid(vm.crosvm));
+	TEST_RET(-ENOTTY, crosvm_enable_reset_events(vm.crosvm));
 	/* crosvm's irq events still work. */
 	TEST_OK(crosvm_create_irq_event(vm.crosvm, IRQ, &irq));
 	TEST_ASSERT(crosvm_irq_event_get_resample_fd(irq) >= 0, "no resample fd");
@@ -311,6 +439,8 @@ int main(int argc, char **argv)
 		edge_irq();
 	else if (!strcmp(mode, "default-cpuid"))
 		default_cpuid();
+	else if (!strcmp(mode, "reset"))
+		reset();
 	else if (!strcmp(mode, "kick"))
 		kick();
 	else if (!strcmp(mode, "off"))
