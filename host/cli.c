@@ -66,6 +66,7 @@ enum cli_opt_id {
 	OPT_HUGEPAGES,
 	OPT_NAME,
 	OPT_STATS,
+	OPT_PLUGIN_STDIN,
 	OPT_MAX,
 };
 
@@ -117,6 +118,7 @@ static const struct cli_option cli_options[] = {
 	{ "hugepages", 0, CLI_REPEAT, OPT_HUGEPAGES },
 	{ "name", 0, CLI_VALUE, OPT_NAME },
 	{ "stats", 0, CLI_REPEAT, OPT_STATS },
+	{ "plugin-stdin", 0, CLI_REPEAT, OPT_PLUGIN_STDIN },
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -159,6 +161,7 @@ static const char cli_usage[] =
 	"      --plugin-mount-file FILE  one --plugin-mount value per line\n"
 	"      --plugin-gid-map INNER[:[OUTER][:COUNT]]  extra gid map line (repeatable)\n"
 	"      --plugin-gid-map-file FILE  one --plugin-gid-map value per line\n"
+	"      --plugin-stdin          give the host's stdin to the jailed plugin (default /dev/null)\n"
 	"      --hugepages             accepted; no effect for plugin VMs\n"
 	"      --name NAME             name of the host's main thread\n"
 	"      --stats                 print vcpu exit counts and handling latencies at the end\n"
@@ -1057,6 +1060,9 @@ static int cli_apply(struct cli *c, const struct cli_option *o, const char *v)
 		return cli_strdup(c, &c->gid_map_file, v);
 	case OPT_STATS:
 		cfg->stats = true;
+		return 0;
+	case OPT_PLUGIN_STDIN:
+		cfg->plugin_stdin = true;
 		return 0;
 	case OPT_NAME:
 		return cli_strdup(c, &cfg->name, v);

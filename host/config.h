@@ -63,6 +63,7 @@ struct host_config {
 	size_t n_mounts;
 	struct gid_map *gid_maps;
 	size_t n_gid_maps;
+	bool plugin_stdin;   /* --plugin-stdin: the jailed plugin keeps the host's stdin */
 
 	/* Taps in "first tap" order: --net entries, --tap-name, --tap-fd, then the host-ip triple. */
 	struct tap_spec *taps;

@@ -142,6 +142,7 @@ struct jail_plan {
 	int sock_fd;
 	int child_sock;
 	int stderr_fd;
+	bool keep_stdin;    /* --plugin-stdin */
 	int go_fd;          /* child reads one byte once the id maps are written, one more once
 			     * the host has taken the seccomp listener */
 	int go_host_fd;     /* the host's end, closed in the child so host death reads as EOF */
@@ -515,6 +516,7 @@ static int plan_build(struct jail_plan *p, const struct host_config *cfg, int so
 
 	p->sock_fd = sock_fd;
 	p->stderr_fd = stderr_fd;
+	p->keep_stdin = cfg->plugin_stdin;
 	p->go_fd = -1;
 	p->report_fd = -1;
 
@@ -925,18 +927,27 @@ static void __attribute__((noreturn)) child_main(struct jail_plan *p)
 	if (p->stderr_fd != STDERR_FILENO && dup2(p->stderr_fd, STDERR_FILENO) < 0)
 		child_fail(p, STEP_FDS, errno, -1);
 	fcntl(STDERR_FILENO, F_SETFD, 0);
-	/* stdin would let a plugin read the host's terminal; stdout stays (plugins print results). */
-	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (fd < 0 || dup2(fd, STDIN_FILENO) < 0)
+	/*
+	 * stdin would let a plugin read the host's terminal, so it is /dev/null unless
+	 * --plugin-stdin asked for it; stdout stays (plugins print results).
+	 */
+	fd = open("/dev/null", O_RDWR);
+	if (fd < 0)
 		child_fail(p, STEP_FDS, errno, -1);
-	if (fd != STDIN_FILENO)
-		close(fd);
+	if (!p->keep_stdin || p->sock_fd == STDIN_FILENO) {
+		if (dup2(fd, STDIN_FILENO) < 0)
+			child_fail(p, STEP_FDS, errno, -1);
+	} else if (fcntl(STDIN_FILENO, F_SETFD, 0) < 0 && errno != EBADF) {
+		child_fail(p, STEP_FDS, errno, -1);
+	}
 	if (p->sock_fd <= STDERR_FILENO && p->sock_fd != STDIN_FILENO &&
 	    p->sock_fd != p->child_sock) {
 		/* The socket sat on stdout: leave /dev/null there, not a second socket. */
-		if (dup2(STDIN_FILENO, p->sock_fd) < 0)
+		if (dup2(fd, p->sock_fd) < 0)
 			child_fail(p, STEP_FDS, errno, -1);
 	}
+	if (fd > STDERR_FILENO)
+		close(fd);
 	r = child_cloexec_others(p->child_sock);
 	if (r < 0)
 		child_fail(p, STEP_FDS, -r, -1);

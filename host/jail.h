@@ -41,9 +41,9 @@ static inline int jail_fd_of_name(const char *name)
 /*
  * Starts the plugin in the jail.  Same contract as spawn_plugin() (argv[0]
  * is the plugin path, CROSVM_SOCKET names the socket, stderr is stderr_fd,
- * stdout is inherited, stdin is /dev/null, every other descriptor is closed,
- * empty signal mask, default handlers, parent-death signal SIGKILL), plus
- * the jail.  The plugin is PID 1 of its pid namespace.
+ * stdout is inherited, every other descriptor is closed, empty signal mask,
+ * default handlers, parent-death signal SIGKILL), plus the jail.  stdin is
+ * /dev/null, or the host's with --plugin-stdin.  The plugin is PID 1 of its pid namespace.
  *
  * Unlike the unjailed spawner, this waits until the plugin has actually
  * been executed: every setup failure (bad policy file, bad mount, namespaces

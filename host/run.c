@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <valgrind/valgrind.h>
@@ -62,7 +63,28 @@ struct host {
 	struct seccomp_notify notify; /* the plugin filter's listener (fd -1 without one) */
 	bool notify_mode;             /* the filter notifies (even once its listener is gone) */
 	int children_fd; /* /proc/self/task/<tid>/children, opened before the host's filter */
+	bool tty_saved; /* stdin is a terminal the plugin may put into raw mode */
+	struct termios tty;
 };
+
+/*
+ * A plugin that reads the host's terminal (unjailed, or --plugin-stdin) may
+ * change its mode and die before it can put it back (SIGKILL, a seccomp
+ * kill): the host saves the mode before the spawn and restores it at the end.
+ */
+static void run_save_tty(struct host *h)
+{
+	if ((h->cfg->disable_sandbox || h->cfg->plugin_stdin) && isatty(STDIN_FILENO) &&
+	    tcgetattr(STDIN_FILENO, &h->tty) == 0)
+		h->tty_saved = true;
+}
+
+static void run_restore_tty(struct host *h)
+{
+	if (h->tty_saved && tcsetattr(STDIN_FILENO, TCSANOW, &h->tty) < 0)
+		log_warn("cannot restore the terminal's mode: %m");
+	h->tty_saved = false;
+}
 
 /* At most this many distinct system calls are named after a run. */
 #define RUN_AUDIT_MAX 8
@@ -620,11 +642,9 @@ static int run_vcpu_filter(unsigned id)
  */
 static void run_install_filters(struct host *h)
 {
-	const char *preload = getenv("LD_PRELOAD");
-
 	if (h->cfg->no_host_seccomp)
 		return;
-	if (RUNNING_ON_VALGRIND || (preload && strstr(preload, "vgpreload"))) {
+	if (RUNNING_ON_VALGRIND) {
 		log_info("running under valgrind: the host's seccomp filters are off");
 		return;
 	}
@@ -721,6 +741,7 @@ int run_vm(const struct host_config *cfg)
 	 */
 	if (!cfg->disable_sandbox && !seccomp_notify_available())
 		h->audit_fd = seccomp_audit_open();
+	run_save_tty(h);
 	r = spawn_plugin(cfg, sock[1], stderr_pipe[1], &h->pid, &h->pidfd, &notify_fd);
 	/* From here on EOF on these means the plugin (and its children) are gone. */
 	close(sock[1]);
@@ -775,6 +796,7 @@ out_vm:
 		waitpid(h->pid, NULL, 0);
 		run_kill_leftovers(h);
 	}
+	run_restore_tty(h);
 	for (size_t i = 0; i < h->n_conns; i++)
 		close(h->conns[i]);
 	wire_close_fds(sock, 2);

@@ -1223,6 +1223,16 @@ out_barrier:
 	vm_barrier_wait(vm);
 out:
 	tls_kick_run = NULL;
+	/*
+	 * The plugin's end of this channel sees EOF (its wait fails with EPIPE)
+	 * as soon as the vcpu is gone, as with crosvm, whose vcpu threads closed
+	 * their pipes: a plugin thread blocked in crosvm_vcpu_wait() can end
+	 * within the grace period.  Only this thread ever writes to the pipe.
+	 */
+	if (v->to_plugin[1] >= 0) {
+		close(v->to_plugin[1]);
+		v->to_plugin[1] = -1;
+	}
 	efd_write(vm->exit_efd);
 	return NULL;
 }

@@ -5,7 +5,8 @@ set -eu
 
 PKGS="meson ninja-build gcc clang libclang-rt-14-dev pkg-config binutils python3 \
 protobuf-c-compiler libprotobuf-c-dev libcmocka-dev libseccomp-dev libcap-dev \
-iproute2 util-linux man-db groff-base seabios valgrind"
+iproute2 util-linux man-db groff-base seabios valgrind \
+grub-pc-bin mtools fdisk qemu-system-x86 busybox-static linux-image-cloud-amd64"
 
 missing=""
 for p in $PKGS; do

@@ -115,6 +115,8 @@ static void ata_identify(struct ata *a)
 	if (chs > a->nsectors)
 		chs = a->nsectors;
 	w[0] = 0x0040; /* fixed disk */
+	w[47] = 0x8000 | ATA_MAX_MULTIPLE;
+	w[59] = a->multiple ? (uint16_t)(0x0100 | a->multiple) : 0;
 	w[1] = a->cyls;
 	w[3] = a->heads;
 	w[6] = a->spt;
@@ -159,12 +161,20 @@ static void ata_done(struct ata *a)
 	ata_raise(a);
 }
 
-static void ata_load(struct ata *a)
+/* The next sector into the buffer; a new DRQ block interrupts, a sector within one does not. */
+static void ata_load(struct ata *a, bool new_block)
 {
 	memcpy(a->buf, a->disk + a->lba * ATA_SECTOR, ATA_SECTOR);
 	a->pos = 0;
 	a->status = ST_DRDY | ST_DSC | ST_DRQ;
-	ata_raise(a);
+	if (new_block)
+		ata_raise(a);
+}
+
+/* Starts a DRQ block of up to a->block sectors, the first of which is the current one. */
+static void ata_start_block(struct ata *a)
+{
+	a->block_left = a->remaining < a->block - 1 ? a->remaining : a->block - 1;
 }
 
 /* Decodes the task file into a sector range; false (after aborting) if it is out of bounds. */
@@ -204,6 +214,23 @@ static bool ata_range(struct ata *a, bool lba48, uint64_t *lba, uint32_t *count)
 	return true;
 }
 
+/* A PIO data phase of `count` sectors from `lba`, in blocks of a->block sectors. */
+static void ata_transfer(struct ata *a, bool in, uint64_t lba, uint32_t count)
+{
+	a->lba = lba;
+	a->remaining = count - 1;
+	ata_start_block(a);
+	if (in) {
+		a->data_in = true;
+		ata_load(a, true);
+		return;
+	}
+	a->pos = 0;
+	a->data_out = true;
+	/* The first DRQ of a PIO write comes without an interrupt. */
+	a->status = ST_DRDY | ST_DSC | ST_DRQ;
+}
+
 static void ata_command(struct ata *a, uint8_t cmd)
 {
 	uint64_t lba;
@@ -223,27 +250,37 @@ static void ata_command(struct ata *a, uint8_t cmd)
 		a->status = ST_DRDY | ST_DSC | ST_DRQ;
 		ata_raise(a);
 		break;
+	case 0xc4: /* READ MULTIPLE */
+	case 0x29: /* READ MULTIPLE EXT */
+	case 0xc5: /* WRITE MULTIPLE */
+	case 0x39: /* WRITE MULTIPLE EXT */
+		if (!a->multiple) {
+			ata_abort(a, ERR_ABRT); /* SET MULTIPLE MODE came first, or not at all */
+			break;
+		}
+		a->block = a->multiple;
+		if (!ata_range(a, cmd == 0x29 || cmd == 0x39, &lba, &count))
+			break;
+		ata_transfer(a, cmd == 0xc4 || cmd == 0x29, lba, count);
+		break;
 	case 0x20: /* READ SECTORS */
 	case 0x21:
 	case 0x24: /* READ SECTORS EXT */
-		if (!ata_range(a, cmd == 0x24, &lba, &count))
-			break;
-		a->lba = lba;
-		a->remaining = count - 1;
-		a->data_in = true;
-		ata_load(a);
-		break;
 	case 0x30: /* WRITE SECTORS */
 	case 0x31:
 	case 0x34: /* WRITE SECTORS EXT */
-		if (!ata_range(a, cmd == 0x34, &lba, &count))
+		a->block = 1;
+		if (!ata_range(a, cmd == 0x24 || cmd == 0x34, &lba, &count))
 			break;
-		a->lba = lba;
-		a->remaining = count - 1;
-		a->pos = 0;
-		a->data_out = true;
-		/* The first DRQ of a PIO write comes without an interrupt. */
-		a->status = ST_DRDY | ST_DSC | ST_DRQ;
+		ata_transfer(a, cmd < 0x30, lba, count);
+		break;
+	case 0xc6: /* SET MULTIPLE MODE */
+		if (a->nsect > ATA_MAX_MULTIPLE || (a->nsect & (a->nsect - 1))) {
+			ata_abort(a, ERR_ABRT);
+			break;
+		}
+		a->multiple = a->nsect;
+		ata_done(a);
 		break;
 	case 0x40: /* READ VERIFY SECTORS */
 	case 0x41:
@@ -285,6 +322,7 @@ static void ata_command(struct ata *a, uint8_t cmd)
 static void ata_data(struct ata *a, uint8_t *data, uint32_t len, bool is_write)
 {
 	uint32_t i = 0, n;
+	bool new_block;
 
 	while (i < len) {
 		if (is_write ? !a->data_out : !a->data_in) {
@@ -303,8 +341,14 @@ static void ata_data(struct ata *a, uint8_t *data, uint32_t len, bool is_write)
 		i += n;
 		if (a->pos < ATA_SECTOR)
 			continue;
-		if (is_write)
+		if (is_write) {
 			memcpy(a->disk + a->lba * ATA_SECTOR, a->buf, ATA_SECTOR);
+			if (a->sector_written &&
+			    a->sector_written(a->sector_written_opaque, a->lba, a->buf) < 0) {
+				ata_abort(a, ERR_ABRT);
+				continue;
+			}
+		}
 		if (!a->remaining) {
 			a->data_in = a->data_out = false;
 			a->status = ST_DRDY | ST_DSC;
@@ -314,11 +358,18 @@ static void ata_data(struct ata *a, uint8_t *data, uint32_t len, bool is_write)
 		}
 		a->remaining--;
 		a->lba++;
+		new_block = !a->block_left;
+		if (new_block)
+			ata_start_block(a);
+		else
+			a->block_left--;
 		if (is_write) {
 			a->pos = 0;
-			ata_raise(a);
+			/* Each written block is acknowledged with an interrupt. */
+			if (new_block)
+				ata_raise(a);
 		} else {
-			ata_load(a);
+			ata_load(a, new_block);
 		}
 	}
 }

@@ -5,7 +5,8 @@
  * a 16-bit selector at 0x510 and a byte-wide data port at 0x511 that
  * streams the selected item.  SeaBIOS reads the file directory with one
  * "rep insb" per entry, so reads of any length are a byte stream.  The ID
- * item advertises no DMA interface, so the firmware never uses 0x514.
+ * item advertises the DMA interface (0x514) only when the plugin can reach
+ * guest RAM for it (guest_ptr); the linuxboot_dma option ROM needs it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -170,4 +171,78 @@ void fwcfg_io(struct fwcfg *f, uint16_t port, uint8_t *data, uint32_t len, bool 
 	if (is_write)
 		return; /* data writes were removed from fw_cfg long ago */
 	fwcfg_read(f, data, len);
+}
+
+/* DMA descriptor control bits (be32). */
+#define DMA_ERROR 0x01
+#define DMA_READ 0x02
+#define DMA_SKIP 0x04
+#define DMA_SELECT 0x08
+#define DMA_WRITE 0x10
+
+static uint64_t get_be(const uint8_t *p, unsigned int n)
+{
+	uint64_t v = 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* One descriptor: { be32 control, be32 length, be64 address }; control becomes 0 or ERROR. */
+static void fwcfg_dma_run(struct fwcfg *f, uint64_t desc_gpa)
+{
+	uint8_t *desc = f->guest_ptr(f->guest_ptr_opaque, desc_gpa, 16), *dst;
+	uint32_t control, length;
+	uint64_t addr;
+
+	if (!desc)
+		return; /* nowhere to report an error either */
+	control = (uint32_t)get_be(desc, 4);
+	length = (uint32_t)get_be(desc + 4, 4);
+	addr = get_be(desc + 8, 8);
+	if (control & DMA_SELECT) {
+		f->selector = (uint16_t)(control >> 16);
+		f->offset = 0;
+	}
+	if (control & DMA_WRITE) {
+		control = DMA_ERROR; /* writable items are not supported */
+	} else if (control & DMA_READ) {
+		dst = length ? f->guest_ptr(f->guest_ptr_opaque, addr, length) : desc;
+		if (!dst)
+			control = DMA_ERROR;
+		else {
+			fwcfg_read(f, dst, length);
+			control = 0;
+		}
+	} else if (control & DMA_SKIP) {
+		/* Skipping is reading into nowhere: the offset moves the same way. */
+		f->offset = length > UINT32_MAX - f->offset ? UINT32_MAX : f->offset + length;
+		control = 0;
+	} else {
+		control = 0;
+	}
+	put_be32(desc, control);
+}
+
+void fwcfg_dma_io(struct fwcfg *f, uint16_t port, uint8_t *data, uint32_t len, bool is_write)
+{
+	static const uint8_t signature[8] = { 'Q', 'E', 'M', 'U', ' ', 'C', 'F', 'G' };
+	unsigned int off = (unsigned int)(port - 0x514), i;
+
+	for (i = 0; i < len && off + i < 8; i++) {
+		if (!is_write) {
+			data[i] = f->guest_ptr ? signature[off + i] : 0xff;
+			continue;
+		}
+		f->dma_addr[off + i] = data[i];
+		if (off + i == 7 && f->guest_ptr) {
+			fwcfg_dma_run(f, get_be(f->dma_addr, 8));
+			memset(f->dma_addr, 0, sizeof(f->dma_addr));
+		}
+	}
+	for (; i < len; i++)
+		if (!is_write)
+			data[i] = 0xff;
 }

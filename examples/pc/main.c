@@ -28,8 +28,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +48,8 @@
 #define DEFAULT_EXPECT "No bootable device."
 #define IDENTITY_MAP_ADDR 0xfeffc000u
 #define MAX_DISK (512ull << 20)
+#define MAX_KERNEL (64u << 20)
+#define DEFAULT_LINUXBOOT_ROM "/usr/share/qemu/linuxboot_dma.bin"
 
 struct options {
 	const char *bios;
@@ -52,6 +58,8 @@ struct options {
 	uint64_t mem_mib;
 	double timeout;
 	bool stay, quiet, verbose, no_fwcfg, boot_menu, sercon, sync_debugcon;
+	bool no_stdin, disk_writable;
+	const char *kernel, *initrd, *append, *linuxboot_rom;
 };
 
 struct vcpu_ctx {
@@ -76,11 +84,15 @@ struct pc {
 	struct uart uart;
 	struct ps2 ps2;
 	struct port92 port92;
+	struct port61 port61;
 	struct pci pci;
 	struct fwcfg fwcfg;
 	struct ata ata;
 	struct pc_memory mem;
 	bool have_disk, debugcon_async;
+	int disk_fd; /* --disk-writable: the image, written through; else -1 */
+	uint8_t *ram_map; /* guest RAM as the plugin sees it (fw_cfg DMA), or NULL */
+	uint64_t disk_file_sectors;
 	struct line lines[PC_CONSOLE_MAX]; /* output not yet written */
 	struct line match[PC_CONSOLE_MAX]; /* the current line, for --expect */
 	bool mid_line;                     /* stdout does not end with a newline */
@@ -95,6 +107,12 @@ struct pc {
 	int rtc_kick_fd; /* wakes the RTC thread when the periodic rate changes */
 	pthread_t rtc_thread;
 	bool rtc_started;
+
+	/* COM1's receiver: stdin, a terminal (raw, Ctrl-A x quits) or a pipe. */
+	struct crosvm *input_conn;
+	int input_kick_fd; /* room in the receive FIFO, or time to stop */
+	pthread_t input_thread;
+	bool input_started;
 
 	int done_fd; /* wakes the main thread when the run is decided */
 	atomic_bool stopping;
@@ -276,6 +294,37 @@ static void debugcon_go_async(struct pc *pc)
 	}
 }
 
+/*
+ * Port B.  The in-kernel PIT counts channel 2 but does not serve this port
+ * here, so its output (bit 5, which GRUB polls to calibrate the TSC) is
+ * computed from the PIT's state.  The gate bit is only remembered: in the
+ * modes firmware uses for delays, KVM's PIT counts regardless.
+ */
+static void port61_io(struct pc *pc, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct kvm_pit_state2 st;
+	struct pit_channel ch2 = { 0 };
+	struct timespec now;
+	uint32_t i;
+	int r;
+
+	if (is_write) {
+		for (i = 0; i < len; i++)
+			port61_write(&pc->port61, data[i]);
+		return;
+	}
+	r = crosvm_get_pit_state(tls_conn, &st);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (r == 0) {
+		ch2.mode = st.channels[2].mode;
+		ch2.count = st.channels[2].count;
+		ch2.load_ns = st.channels[2].count_load_time;
+	}
+	for (i = 0; i < len; i++)
+		data[i] = port61_read(&pc->port61, &ch2,
+				      (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+}
+
 static void pc_io(struct pc *pc, uint16_t port, uint8_t *data, uint32_t len, bool is_write)
 {
 	unsigned int hz;
@@ -301,8 +350,12 @@ static void pc_io(struct pc *pc, uint16_t port, uint8_t *data, uint32_t len, boo
 		}
 	} else if (port == 0x92)
 		port92_io(&pc->port92, port, data, len, is_write);
+	else if (port == 0x61)
+		port61_io(pc, data, len, is_write);
 	else if (port == 0x510 || port == 0x511)
 		fwcfg_io(&pc->fwcfg, port, data, len, is_write);
+	else if (port >= 0x514 && port <= 0x51b)
+		fwcfg_dma_io(&pc->fwcfg, port, data, len, is_write);
 	else if (pc->have_disk && ((port >= 0x1f0 && port <= 0x1f7) || port == 0x3f6))
 		ata_io(&pc->ata, port, data, len, is_write);
 	else if (!is_write)
@@ -457,6 +510,151 @@ static void *rtc_thread(void *arg)
 	return NULL;
 }
 
+/* ---- COM1 input from stdin ---- */
+
+/* The terminal's mode before raw mode; restored on every way out, signals included. */
+static struct termios saved_tty;
+static volatile sig_atomic_t tty_raw;
+
+static void tty_restore(void)
+{
+	if (tty_raw) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
+		tty_raw = 0;
+	}
+}
+
+static void tty_signal(int sig)
+{
+	/* tcsetattr is async-signal-safe; then die of the signal as if it had no handler. */
+	tty_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * Raw input (every key goes to the guest, Ctrl-C included), output still
+ * post-processed so that the plugin's own messages end their lines.
+ */
+static int tty_make_raw(void)
+{
+	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGABRT, SIGSEGV, SIGBUS,
+				    SIGFPE, SIGILL };
+	struct termios t;
+	unsigned int i;
+
+	if (tcgetattr(STDIN_FILENO, &saved_tty) < 0)
+		return -errno;
+	t = saved_tty;
+	t.c_iflag &= (tcflag_t) ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+	t.c_lflag &= (tcflag_t) ~(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+	t.c_cflag &= (tcflag_t) ~(CSIZE | PARENB);
+	t.c_cflag |= CS8;
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	atexit(tty_restore);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], tty_signal);
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &t) < 0)
+		return -errno;
+	tty_raw = 1;
+	return 0;
+}
+
+#define ESCAPE_CHAR 0x01 /* Ctrl-A, as in QEMU */
+
+static void input_kick(void *opaque)
+{
+	struct pc *pc = opaque;
+	uint64_t one = 1;
+
+	if (write(pc->input_kick_fd, &one, sizeof(one)) < 0)
+		say("cannot wake the console input thread: %s", strerror(errno));
+}
+
+/*
+ * Feeds stdin to COM1.  Bytes wait here while the receive FIFO is full (no
+ * input is lost), and once the line is idle with data below the FIFO's
+ * trigger level, the UART gets its character timeout.  On a terminal,
+ * Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A, and Ctrl-A h lists these.
+ */
+static void *input_thread(void *arg)
+{
+	struct pc *pc = arg;
+	bool terminal = isatty(STDIN_FILENO), escape = false, eof = false;
+	uint8_t in[256], buf[512];
+	size_t len = 0, off = 0, n, i;
+	struct pollfd pfd[2];
+	ssize_t got;
+	uint64_t kicks;
+
+	tls_conn = pc->input_conn;
+	while (!atomic_load(&pc->stopping)) {
+		bool idle_due;
+		int r;
+
+		pthread_mutex_lock(&pc->lock);
+		if (off < len) {
+			n = uart_receive(&pc->uart, buf + off, len - off);
+			off += n;
+		}
+		idle_due = pc->uart.rx_count && !pc->uart.rx_timeout;
+		pthread_mutex_unlock(&pc->lock);
+		if (off == len)
+			off = len = 0;
+
+		pfd[0] = (struct pollfd){ .fd = pc->input_kick_fd, .events = POLLIN };
+		/* Read more only when what was read has gone into the FIFO. */
+		pfd[1] = (struct pollfd){ .fd = (len || eof) ? -1 : STDIN_FILENO, .events = POLLIN };
+		/* Four characters at 115200 baud take about 0.35 ms; a millisecond is close. */
+		r = poll(pfd, 2, idle_due ? 1 : -1);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r == 0) {
+			pthread_mutex_lock(&pc->lock);
+			uart_rx_idle(&pc->uart);
+			pthread_mutex_unlock(&pc->lock);
+			continue;
+		}
+		if (pfd[0].revents & POLLIN)
+			if (read(pc->input_kick_fd, &kicks, sizeof(kicks)) < 0)
+				break;
+		if (!(pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		got = read(STDIN_FILENO, in, sizeof(in));
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got <= 0) {
+			/* End of input: the guest keeps running, as with a closed serial line. */
+			eof = true;
+			continue;
+		}
+		for (i = 0; i < (size_t)got; i++) {
+			uint8_t ch = in[i];
+
+			if (terminal && escape) {
+				escape = false;
+				if (ch == 'x' || ch == 'X') {
+					say("quit from the console (Ctrl-A x) after %.3f s", elapsed(pc));
+					pc_finish(pc, 0);
+					return NULL;
+				}
+				if (ch == 'h' || ch == 'H') {
+					say("console keys: Ctrl-A x quit, Ctrl-A Ctrl-A send Ctrl-A");
+					continue;
+				}
+				if (ch != ESCAPE_CHAR)
+					buf[len++] = ESCAPE_CHAR;
+			} else if (terminal && ch == ESCAPE_CHAR) {
+				escape = true;
+				continue;
+			}
+			buf[len++] = ch;
+		}
+	}
+	return NULL;
+}
+
 /* ---- setup ---- */
 
 static int setup_fwcfg(struct pc *pc)
@@ -464,7 +662,7 @@ static int setup_fwcfg(struct pc *pc)
 	struct fwcfg *f = &pc->fwcfg;
 	uint64_t ram = pc->mem.ram_size;
 	uint16_t ncpu = (uint16_t)pc->nvcpus, menu = pc->opt.boot_menu, nographic = pc->opt.sercon;
-	uint32_t id = 1, fail_wait = 0xffffffffu;
+	uint32_t id = FWCFG_ID_TRADITIONAL, fail_wait = 0xffffffffu;
 	struct __attribute__((packed)) {
 		uint64_t addr, len;
 		uint32_t type;
@@ -472,9 +670,10 @@ static int setup_fwcfg(struct pc *pc)
 	unsigned int n = 0;
 	int r = 0;
 
-	fwcfg_init(f);
 	r |= fwcfg_add(f, FWCFG_SIGNATURE, "QEMU", 4);
-	r |= fwcfg_add(f, FWCFG_ID, &id, sizeof(id)); /* traditional interface only, no DMA */
+	if (f->guest_ptr)
+		id |= FWCFG_ID_DMA;
+	r |= fwcfg_add(f, FWCFG_ID, &id, sizeof(id));
 	r |= fwcfg_add(f, FWCFG_RAM_SIZE, &ram, sizeof(ram));
 	r |= fwcfg_add(f, FWCFG_NOGRAPHIC, &nographic, sizeof(nographic));
 	r |= fwcfg_add(f, FWCFG_NB_CPUS, &ncpu, sizeof(ncpu));
@@ -490,47 +689,265 @@ static int setup_fwcfg(struct pc *pc)
 	return r ? -EINVAL : 0;
 }
 
-static int load_disk(struct pc *pc, char *err, size_t errlen)
+/* --disk-writable: every sector the guest writes goes to the image file at once. */
+static int disk_write_back(void *opaque, uint64_t lba, const uint8_t *data)
 {
-	FILE *fp = fopen(pc->opt.disk, "rb");
-	uint64_t size, nsect, cyl = 16 * 63;
-	uint8_t *disk;
-	long end;
+	struct pc *pc = opaque;
+	ssize_t n;
 
-	if (!fp) {
-		snprintf(err, errlen, "cannot open %s: %s", pc->opt.disk, strerror(errno));
-		return -errno;
-	}
-	if (fseek(fp, 0, SEEK_END) < 0 || (end = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) < 0) {
-		snprintf(err, errlen, "%s: cannot find its size", pc->opt.disk);
-		fclose(fp);
-		return -EINVAL;
-	}
-	size = (uint64_t)end;
-	if (!size || size > MAX_DISK) {
-		snprintf(err, errlen, "%s: size %" PRIu64 " is not in 1..%llu", pc->opt.disk,
-			 size, MAX_DISK);
-		fclose(fp);
-		return -EINVAL;
-	}
-	/* Whole cylinders of 16 heads x 63 sectors, so CHS and LBA agree on the size. */
-	nsect = (size + ATA_SECTOR - 1) / ATA_SECTOR;
-	nsect = (nsect + cyl - 1) / cyl * cyl;
-	disk = calloc(nsect, ATA_SECTOR);
-	if (!disk) {
-		fclose(fp);
-		snprintf(err, errlen, "out of memory for the disk");
-		return -ENOMEM;
-	}
-	if (fread(disk, 1, size, fp) != size) {
-		snprintf(err, errlen, "%s: short read", pc->opt.disk);
-		free(disk);
-		fclose(fp);
+	if (lba >= pc->disk_file_sectors)
+		return 0; /* the padding up to a whole cylinder exists only in memory */
+	n = pwrite(pc->disk_fd, data, ATA_SECTOR, (off_t)(lba * ATA_SECTOR));
+	if (n != ATA_SECTOR) {
+		say("writing sector %" PRIu64 " of %s: %s", lba, pc->opt.disk,
+		    n < 0 ? strerror(errno) : "short write");
 		return -EIO;
 	}
-	fclose(fp);
-	ata_init(&pc->ata, &pc->env, disk, nsect);
 	return 0;
+}
+
+/*
+ * Reads the disk image, refusing what cannot be one: not a regular file, a
+ * size that is no whole number of sectors, no MBR boot signature, or a
+ * partition table that points past the end of the file (a truncated copy).
+ */
+static int load_disk(struct pc *pc, char *err, size_t errlen)
+{
+	const char *path = pc->opt.disk;
+	uint64_t size, nsect, cyl = 16 * 63;
+	struct stat st;
+	uint8_t *disk;
+	unsigned int i;
+	ssize_t got;
+	int fd;
+
+	fd = open(path, (pc->opt.disk_writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "disk %s: cannot open%s: %s", path,
+			 pc->opt.disk_writable ? " for writing" : "", strerror(errno));
+		return -ENOENT;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "disk %s: not a regular file", path);
+		goto bad;
+	}
+	size = (uint64_t)st.st_size;
+	if (size < ATA_SECTOR || size % ATA_SECTOR) {
+		snprintf(err, errlen,
+			 "disk %s: %" PRIu64 " bytes is not a whole number of 512-byte sectors "
+			 "(truncated?)",
+			 path, size);
+		goto bad;
+	}
+	if (size > MAX_DISK) {
+		snprintf(err, errlen, "disk %s: %" PRIu64 " bytes is more than the %llu MiB allowed",
+			 path, size, MAX_DISK >> 20);
+		goto bad;
+	}
+	/* Whole cylinders of 16 heads x 63 sectors, so CHS and LBA agree on the size. */
+	nsect = (size / ATA_SECTOR + cyl - 1) / cyl * cyl;
+	disk = calloc(nsect, ATA_SECTOR);
+	if (!disk) {
+		snprintf(err, errlen, "out of memory for the disk");
+		close(fd);
+		return -ENOMEM;
+	}
+	for (uint64_t off = 0; off < size; off += (uint64_t)got) {
+		got = pread(fd, disk + off, size - off, (off_t)off);
+		if (got <= 0) {
+			snprintf(err, errlen, "disk %s: read error: %s", path,
+				 got < 0 ? strerror(errno) : "unexpected end of file");
+			free(disk);
+			goto bad;
+		}
+	}
+	if (disk[510] != 0x55 || disk[511] != 0xaa) {
+		snprintf(err, errlen, "disk %s: not a disk image (no 55 aa boot signature in sector 0)",
+			 path);
+		free(disk);
+		goto bad;
+	}
+	for (i = 0; i < 4; i++) {
+		const uint8_t *e = disk + 446 + 16 * i;
+		uint32_t first = (uint32_t)e[8] | (uint32_t)e[9] << 8 | (uint32_t)e[10] << 16 |
+				 (uint32_t)e[11] << 24;
+		uint32_t count = (uint32_t)e[12] | (uint32_t)e[13] << 8 | (uint32_t)e[14] << 16 |
+				 (uint32_t)e[15] << 24;
+
+		/* A GPT's protective entry may claim all of a bigger disk. */
+		if (!e[4] || !count || (e[4] == 0xee && count == 0xffffffffu))
+			continue;
+		if ((uint64_t)first + count > size / ATA_SECTOR) {
+			snprintf(err, errlen,
+				 "disk %s: partition %u ends at sector %" PRIu64 " but the file has "
+				 "%" PRIu64 " sectors (truncated?)",
+				 path, i + 1, (uint64_t)first + count, size / ATA_SECTOR);
+			free(disk);
+			goto bad;
+		}
+	}
+	ata_init(&pc->ata, &pc->env, disk, nsect);
+	if (pc->opt.disk_writable) {
+		pc->disk_fd = fd;
+		pc->disk_file_sectors = size / ATA_SECTOR;
+		pc->ata.sector_written = disk_write_back;
+		pc->ata.sector_written_opaque = pc;
+	} else {
+		close(fd);
+	}
+	return 0;
+bad:
+	close(fd);
+	return -EINVAL;
+}
+
+/* Reads a whole regular file of at most `max` bytes; one line in `err` otherwise. */
+static int read_file(const char *what, const char *path, size_t max, uint8_t **ret,
+		     size_t *ret_size, char *err, size_t errlen)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t off = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s %s: cannot open: %s", what, path, strerror(errno));
+		return -ENOENT;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s %s: not a regular file", what, path);
+		close(fd);
+		return -EINVAL;
+	}
+	if ((uint64_t)st.st_size > max) {
+		snprintf(err, errlen, "%s %s: %lld bytes is more than the %zu MiB allowed", what,
+			 path, (long long)st.st_size, max >> 20);
+		close(fd);
+		return -E2BIG;
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		snprintf(err, errlen, "%s %s: out of memory", what, path);
+		close(fd);
+		return -ENOMEM;
+	}
+	while (off < (size_t)st.st_size) {
+		n = pread(fd, buf + off, (size_t)st.st_size - off, (off_t)off);
+		if (n <= 0) {
+			snprintf(err, errlen, "%s %s: read error: %s", what, path,
+				 n < 0 ? strerror(errno) : "file shrank");
+			free(buf);
+			close(fd);
+			return -EIO;
+		}
+		off += (size_t)n;
+	}
+	close(fd);
+	*ret = buf;
+	*ret_size = off;
+	return 0;
+}
+
+/* fw_cfg DMA's view of guest RAM: below 4 GiB the memfd offset is the address. */
+static void *guest_ram(void *opaque, uint64_t gpa, uint64_t len)
+{
+	struct pc *pc = opaque;
+	const struct pc_memory *m = &pc->mem;
+	uint64_t off;
+
+	if (gpa < m->below_4g && len <= m->below_4g - gpa)
+		off = gpa;
+	else if (gpa >= PC_4G && gpa - PC_4G < m->above_4g && len <= m->above_4g - (gpa - PC_4G))
+		off = m->below_4g + (gpa - PC_4G);
+	else
+		return NULL;
+	return pc->ram_map + off;
+}
+
+/*
+ * --kernel: the bzImage, initrd and command line go to fw_cfg's kernel
+ * items, and QEMU's linuxboot option ROM (which SeaBIOS finds in fw_cfg's
+ * "genroms/" and boots first, as "bootorder" says) loads and starts them.
+ */
+static int setup_kernel(struct pc *pc, char *err, size_t errlen)
+{
+	const char *append = pc->opt.append ? pc->opt.append : "";
+	static const char bootorder[] = "/rom@genroms/linuxboot_dma.bin\n";
+	uint8_t *kernel = NULL, *initrd = NULL, *rom = NULL;
+	size_t kernel_size, initrd_size = 0, rom_size, alen = strlen(append);
+	struct linux_layout l;
+	char why[200];
+	uint32_t v;
+	int r;
+
+	r = read_file("kernel", pc->opt.kernel, MAX_KERNEL, &kernel, &kernel_size, err, errlen);
+	if (r < 0)
+		return r;
+	if (pc->opt.initrd) {
+		r = read_file("initrd", pc->opt.initrd, pc->mem.below_4g, &initrd, &initrd_size,
+			      err, errlen);
+		if (r < 0) {
+			if (r == -E2BIG)
+				snprintf(err, errlen, "initrd %s: does not fit in %" PRIu64 " MiB of RAM",
+					 pc->opt.initrd, pc->opt.mem_mib);
+			goto out;
+		}
+	}
+	r = read_file("option ROM", pc->opt.linuxboot_rom, 1u << 20, &rom, &rom_size, err,
+		      errlen);
+	if (r < 0)
+		goto out;
+	r = linux_prepare(kernel, kernel_size, initrd_size, alen, pc->mem.below_4g, &l, why,
+			  sizeof(why));
+	if (r == 0) {
+		/* linuxboot_dma copies through fw_cfg DMA, into RAM the plugin maps too. */
+		pc->ram_map = mmap(NULL, pc->mem.ram_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+				   pc->mem.ram_fd, 0);
+		if (pc->ram_map == MAP_FAILED) {
+			pc->ram_map = NULL;
+			snprintf(err, errlen, "mapping guest RAM for fw_cfg DMA: %s",
+				 strerror(errno));
+			r = -ENOMEM;
+			goto out;
+		}
+		pc->fwcfg.guest_ptr = guest_ram;
+		pc->fwcfg.guest_ptr_opaque = pc;
+	}
+	if (r < 0) {
+		if (r == -E2BIG && pc->opt.initrd && strstr(why, "do not fit"))
+			snprintf(err, errlen, "initrd %s: %s", pc->opt.initrd, why);
+		else
+			snprintf(err, errlen, "kernel %s: %s", pc->opt.kernel, why);
+		goto out;
+	}
+	r = 0;
+	v = l.setup_addr;
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_SETUP_ADDR, &v, 4);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_SETUP_SIZE, &l.setup_size, 4);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_SETUP_DATA, kernel, l.setup_size);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_KERNEL_ADDR, &l.kernel_addr, 4);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_KERNEL_SIZE, &l.kernel_size, 4);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_KERNEL_DATA, kernel + l.setup_size, l.kernel_size);
+	v = (uint32_t)alen + 1;
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_CMDLINE_ADDR, &l.cmdline_addr, 4);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_CMDLINE_SIZE, &v, 4);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_CMDLINE_DATA, append, v);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_INITRD_ADDR, &l.initrd_addr, 4);
+	r |= fwcfg_add(&pc->fwcfg, FWCFG_INITRD_SIZE, &l.initrd_size, 4);
+	if (initrd_size)
+		r |= fwcfg_add(&pc->fwcfg, FWCFG_INITRD_DATA, initrd, l.initrd_size);
+	r |= fwcfg_add_file(&pc->fwcfg, "genroms/linuxboot_dma.bin", rom, (uint32_t)rom_size);
+	r |= fwcfg_add_file(&pc->fwcfg, "bootorder", bootorder, sizeof(bootorder) - 1);
+	if (r) {
+		snprintf(err, errlen, "kernel %s: fw_cfg has no room for it", pc->opt.kernel);
+		r = -ENOMEM;
+	}
+out:
+	free(kernel);
+	free(initrd);
+	free(rom);
+	return r;
 }
 
 static int fetch_cpuid(struct pc *pc)
@@ -557,13 +974,15 @@ static int fetch_cpuid(struct pc *pc)
 
 struct range {
 	uint16_t start, len;
-	bool fwcfg, disk;
+	bool fwcfg, disk, dma;
 };
 
 static const struct range ranges[] = {
-	{ 0x60, 1 },	     { 0x64, 1 },		   { 0x70, 2 },
+	{ 0x60, 1 },	     { 0x61, 1 },		   { 0x64, 1 },
+	{ 0x70, 2 },
 	{ 0x92, 1 },	     { 0x3f8, 8 },		   { 0x402, 1 },
-	{ 0xcf8, 8 },	     { 0x510, 2, .fwcfg = true }, { 0x1f0, 8, .disk = true },
+	{ 0xcf8, 8 },	     { 0x510, 2, .fwcfg = true }, { 0x514, 8, .dma = true },
+	{ 0x1f0, 8, .disk = true },
 	{ 0x3f6, 1, .disk = true },
 };
 
@@ -589,6 +1008,8 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 	cmos_init(&pc->cmos, &pc->env, pc->mem.below_4g, pc->mem.above_4g, pc->nvcpus,
 		  pc->have_disk);
 	uart_init(&pc->uart, &pc->env);
+	pc->uart.rx_space = input_kick;
+	pc->uart.rx_space_opaque = pc;
 	ps2_init(&pc->ps2, &pc->env);
 	port92_init(&pc->port92, &pc->env);
 	pci_init(&pc->pci, &pc->env, pc->have_disk);
@@ -606,7 +1027,8 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 		return r;
 	}
 	for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-		if ((ranges[i].fwcfg && pc->opt.no_fwcfg) || (ranges[i].disk && !pc->have_disk))
+		if ((ranges[i].fwcfg && pc->opt.no_fwcfg) || (ranges[i].disk && !pc->have_disk) ||
+		    (ranges[i].dma && !pc->fwcfg.guest_ptr))
 			continue;
 		r = crosvm_reserve_range(pc->crosvm, CROSVM_ADDRESS_SPACE_IOPORT, ranges[i].start,
 					 ranges[i].len);
@@ -631,6 +1053,13 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 	if (r < 0)
 		say("set_identity_map_addr: %s (ignored)", strerror(-r));
 
+	if (!pc->opt.no_stdin) {
+		r = crosvm_new_connection(pc->crosvm, &pc->input_conn);
+		if (r < 0) {
+			snprintf(err, errlen, "connection for the console input: %s", strerror(-r));
+			return r;
+		}
+	}
 	for (i = 0; i < pc->nvcpus; i++) {
 		struct vcpu_ctx *v = &pc->vcpus[i];
 
@@ -656,6 +1085,21 @@ static int start_threads(struct pc *pc, char *err, size_t errlen)
 		return -r;
 	}
 	pc->rtc_started = true;
+	if (pc->input_conn) {
+		if (isatty(STDIN_FILENO)) {
+			r = tty_make_raw();
+			if (r < 0)
+				say("the terminal stays in its mode: %s", strerror(-r));
+			else
+				say("console on this terminal: Ctrl-A x quits");
+		}
+		r = pthread_create(&pc->input_thread, NULL, input_thread, pc);
+		if (r) {
+			snprintf(err, errlen, "console input thread: %s", strerror(r));
+			return -r;
+		}
+		pc->input_started = true;
+	}
 	for (i = 0; i < pc->nvcpus; i++) {
 		r = pthread_create(&pc->vcpus[i].thread, NULL, vcpu_thread, &pc->vcpus[i]);
 		if (r) {
@@ -715,6 +1159,13 @@ static void stop_threads(struct pc *pc)
 		pthread_join(pc->rtc_thread, NULL);
 		pc->rtc_started = false;
 	}
+	if (pc->input_started) {
+		if (write(pc->input_kick_fd, &one, sizeof(one)) < 0)
+			say("cannot wake the console input thread: %s", strerror(errno));
+		pthread_join(pc->input_thread, NULL);
+		pc->input_started = false;
+	}
+	tty_restore();
 	for (i = 0; i < pc->nvcpus; i++)
 		if (pc->vcpus[i].started)
 			mask |= 1ull << i;
@@ -756,28 +1207,44 @@ static void teardown(struct pc *pc)
 	for (i = 0; i < pc->nvcpus; i++)
 		if (pc->vcpus[i].conn)
 			crosvm_destroy_connection(&pc->vcpus[i].conn);
+	if (pc->input_conn)
+		crosvm_destroy_connection(&pc->input_conn);
 	if (pc->crosvm)
 		crosvm_destroy_connection(&pc->crosvm);
+	if (pc->ram_map)
+		munmap(pc->ram_map, pc->mem.ram_size);
 	memory_free(&pc->mem);
 	fwcfg_free(&pc->fwcfg);
 	free(pc->ata.disk);
+	if (pc->disk_fd >= 0 && close(pc->disk_fd) < 0)
+		say("closing %s: %s", pc->opt.disk, strerror(errno));
 	free(pc->cpuid);
 	if (pc->done_fd >= 0)
 		close(pc->done_fd);
 	if (pc->rtc_kick_fd >= 0)
 		close(pc->rtc_kick_fd);
+	if (pc->input_kick_fd >= 0)
+		close(pc->input_kick_fd);
+	tty_restore();
 	pthread_mutex_destroy(&pc->lock);
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: pc [--bios FILE] [--mem MIB] [--disk IMAGE] [--timeout SECONDS]\n"
+		"usage: pc [--bios FILE] [--mem MIB] [--disk IMAGE [--disk-writable]] [--timeout SECONDS]\n"
 		"          [--expect TEXT] [--stay] [--quiet] [--verbose] [--no-fw-cfg]\n"
-		"          [--boot-menu] [--sercon] [--sync-debugcon]\n"
+		"          [--boot-menu] [--sercon] [--sync-debugcon] [--no-stdin]\n"
+		"          [--kernel BZIMAGE [--initrd FILE] [--append CMDLINE]]\n"
 		"  --bios FILE       firmware image (default " DEFAULT_BIOS ")\n"
 		"  --mem MIB         guest RAM in MiB (default 128, at least 16)\n"
-		"  --disk IMAGE      ATA disk on the primary channel (copy-on-write, in memory)\n"
+		"  --disk IMAGE      ATA disk on the primary channel (writes stay in memory)\n"
+		"  --disk-writable   guest writes to the disk go to IMAGE\n"
+		"  --no-stdin        COM1 receives nothing (stdin is not read)\n"
+		"  --kernel BZIMAGE  boot Linux through fw_cfg and the linuxboot option ROM\n"
+		"  --initrd FILE     initial ramdisk for --kernel\n"
+		"  --append CMDLINE  kernel command line for --kernel\n"
+		"  --linuxboot-rom F option ROM (default " DEFAULT_LINUXBOOT_ROM ")\n"
 		"  --timeout S       give up after S seconds (exit 1 unless TEXT was seen)\n"
 		"  --expect TEXT     success text in the console output (default \"" DEFAULT_EXPECT
 		"\")\n"
@@ -805,6 +1272,12 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "boot-menu", no_argument, NULL, 'M' },
 		{ "sercon", no_argument, NULL, 'S' },
 		{ "sync-debugcon", no_argument, NULL, 'D' },
+		{ "no-stdin", no_argument, NULL, 'N' },
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "append", required_argument, NULL, 'a' },
+		{ "linuxboot-rom", required_argument, NULL, 'R' },
+		{ "disk-writable", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -814,6 +1287,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->bios = DEFAULT_BIOS;
 	o->expect = DEFAULT_EXPECT;
 	o->mem_mib = 128;
+	o->linuxboot_rom = DEFAULT_LINUXBOOT_ROM;
 	/* Sandboxed hosts may start us with argc 0 (see PROTOCOL.md section 7, item 13). */
 	if (argc < 1)
 		return 0;
@@ -872,6 +1346,24 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'D':
 			o->sync_debugcon = true;
 			break;
+		case 'N':
+			o->no_stdin = true;
+			break;
+		case 'k':
+			o->kernel = optarg;
+			break;
+		case 'i':
+			o->initrd = optarg;
+			break;
+		case 'a':
+			o->append = optarg;
+			break;
+		case 'R':
+			o->linuxboot_rom = optarg;
+			break;
+		case 'W':
+			o->disk_writable = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 1;
@@ -882,6 +1374,18 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "pc: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if ((o->initrd || o->append) && !o->kernel) {
+		fprintf(stderr, "pc: --initrd and --append need --kernel BZIMAGE\n");
+		return -EINVAL;
+	}
+	if (o->kernel && o->no_fwcfg) {
+		fprintf(stderr, "pc: --kernel needs fw_cfg (drop --no-fw-cfg)\n");
+		return -EINVAL;
+	}
+	if (o->disk_writable && !o->disk) {
+		fprintf(stderr, "pc: --disk-writable needs --disk IMAGE\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -896,10 +1400,10 @@ int main(int argc, char **argv)
 
 	clock_gettime(CLOCK_MONOTONIC, &pc->t0);
 	pc->mem.ram_fd = pc->mem.rom_fd = -1;
-	pc->done_fd = pc->rtc_kick_fd = -1;
+	pc->done_fd = pc->rtc_kick_fd = pc->input_kick_fd = pc->disk_fd = -1;
 	r = parse_args(argc, argv, &pc->opt);
 	if (r)
-		return r > 0 ? 0 : 2;
+		return r > 0 ? 0 : 1; /* bad options: one line said why */
 
 	/* A vanished stdout reader must not kill the plugin with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
@@ -914,7 +1418,8 @@ int main(int argc, char **argv)
 				   .console = env_console };
 	pc->done_fd = eventfd(0, EFD_CLOEXEC);
 	pc->rtc_kick_fd = eventfd(0, EFD_CLOEXEC);
-	if (pc->done_fd < 0 || pc->rtc_kick_fd < 0) {
+	pc->input_kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (pc->done_fd < 0 || pc->rtc_kick_fd < 0 || pc->input_kick_fd < 0) {
 		say("eventfd: %s", strerror(errno));
 		status = 1;
 		goto out;
@@ -927,6 +1432,12 @@ int main(int argc, char **argv)
 		if (r < 0)
 			goto fail;
 		pc->have_disk = true;
+	}
+	fwcfg_init(&pc->fwcfg);
+	if (pc->opt.kernel) {
+		r = setup_kernel(pc, err, sizeof(err));
+		if (r < 0)
+			goto fail;
 	}
 
 	r = crosvm_connect(&pc->crosvm);

@@ -70,20 +70,34 @@ bool cmos_periodic_tick(struct cmos *c);
 
 /* ---- 8250/16550A UART (COM1, ports 0x3f8-0x3ff, IRQ 4) ---- */
 
-#define UART_RX_SIZE 64
+/* The 16550A's receive FIFO; without FIFO mode (FCR bit 0) only one byte is held. */
+#define UART_RX_SIZE 16
 
 struct uart {
 	const struct pc_env *env;
-	uint8_t rbr, ier, iir_thri_pending, lcr, mcr, lsr, msr, scr, dll, dlm, fcr;
+	uint8_t ier, iir_thri_pending, lcr, mcr, msr, scr, dll, dlm, fcr;
+	uint8_t lsr_errors; /* OE, sticky until LSR is read */
 	uint8_t rx[UART_RX_SIZE];
 	unsigned int rx_head, rx_count;
+	bool rx_timeout; /* character timeout indication (FIFO mode, below the trigger level) */
 	bool irq_level;
+	/* Called (with the models' lock held) when the guest made room in the receive FIFO. */
+	void (*rx_space)(void *opaque);
+	void *rx_space_opaque;
 };
 
 void uart_init(struct uart *u, const struct pc_env *env);
 void uart_io(struct uart *u, uint16_t port, uint8_t *data, uint32_t len, bool is_write);
-/* Queues bytes for the guest to receive; returns how many fitted. */
+/*
+ * Bytes from the line (the host's terminal or pipe): queues what fits in the
+ * receive FIFO and returns how many that was; the rest waits for rx_space.
+ * Nothing is received while the UART is in loopback mode.
+ */
 size_t uart_receive(struct uart *u, const uint8_t *buf, size_t len);
+/* No byte came for four character times: FIFO mode reports a timeout if data waits. */
+void uart_rx_idle(struct uart *u);
+/* Free room in the receive FIFO for uart_receive(). */
+size_t uart_rx_room(const struct uart *u);
 
 /* ---- i8042 PS/2 controller with keyboard and mouse (ports 0x60, 0x64) ---- */
 
@@ -123,6 +137,25 @@ struct port92 {
 void port92_init(struct port92 *p, const struct pc_env *env);
 void port92_io(struct port92 *p, uint16_t port, uint8_t *data, uint32_t len, bool is_write);
 
+/* ---- port 0x61 (system control port B: PIT channel 2 gate, speaker, its output) ---- */
+
+/* PIT channel 2 as the in-kernel PIT reports it (KVM_GET_PIT2), for port B's bit 5. */
+struct pit_channel {
+	uint8_t mode;
+	uint32_t count;    /* 0 means 65536 */
+	int64_t load_ns;   /* when the count was loaded, CLOCK_MONOTONIC */
+};
+
+struct port61 {
+	uint8_t ctl; /* bit 0 timer 2 gate, bit 1 speaker data: the writable bits */
+};
+
+/* The 8254's output of a channel `now_ns` into its count, for modes 0-5. */
+bool pit_channel_out(const struct pit_channel *ch, int64_t now_ns);
+/* Port B as read: gate and speaker bits, refresh toggle (bit 4), timer 2 output (bit 5). */
+uint8_t port61_read(const struct port61 *p, const struct pit_channel *ch2, int64_t now_ns);
+void port61_write(struct port61 *p, uint8_t val);
+
 /* ---- QEMU debug console (port 0x402) ---- */
 
 /* What a read of the debug console port returns, so firmware knows it exists. */
@@ -150,8 +183,20 @@ struct ata {
 	bool data_in, data_out; /* a data phase is active */
 	uint64_t lba;           /* next sector */
 	uint32_t remaining;     /* sectors left after the one in buf */
+	uint32_t block_left;    /* of those, still in the current DRQ block (READ/WRITE MULTIPLE) */
+	uint32_t block;         /* sectors per DRQ block of the command in progress */
+	uint8_t multiple;       /* SET MULTIPLE MODE count, 0 = off */
 	bool irq_pending, irq_level;
+	/*
+	 * Optional: called for every sector the guest wrote (already in `disk`), to
+	 * persist it; a negative return fails the command with ABRT.
+	 */
+	int (*sector_written)(void *opaque, uint64_t lba, const uint8_t *data);
+	void *sector_written_opaque;
 };
+
+/* Most sectors a READ/WRITE MULTIPLE block may have (IDENTIFY word 47). */
+#define ATA_MAX_MULTIPLE 16
 
 /* Takes ownership of `disk` (malloc'd, nsectors * 512 bytes). */
 void ata_init(struct ata *a, const struct pc_env *env, uint8_t *disk, uint64_t nsectors);
@@ -186,7 +231,20 @@ struct fwcfg {
 	uint32_t offset;
 	uint8_t *dir; /* built on first selection of FILE_DIR */
 	uint32_t dir_size;
+	/*
+	 * DMA interface (ports 0x514-0x51b), when guest_ptr is set: the guest
+	 * writes a descriptor's address there, big-endian, low half last.
+	 * guest_ptr gives the plugin's view of guest RAM [gpa, gpa + len), or
+	 * NULL if that is not all RAM.
+	 */
+	void *(*guest_ptr)(void *opaque, uint64_t gpa, uint64_t len);
+	void *guest_ptr_opaque;
+	uint8_t dma_addr[8];
 };
+
+/* FW_CFG_ID feature bits. */
+#define FWCFG_ID_TRADITIONAL 0x01
+#define FWCFG_ID_DMA 0x02
 
 void fwcfg_init(struct fwcfg *f);
 void fwcfg_free(struct fwcfg *f);
@@ -195,6 +253,43 @@ int fwcfg_add(struct fwcfg *f, uint16_t key, const void *data, uint32_t size);
 /* Adds a named file with the next free key; same errors plus -ENAMETOOLONG. */
 int fwcfg_add_file(struct fwcfg *f, const char *name, const void *data, uint32_t size);
 void fwcfg_io(struct fwcfg *f, uint16_t port, uint8_t *data, uint32_t len, bool is_write);
+/* Ports 0x514-0x51b; a write of the address's last byte runs the transfer. */
+void fwcfg_dma_io(struct fwcfg *f, uint16_t port, uint8_t *data, uint32_t len, bool is_write);
+
+/* fw_cfg keys of the kernel loaded by the linuxboot option ROM. */
+#define FWCFG_KERNEL_ADDR 0x0007
+#define FWCFG_KERNEL_SIZE 0x0008
+#define FWCFG_INITRD_ADDR 0x000a
+#define FWCFG_INITRD_SIZE 0x000b
+#define FWCFG_KERNEL_DATA 0x0011
+#define FWCFG_INITRD_DATA 0x0012
+#define FWCFG_CMDLINE_ADDR 0x0013
+#define FWCFG_CMDLINE_SIZE 0x0014
+#define FWCFG_CMDLINE_DATA 0x0015
+#define FWCFG_SETUP_ADDR 0x0016
+#define FWCFG_SETUP_SIZE 0x0017
+#define FWCFG_SETUP_DATA 0x0018
+
+/* ---- Linux bzImage layout for the linuxboot option ROM (linux.c) ---- */
+
+struct linux_layout {
+	uint16_t version; /* boot protocol */
+	uint32_t setup_addr, setup_size;   /* real-mode part: the file's first setup_size bytes */
+	uint32_t kernel_addr, kernel_size; /* protected-mode part: the rest of the file */
+	uint32_t cmdline_addr;
+	uint32_t initrd_addr, initrd_size;
+};
+
+/*
+ * Checks a bzImage of `size` bytes and fills in its setup header as a boot
+ * loader does (loader type, heap, command line and initrd addresses), for
+ * an initrd of `initrd_size` bytes (0: none), a command line of
+ * `cmdline_len` bytes without its NUL, and `ram_below_4g` bytes of RAM.
+ * Returns 0, or -EINVAL (not a loadable bzImage) or -E2BIG (does not fit)
+ * with one line in `err`.
+ */
+int linux_prepare(uint8_t *image, size_t size, size_t initrd_size, size_t cmdline_len,
+		  uint64_t ram_below_4g, struct linux_layout *out, char *err, size_t errlen);
 
 /* ---- PCI configuration mechanism #1 (0xcf8/0xcfc) and the functions on bus 0 ---- */
 

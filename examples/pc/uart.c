@@ -5,6 +5,13 @@
  * empty again by the time the guest can look; the transmitter interrupt is
  * modelled because firmware probes the port by enabling it and expecting IIR
  * to report it (SeaBIOS's detect_serial does exactly that).
+ *
+ * The receiver is the 16550A's: a one-byte holding register, or in FIFO mode
+ * a 16-byte FIFO whose data-available interrupt waits for the trigger level
+ * (1, 4, 8 or 14 bytes) and otherwise comes as a character timeout once the
+ * line has been idle; overruns (only possible in loopback, since input from
+ * the host waits for room instead of being dropped) set OE and raise the
+ * line status interrupt.
  */
 #include <string.h>
 
@@ -25,14 +32,18 @@ enum {
 
 #define IER_RDI 0x01
 #define IER_THRI 0x02
+#define IER_RLSI 0x04
 #define IER_MSI 0x08
 #define IIR_NONE 0x01
 #define IIR_MSI 0x00
 #define IIR_THRI 0x02
 #define IIR_RDI 0x04
+#define IIR_RLSI 0x06
+#define IIR_CTI 0x0c
 #define IIR_FIFO 0xc0
 #define FCR_ENABLE 0x01
 #define FCR_CLEAR_RX 0x02
+#define FCR_TRIGGER 0xc0
 #define LCR_DLAB 0x80
 #define MCR_DTR 0x01
 #define MCR_RTS 0x02
@@ -40,6 +51,7 @@ enum {
 #define MCR_OUT2 0x08
 #define MCR_LOOP 0x10
 #define LSR_DR 0x01
+#define LSR_OE 0x02
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 #define MSR_DELTA 0x0f
@@ -75,12 +87,29 @@ static void uart_set_lines(struct uart *u)
 	u->msr = now | delta;
 }
 
+static unsigned int uart_rx_capacity(const struct uart *u)
+{
+	return (u->fcr & FCR_ENABLE) ? UART_RX_SIZE : 1;
+}
+
+static unsigned int uart_rx_trigger(const struct uart *u)
+{
+	static const uint8_t level[4] = { 1, 4, 8, 14 };
+
+	return (u->fcr & FCR_ENABLE) ? level[(u->fcr & FCR_TRIGGER) >> 6] : 1;
+}
+
+/* Highest-priority pending interrupt, as the 16550A ranks them. */
 static uint8_t uart_iir(const struct uart *u)
 {
 	uint8_t fifo = (u->fcr & FCR_ENABLE) ? IIR_FIFO : 0;
 
-	if ((u->ier & IER_RDI) && u->rx_count)
+	if ((u->ier & IER_RLSI) && u->lsr_errors)
+		return IIR_RLSI | fifo;
+	if ((u->ier & IER_RDI) && u->rx_count >= uart_rx_trigger(u))
 		return IIR_RDI | fifo;
+	if ((u->ier & IER_RDI) && u->rx_count && u->rx_timeout)
+		return IIR_CTI | fifo;
 	if ((u->ier & IER_THRI) && u->iir_thri_pending)
 		return IIR_THRI | fifo;
 	if ((u->ier & IER_MSI) && (u->msr & MSR_DELTA))
@@ -108,16 +137,53 @@ void uart_init(struct uart *u, const struct pc_env *env)
 	u->msr = uart_lines(u);
 }
 
+/* A byte arrives at the receiver; a full FIFO (or holding register) overruns. */
+static void uart_rx_push(struct uart *u, uint8_t b)
+{
+	if (u->rx_count >= uart_rx_capacity(u)) {
+		u->lsr_errors |= LSR_OE;
+		/* Without the FIFO the new byte overwrites the holding register. */
+		if (!(u->fcr & FCR_ENABLE))
+			u->rx[u->rx_head] = b;
+		return;
+	}
+	u->rx[(u->rx_head + u->rx_count) % UART_RX_SIZE] = b;
+	u->rx_count++;
+	u->rx_timeout = false;
+}
+
+size_t uart_rx_room(const struct uart *u)
+{
+	if (u->mcr & MCR_LOOP)
+		return 0; /* the receiver is disconnected from the line */
+	return uart_rx_capacity(u) - u->rx_count;
+}
+
 size_t uart_receive(struct uart *u, const uint8_t *buf, size_t len)
 {
-	size_t n = 0;
+	size_t n = 0, room = uart_rx_room(u);
 
-	while (n < len && u->rx_count < UART_RX_SIZE) {
-		u->rx[(u->rx_head + u->rx_count) % UART_RX_SIZE] = buf[n++];
-		u->rx_count++;
-	}
-	uart_update_irq(u);
+	while (n < len && n < room)
+		uart_rx_push(u, buf[n++]);
+	if (n)
+		uart_update_irq(u);
 	return n;
+}
+
+void uart_rx_idle(struct uart *u)
+{
+	if (u->rx_count && !u->rx_timeout) {
+		u->rx_timeout = true;
+		uart_update_irq(u);
+	}
+}
+
+static void uart_rx_reset(struct uart *u)
+{
+	u->rx_head = u->rx_count = 0;
+	u->rx_timeout = false;
+	if (u->rx_space)
+		u->rx_space(u->rx_space_opaque);
 }
 
 static uint8_t uart_read8(void *dev, uint16_t port)
@@ -133,6 +199,10 @@ static uint8_t uart_read8(void *dev, uint16_t port)
 			v = u->rx[u->rx_head];
 			u->rx_head = (u->rx_head + 1) % UART_RX_SIZE;
 			u->rx_count--;
+			/* A read restarts the timeout; the line must be idle again. */
+			u->rx_timeout = false;
+			if (u->rx_space)
+				u->rx_space(u->rx_space_opaque);
 		}
 		break;
 	case UART_IER:
@@ -148,7 +218,10 @@ static uint8_t uart_read8(void *dev, uint16_t port)
 	case UART_MCR:
 		return u->mcr;
 	case UART_LSR:
-		return (uint8_t)(LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0));
+		/* Reading LSR clears the error bits and with them the line status interrupt. */
+		v = (uint8_t)(LSR_THRE | LSR_TEMT | u->lsr_errors | (u->rx_count ? LSR_DR : 0));
+		u->lsr_errors = 0;
+		break;
 	case UART_MSR:
 		v = u->msr;
 		u->msr &= (uint8_t)~MSR_DELTA;
@@ -171,7 +244,7 @@ static void uart_write8(void *dev, uint16_t port, uint8_t val)
 			return;
 		}
 		if (u->mcr & MCR_LOOP)
-			uart_receive(u, &val, 1);
+			uart_rx_push(u, val);
 		else
 			u->env->console(u->env->opaque, PC_CONSOLE_UART, &val, 1);
 		/* Sent at once: the holding register is empty again. */
@@ -188,14 +261,17 @@ static void uart_write8(void *dev, uint16_t port, uint8_t val)
 		u->ier = val & 0x0f;
 		break;
 	case UART_FCR:
-		u->fcr = val & (uint8_t)~0x06;
-		if (val & FCR_CLEAR_RX)
-			u->rx_count = 0;
+		/* Switching the FIFOs on or off empties them, as does the clear bit. */
+		if ((val ^ u->fcr) & FCR_ENABLE || (val & FCR_CLEAR_RX))
+			uart_rx_reset(u);
+		u->fcr = (val & FCR_ENABLE) ? (uint8_t)(val & (FCR_ENABLE | FCR_TRIGGER)) : 0;
 		break;
 	case UART_LCR:
 		u->lcr = val;
 		return;
 	case UART_MCR:
+		if ((u->mcr ^ val) & MCR_LOOP && u->rx_space)
+			u->rx_space(u->rx_space_opaque); /* the line may be connected again */
 		u->mcr = val & 0x1f;
 		uart_set_lines(u);
 		break;

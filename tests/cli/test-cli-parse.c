@@ -506,6 +506,7 @@ static void sandbox_and_misc(void **state)
 	config_free(&cfg);
 	assert_int_equal(parse_args(&cfg, "--syslog", "run", "--plugin", "/p", "--stats", NULL), 0);
 	assert_true(cfg.stats);
+	assert_false(cfg.plugin_stdin); /* the jail's stdin is /dev/null unless asked */
 	assert_true(cfg.syslog);
 	assert_null(cfg.syslog_tag);
 	config_free(&cfg);
@@ -514,6 +515,10 @@ static void sandbox_and_misc(void **state)
 			 0);
 	assert_false(cfg.syslog);
 	config_free(&cfg);
+	assert_int_equal(parse_args(&cfg, "run", "--plugin-stdin", "--plugin", "/p", NULL), 0);
+	assert_true(cfg.plugin_stdin);
+	config_free(&cfg);
+	REFUSE(&cfg, "run", "--plugin", "/p", "--plugin-stdin=yes");
 	assert_int_equal(parse_args(&cfg, "run", "--plugin", "/p", "--log-level", "trace", NULL), 0);
 	assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
 	config_free(&cfg);
@@ -600,7 +605,7 @@ static void random_command_lines(void **state)
 		"--vhost-net", "--hypervisor", "--kvm-device", "--vcpu-cgroup-path",
 		"--disable-sandbox", "--seccomp-policy-dir", "--pivot-root", "--plugin-root",
 		"--plugin-mount", "--plugin-mount-file", "--plugin-gid-map", "--plugin-gid-map-file",
-		"--hugepages", "--name", "--log-level", "--syslog-tag", "--no-syslog", "/bin/true",
+		"--hugepages", "--plugin-stdin", "--name", "--log-level", "--syslog-tag", "--no-syslog", "/bin/true",
 		"/dev/null", "/tmp", "1", "0", "64", "65", "num-cores=2", "num-cores=2,clusters=[[0]]",
 		"[", "]", ",", "=", ":", "::", "1:2:3", "/dev/null::true", "tap-name=x",
 		"tap-fd=%FD", "host-ip=1.2.3.4,netmask=255.0.0.0,mac=1:2:3:4:5:6", "kvm",

@@ -32,5 +32,7 @@ export HOSTILE_SKIP="memory-huge memory-dirty-huge"
 export HOSTILE_SKIP_WHY="valgrind cannot map the sparse 64-256 GiB guest memory these cases need"
 # Valgrind keeps descriptors for itself and shows its client a changed open-file limit.
 export HOSTILE_SKIP_NOFILE="valgrind emulates RLIMIT_NOFILE for the host and its children"
+# The test plugins' own waits and watchdog stretch by the same factor meson's timeouts get.
+export PLUGVM_TEST_TIME_SCALE=4
 HOSTILE_TIMEOUT=120 sh "$(dirname "$0")/../../scripts/run-tests.sh" "$build" --no-rebuild \
 	--timeout-multiplier 4 "$@"

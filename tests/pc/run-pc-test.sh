@@ -4,7 +4,7 @@
 #
 # Runs the pc example under the real host and checks what SeaBIOS printed.
 #   run-pc-test.sh PLUGVM PC_PLUGIN BOOTSECT CASE
-# CASE: post | post-jailed | cmos | bootsector | smp | fail
+# CASE: post | post-jailed | cmos | bootsector | smp | fail | bad-input
 # Exit 77 (skip) only when /usr/share/seabios/bios.bin is missing or /dev/kvm unusable.
 set -u
 PLUGVM=$1
@@ -12,6 +12,8 @@ PC=$2
 BOOTSECT=$3
 CASE=$4
 BIOS=/usr/share/seabios/bios.bin
+# Debian's linux-image-cloud-amd64 (scripts/install-deps.sh), for the bad-input case.
+KERNEL=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | tail -n 1)
 
 [ -r "$BIOS" ] || { echo "SKIP: $BIOS not installed (apt-get install seabios)"; exit 77; }
 if ! (exec 3<>/dev/kvm) 2>/dev/null; then
@@ -111,6 +113,56 @@ fail)
 		echo "FAIL: no timeout message"
 		fail=1
 	fi
+	;;
+bad-input)
+	# Disks that cannot be one: a single clear line from the plugin and exit status 1.
+	D=$(mktemp -d)
+	trap 'rm -rf "$OUT" "$ERR" "$D"' EXIT
+	cat "$BOOTSECT" "$BOOTSECT" | head -c 1000 >"$D/short.img"
+	printf 'not a disk\n' >"$D/text.img"
+	truncate -s 4096 "$D/text.img"
+	# A partition table that claims 100 sectors from sector 2048 on an 8-sector file.
+	cp "$BOOTSECT" "$D/cut.img"
+	printf '\000\010\000\000\144\000\000\000' |
+		dd of="$D/cut.img" bs=1 seek=$((446 + 8)) conv=notrunc status=none
+	printf '\006' | dd of="$D/cut.img" bs=1 seek=$((446 + 4)) conv=notrunc status=none
+	truncate -s 4096 "$D/cut.img"
+	for c in "missing:$D/none.img:cannot open" "directory:$D:not a regular file" \
+		"short:$D/short.img:not a whole number of 512-byte sectors" \
+		"text:$D/text.img:not a disk image" "cut:$D/cut.img:partition 1 ends at sector 2148"; do
+		name=${c%%:*}
+		rest=${c#*:}
+		img=${rest%%:*}
+		msg=${rest#*:}
+		run --plugin "$PC" -- --bios "$BIOS" --disk "$img" --timeout 10
+		expect_status 1
+		if [ "$(grep -c '^plugin: pc: ' "$ERR")" != 1 ] || ! grep -qF -- "$msg" "$ERR"; then
+			echo "FAIL: $name disk: want one line with '$msg'"
+			fail=1
+		fi
+	done
+	run --plugin "$PC" -- --disk-writable
+	expect_status 1
+	grep -q "needs --disk" "$ERR" || { echo "FAIL: --disk-writable without --disk"; fail=1; }
+	# Kernels: not a bzImage, and an initrd bigger than the RAM the kernel leaves.
+	truncate -s 16M "$D/initrd"
+	for c in "notbz:$BOOTSECT::not a bzImage" "bigrd:$KERNEL:$D/initrd:do not fit"; do
+		name=${c%%:*}
+		rest=${c#*:}
+		kernel=${rest%%:*}
+		rest=${rest#*:}
+		initrd=${rest%%:*}
+		msg=${rest#*:}
+		[ -n "$kernel" ] && [ -r "$kernel" ] || continue
+		[ -e /usr/share/qemu/linuxboot_dma.bin ] || continue
+		run --plugin "$PC" -- --bios "$BIOS" --mem 64 --kernel "$kernel" \
+			${initrd:+--initrd "$initrd"} --timeout 10
+		expect_status 1
+		if [ "$(grep -c '^plugin: pc: ' "$ERR")" != 1 ] || ! grep -qF -- "$msg" "$ERR"; then
+			echo "FAIL: $name kernel: want one line with '$msg'"
+			fail=1
+		fi
+	done
 	;;
 *)
 	echo "unknown case $CASE"

@@ -279,6 +279,228 @@ static void test_uart_loopback_and_irq(void **state)
 	assert_false(rec.irq[4]);
 }
 
+static unsigned int space_calls;
+
+static void count_space(void *opaque)
+{
+	(void)opaque;
+	space_calls++;
+}
+
+static void test_uart_receiver_fifo(void **state)
+{
+	struct uart u;
+	uint8_t buf[20];
+	unsigned int i;
+
+	(void)state;
+	uart_init(&u, &env);
+	u.rx_space = count_space;
+	space_calls = 0;
+	out8(&u, UART_IO, 0x3fc, 0x08); /* OUT2 */
+	out8(&u, UART_IO, 0x3f9, 0x01); /* receive interrupt */
+
+	/* No FIFO: one holding register, so the host's bytes wait for the guest. */
+	assert_int_equal(uart_rx_room(&u), 1);
+	assert_int_equal(uart_receive(&u, (const uint8_t *)"ab", 2), 1);
+	assert_true(rec.irq[4]);
+	assert_int_equal(in8(&u, UART_IO, 0x3fa), 0x04);
+	assert_int_equal(in8(&u, UART_IO, 0x3f8), 'a');
+	assert_int_equal(space_calls, 1);
+	assert_false(rec.irq[4]);
+	assert_int_equal(in8(&u, UART_IO, 0x3fd) & 0x01, 0);
+
+	/* FIFO with trigger level 8: below it, only a character timeout interrupts. */
+	out8(&u, UART_IO, 0x3fa, 0x81);
+	assert_int_equal(in8(&u, UART_IO, 0x3fa) & 0xc0, 0xc0);
+	assert_int_equal(uart_rx_room(&u), 16);
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)('A' + i);
+	assert_int_equal(uart_receive(&u, buf, 5), 5);
+	assert_false(rec.irq[4]);
+	assert_int_equal(in8(&u, UART_IO, 0x3fd) & 0x01, 0x01); /* polling still sees it */
+	uart_rx_idle(&u);
+	assert_true(rec.irq[4]);
+	assert_int_equal(in8(&u, UART_IO, 0x3fa), 0xcc);
+	assert_int_equal(in8(&u, UART_IO, 0x3f8), 'A');
+	assert_false(rec.irq[4]); /* the read restarted the timeout */
+	uart_rx_idle(&u);
+	assert_true(rec.irq[4]);
+	for (i = 1; i < 5; i++)
+		assert_int_equal(in8(&u, UART_IO, 0x3f8), 'A' + i);
+	assert_false(rec.irq[4]);
+	uart_rx_idle(&u); /* nothing waits: no timeout */
+	assert_false(rec.irq[4]);
+
+	/* At the trigger level the data-available interrupt comes at once; 16 fit. */
+	assert_int_equal(uart_receive(&u, buf, 7), 7);
+	assert_false(rec.irq[4]);
+	assert_int_equal(uart_receive(&u, buf + 7, 13), 9);
+	assert_true(rec.irq[4]);
+	assert_int_equal(in8(&u, UART_IO, 0x3fa), 0xc4);
+	assert_int_equal(uart_rx_room(&u), 0);
+	for (i = 0; i < 16; i++)
+		assert_int_equal(in8(&u, UART_IO, 0x3f8), 'A' + i);
+	assert_int_equal(in8(&u, UART_IO, 0x3fd) & 0x01, 0);
+
+	/* The clear bit empties the FIFO. */
+	assert_int_equal(uart_receive(&u, buf, 3), 3);
+	out8(&u, UART_IO, 0x3fa, 0x83);
+	assert_int_equal(in8(&u, UART_IO, 0x3fd) & 0x01, 0);
+	assert_int_equal(uart_rx_room(&u), 16);
+}
+
+static void test_uart_overrun(void **state)
+{
+	struct uart u;
+	unsigned int i;
+
+	(void)state;
+	uart_init(&u, &env);
+	out8(&u, UART_IO, 0x3f9, 0x05); /* receive and line status interrupts */
+	out8(&u, UART_IO, 0x3fc, 0x10 | 0x08);
+	/* Loopback: the line is disconnected, so the host's input must wait. */
+	assert_int_equal(uart_rx_room(&u), 0);
+	assert_int_equal(uart_receive(&u, (const uint8_t *)"z", 1), 0);
+	/* Without FIFO a second byte overruns and replaces the first. */
+	out8(&u, UART_IO, 0x3f8, '1');
+	out8(&u, UART_IO, 0x3f8, '2');
+	assert_int_equal(in8(&u, UART_IO, 0x3fa) & 0x0f, 0x06);
+	assert_int_equal(in8(&u, UART_IO, 0x3fd) & 0x03, 0x03);
+	assert_int_equal(in8(&u, UART_IO, 0x3fd) & 0x03, 0x01); /* OE read clears it */
+	assert_int_equal(in8(&u, UART_IO, 0x3fa) & 0x0f, 0x04);
+	assert_int_equal(in8(&u, UART_IO, 0x3f8), '2');
+
+	/* With the FIFO the 17th byte is lost and the 16 stay. */
+	out8(&u, UART_IO, 0x3fa, 0x01);
+	for (i = 0; i < 17; i++)
+		out8(&u, UART_IO, 0x3f8, (uint8_t)('a' + i));
+	assert_int_equal(in8(&u, UART_IO, 0x3fd) & 0x02, 0x02);
+	for (i = 0; i < 16; i++)
+		assert_int_equal(in8(&u, UART_IO, 0x3f8), 'a' + i);
+	assert_int_equal(in8(&u, UART_IO, 0x3fd) & 0x03, 0);
+}
+
+/* ---- fw_cfg DMA and the Linux layout ---- */
+
+static uint8_t fake_ram[0x3000];
+
+static void *fake_guest_ptr(void *opaque, uint64_t gpa, uint64_t len)
+{
+	(void)opaque;
+	if (gpa >= sizeof(fake_ram) || len > sizeof(fake_ram) - gpa)
+		return NULL;
+	return fake_ram + gpa;
+}
+
+static void put_be(uint8_t *p, uint64_t v, unsigned int n)
+{
+	while (n--) {
+		p[n] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+/* Writes a descriptor at 0x100 and its address to the DMA ports as SeaBIOS does. */
+static uint32_t dma(struct fwcfg *f, uint32_t control, uint32_t length, uint64_t addr)
+{
+	uint8_t b[4];
+
+	put_be(fake_ram + 0x100, control, 4);
+	put_be(fake_ram + 0x104, length, 4);
+	put_be(fake_ram + 0x108, addr, 8);
+	put_be(b, 0, 4);
+	fwcfg_dma_io(f, 0x514, b, 4, true);
+	put_be(b, 0x100, 4);
+	fwcfg_dma_io(f, 0x518, b, 4, true);
+	return (uint32_t)fake_ram[0x100] << 24 | fake_ram[0x101] << 16 | fake_ram[0x102] << 8 |
+	       fake_ram[0x103];
+}
+
+static void test_fwcfg_dma(void **state)
+{
+	struct fwcfg f;
+	uint8_t sig[8];
+
+	(void)state;
+	fwcfg_init(&f);
+	assert_int_equal(fwcfg_add(&f, FWCFG_KERNEL_DATA, "0123456789", 10), 0);
+	/* Without guest memory there is no DMA: the ports float. */
+	fwcfg_dma_io(&f, 0x514, sig, 4, false);
+	assert_int_equal(sig[0], 0xff);
+	f.guest_ptr = fake_guest_ptr;
+	fwcfg_dma_io(&f, 0x514, sig, 4, false);
+	fwcfg_dma_io(&f, 0x518, sig + 4, 4, false);
+	assert_memory_equal(sig, "QEMU CFG", 8);
+
+	memset(fake_ram, 0xee, sizeof(fake_ram));
+	/* Select and read 4, skip 2, read past the end (zero-filled). */
+	assert_int_equal(dma(&f, (uint32_t)FWCFG_KERNEL_DATA << 16 | 0x08 | 0x02, 4, 0x200), 0);
+	assert_memory_equal(fake_ram + 0x200, "0123", 4);
+	assert_int_equal(dma(&f, 0x04, 2, 0), 0);
+	assert_int_equal(dma(&f, 0x02, 6, 0x200), 0);
+	assert_memory_equal(fake_ram + 0x200, "6789\0\0", 6);
+	assert_int_equal(fake_ram[0x206], 0xee);
+	/* Outside RAM, and writes: the error bit. */
+	assert_int_equal(dma(&f, 0x02, 16, sizeof(fake_ram) - 8), 0x01);
+	assert_int_equal(dma(&f, 0x10, 1, 0x200), 0x01);
+	fwcfg_free(&f);
+}
+
+static void test_linux_layout(void **state)
+{
+	static uint8_t img[0x4000];
+	struct linux_layout l;
+	char err[200];
+
+	(void)state;
+	memset(img, 0, sizeof(img));
+	assert_int_equal(linux_prepare(img, sizeof(img), 0, 0, 128u << 20, &l, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "not a bzImage"));
+	/* A protocol 2.15 header: 3 setup sectors, loads high, 2 MiB init_size. */
+	img[0x1f1] = 3;
+	img[0x1fe] = 0x55;
+	img[0x1ff] = 0xaa;
+	memcpy(img + 0x202, "HdrS", 4);
+	img[0x206] = 0x0f;
+	img[0x207] = 0x02;
+	img[0x211] = 0x01;
+	memcpy(img + 0x22c, "\xff\xff\xff\x7f", 4); /* initrd_addr_max 0x7fffffff */
+	memcpy(img + 0x238, "\xff\x07\x00\x00", 4); /* cmdline_size 2047 */
+	memcpy(img + 0x260, "\x00\x00\x20\x00", 4); /* init_size 2 MiB */
+	assert_int_equal(linux_prepare(img, sizeof(img), 4096, 10, 128u << 20, &l, err,
+				       sizeof(err)),
+			 0);
+	assert_int_equal(l.setup_size, 4 * 512);
+	assert_int_equal(l.kernel_size, sizeof(img) - 4 * 512);
+	assert_int_equal(l.setup_addr, 0x10000);
+	assert_int_equal(l.kernel_addr, 0x100000);
+	assert_int_equal(l.cmdline_addr, 0x20000);
+	/* The initrd goes as high as it can below the firmware's reserve, page aligned. */
+	assert_int_equal(l.initrd_addr, (128u << 20) - 0x100000 - 4096);
+	assert_int_equal(img[0x210], 0xff);
+	assert_int_equal(img[0x211], 0x81);
+	assert_int_equal(img[0x224] | img[0x225] << 8, 0xfe00);
+	assert_memory_equal(img + 0x228, "\x00\x00\x02\x00", 4);
+	assert_int_equal(img[0x218] | img[0x219] << 8 | img[0x21a] << 16 | img[0x21b] << 24,
+			 l.initrd_addr);
+	/* Too long a command line, an initrd or kernel that does not fit. */
+	assert_int_equal(linux_prepare(img, sizeof(img), 0, 2048, 128u << 20, &l, err,
+				       sizeof(err)),
+			 -E2BIG);
+	assert_int_equal(linux_prepare(img, sizeof(img), 125u << 20, 0, 128u << 20, &l, err,
+				       sizeof(err)),
+			 -E2BIG);
+	assert_non_null(strstr(err, "do not fit"));
+	assert_int_equal(linux_prepare(img, sizeof(img), 0, 0, 3u << 20, &l, err, sizeof(err)),
+			 -E2BIG);
+	/* A zImage (not loaded high) is refused. */
+	img[0x211] = 0;
+	assert_int_equal(linux_prepare(img, sizeof(img), 0, 0, 128u << 20, &l, err, sizeof(err)),
+			 -EINVAL);
+}
+
 /* ---- PS/2 ---- */
 
 static int ps2_read_reply(struct ps2 *p, bool *aux)
@@ -685,6 +907,108 @@ static void test_ata_read_write(void **state)
 	free(disk);
 }
 
+/* ---- ATA multiple mode and write-back, port B ---- */
+
+static uint64_t written_lba[8];
+static unsigned int written_n;
+static int write_result;
+
+static int record_write(void *opaque, uint64_t lba, const uint8_t *data)
+{
+	(void)opaque;
+	(void)data;
+	if (written_n < 8)
+		written_lba[written_n++] = lba;
+	return write_result;
+}
+
+/* An LBA28 command: count, address, device/head byte, command. */
+static void ata_cmd(struct ata *a, uint8_t nsect, uint32_t lba, uint8_t sel, uint8_t cmd)
+{
+	out8(a, ATA_IO, 0x1f2, nsect);
+	out8(a, ATA_IO, 0x1f3, (uint8_t)lba);
+	out8(a, ATA_IO, 0x1f4, (uint8_t)(lba >> 8));
+	out8(a, ATA_IO, 0x1f5, (uint8_t)(lba >> 16));
+	out8(a, ATA_IO, 0x1f6, sel);
+	out8(a, ATA_IO, 0x1f7, cmd);
+}
+
+static void test_ata_multiple_and_write_back(void **state)
+{
+	struct ata a;
+	uint8_t *disk = make_disk(2016), buf[512];
+	unsigned int i;
+
+	(void)state;
+	ata_init(&a, &env, disk, 2016);
+	out8(&a, ATA_IO, 0x3f6, 0x08);
+	/* READ MULTIPLE before SET MULTIPLE MODE aborts; a count that is no power of 2 too. */
+	ata_cmd(&a, 3, 0, 0xe0, 0xc4);
+	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x51);
+	ata_cmd(&a, 3, 0, 0xe0, 0xc6);
+	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x51);
+	ata_cmd(&a, 4, 0, 0xe0, 0xc6);
+	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x50);
+
+	/* 6 sectors in blocks of 4: an interrupt for each block, not for each sector. */
+	ata_cmd(&a, 6, 10, 0xe0, 0xc4);
+	assert_true(rec.irq[14]);
+	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x58);
+	for (i = 0; i < 6; i++) {
+		ata_read_data(&a, buf, 512);
+		assert_memory_equal(buf, disk + (10 + i) * 512, 512);
+		/* Within a block no new interrupt; the next block raises one. */
+		assert_int_equal(rec.irq[14], i == 3);
+		if (i == 3)
+			assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x58);
+	}
+	assert_int_equal(in8(&a, ATA_IO, 0x1f7) & 0x89, 0x00);
+
+	/* WRITE MULTIPLE EXT of 2 sectors: each sector reaches the write-back hook. */
+	a.sector_written = record_write;
+	written_n = 0;
+	write_result = 0;
+	for (i = 0x1f2; i <= 0x1f5; i++)
+		out8(&a, ATA_IO, (uint16_t)i, 0); /* the high ("HOB") bytes first */
+	ata_cmd(&a, 2, 20, 0x40, 0x39);
+	memset(buf, 0x77, sizeof(buf));
+	ata_io(&a, 0x1f0, buf, 512, true);
+	ata_io(&a, 0x1f0, buf, 512, true);
+	assert_int_equal(written_n, 2);
+	assert_int_equal(written_lba[0], 20);
+	assert_int_equal(written_lba[1], 21);
+	assert_int_equal(disk[21 * 512], 0x77);
+	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x50);
+	/* A failing write-back fails the command. */
+	write_result = -5;
+	ata_cmd(&a, 1, 30, 0xe0, 0x30);
+	ata_io(&a, 0x1f0, buf, 512, true);
+	assert_int_equal(in8(&a, ATA_IO, 0x1f7), 0x51);
+	free(a.disk);
+}
+
+static void test_port61_pit_output(void **state)
+{
+	struct pit_channel ch = { .mode = 0, .count = 1193, .load_ns = 1000000000 };
+	struct port61 p = { 0 };
+
+	(void)state;
+	/* Mode 0: low while counting (1193 ticks = 1 ms), high after. */
+	assert_false(pit_channel_out(&ch, 1000000000 + 500000));
+	assert_true(pit_channel_out(&ch, 1000000000 + 1100000));
+	port61_write(&p, 0xff);
+	assert_int_equal(port61_read(&p, &ch, 1000000000 + 500000) & 0x23, 0x03);
+	assert_int_equal(port61_read(&p, &ch, 1000000000 + 1100000) & 0x20, 0x20);
+	/* Square wave: high for the first half of each period. */
+	ch.mode = 3;
+	ch.count = 100;
+	assert_true(pit_channel_out(&ch, 1000000000 + 30 * 838));
+	assert_false(pit_channel_out(&ch, 1000000000 + 70 * 838));
+	assert_true(pit_channel_out(&ch, 1000000000 + 130 * 838));
+	/* The refresh bit toggles with time. */
+	assert_int_not_equal(port61_read(&p, &ch, 0) & 0x10, port61_read(&p, &ch, 1 << 14) & 0x10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -693,6 +1017,12 @@ int main(void)
 		cmocka_unit_test_setup(test_cmos_periodic, setup),
 		cmocka_unit_test_setup(test_uart_probe_and_output, setup),
 		cmocka_unit_test_setup(test_uart_loopback_and_irq, setup),
+		cmocka_unit_test_setup(test_uart_receiver_fifo, setup),
+		cmocka_unit_test_setup(test_uart_overrun, setup),
+		cmocka_unit_test_setup(test_fwcfg_dma, setup),
+		cmocka_unit_test_setup(test_ata_multiple_and_write_back, setup),
+		cmocka_unit_test_setup(test_port61_pit_output, setup),
+		cmocka_unit_test_setup(test_linux_layout, setup),
 		cmocka_unit_test_setup(test_ps2_seabios_sequence, setup),
 		cmocka_unit_test_setup(test_port92_and_debugcon, setup),
 		cmocka_unit_test_setup(test_pci_enumeration, setup),

@@ -10,6 +10,7 @@
 #   --expect-exit N        host exit status to expect (default 0)
 #   --expect-stderr ERE    an extended regex that some stderr line must match
 #   --expect-stdout TEXT   a fixed string that must appear on stdout
+#   --forbid-stderr ERE    an extended regex that no stderr line may match
 #   --needs-tun            skip unless /dev/net/tun is usable
 #   --timeout S            kill the host after S seconds (default 20)
 #
@@ -27,6 +28,7 @@ set -u
 expect_exit=0
 expect_stderr=
 expect_stdout=
+forbid_stderr=
 needs_tun=0
 timeout_s=20
 
@@ -35,6 +37,7 @@ while [ $# -gt 0 ]; do
 	--expect-exit) expect_exit=$2; shift 2 ;;
 	--expect-stderr) expect_stderr=$2; shift 2 ;;
 	--expect-stdout) expect_stdout=$2; shift 2 ;;
+	--forbid-stderr) forbid_stderr=$2; shift 2 ;;
 	--needs-tun) needs_tun=1; shift ;;
 	--timeout) timeout_s=$2; shift 2 ;;
 	--) shift; break ;;
@@ -125,6 +128,9 @@ elif [ $status -ne "$expect_exit" ]; then
 fi
 if [ -n "$expect_stderr" ] && ! grep -E -q -- "$expect_stderr" "$tmp/stderr"; then
 	fail "no stderr line matches /$expect_stderr/"
+fi
+if [ -n "$forbid_stderr" ] && grep -E -q -- "$forbid_stderr" "$tmp/stderr"; then
+	fail "a stderr line matches /$forbid_stderr/"
 fi
 if [ -n "$expect_stdout" ] && ! grep -F -q -- "$expect_stdout" "$tmp/stdout"; then
 	fail "stdout lacks \"$expect_stdout\""

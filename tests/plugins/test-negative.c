@@ -11,10 +11,16 @@
  *                 during the grace period; it exits 1 naming the fault.
  *   hang          as triple-fault, but the plugin ignores the shutdown and
  *                 sleeps: the host must SIGKILL it after the grace period.
+ *   stopped-wait  as triple-fault, with the vcpu thread left in
+ *                 crosvm_vcpu_wait(): once the VM is stopped the wait must fail
+ *                 (as crosvm's did when its vcpu threads closed their pipes), so
+ *                 the plugin can join the thread and exit within the grace period.
  */
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -22,43 +28,57 @@
 
 GUEST_DECLARE(triple_fault);
 
-static void *vcpu_thread(void *arg)
+/* Returns the first failing wait's result. */
+static void *waiting_vcpu_thread(void *arg)
 {
 	struct test_vcpu *tv = arg;
+	struct crosvm_vcpu_event ev;
+	int r;
 
-	/* Returns only if the guest got as far as PORT_DONE, which it must not. */
-	test_vcpu_run(tv);
-	TEST_ASSERT(false, "the guest survived its triple fault");
+	test_vcpu_expect(tv, &ev, CROSVM_VCPU_EVENT_KIND_INIT);
+	test_vcpu_set_real_mode(tv->vcpu, GUEST_LOAD, GUEST_STACK);
+	TEST_OK(crosvm_vcpu_resume(tv->vcpu));
+	r = crosvm_vcpu_wait(tv->vcpu, &ev);
+	TEST_ASSERT(r < 0, "the wait after the triple fault returned an event of kind %u", ev.kind);
+	return (void *)(intptr_t)r;
 }
 
-static void triple_fault(bool hang)
+enum after_fault { AFTER_CLEAN_UP, AFTER_HANG, AFTER_JOIN };
+
+static void triple_fault(enum after_fault after)
 {
 	struct test_vcpu tv;
 	struct test_vm vm;
 	pthread_t thread;
+	void *ret;
 
 	test_vm_create(&vm, GUEST_CODE(triple_fault));
 	test_vcpu_setup(&tv, vm.crosvm, 0, NULL, NULL);
 	TEST_OK(crosvm_start(vm.crosvm));
-	TEST_ASSERT(pthread_create(&thread, NULL, vcpu_thread, &tv) == 0, "pthread_create");
+	TEST_ASSERT(pthread_create(&thread, NULL, waiting_vcpu_thread, &tv) == 0,
+		    "pthread_create");
 
-	/* The host signals this when the vcpu dies; the vcpu thread stays blocked in wait. */
+	/* The host signals this when the vcpu dies; the vcpu thread's wait then fails. */
 	TEST_ASSERT(test_eventfd_read(vm.kill_fd, 5000) >= 1, "no shutdown event after the fault");
-	if (hang) {
+	switch (after) {
+	case AFTER_HANG:
 		/* Only the host's SIGKILL may end this process now. */
 		alarm(0);
 		for (;;)
 			pause();
+	case AFTER_JOIN:
+		/* Ends within the host's grace period, or the host kills us and says so. */
+		TEST_ASSERT(pthread_join(thread, &ret) == 0, "pthread_join");
+		fprintf(stderr, "the blocked wait returned %s\n", test_strerror((int)(intptr_t)ret));
+		break;
+	case AFTER_CLEAN_UP:
+		/* The host is dying but must still answer until the grace period ends. */
+		TEST_OK(crosvm_destroy_memory(vm.crosvm, &vm.ram_obj));
+		TEST_OK(crosvm_reserve_range(vm.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, PORT_DONE, 0));
+		TEST_RET(-ENOENT, crosvm_reserve_range(vm.crosvm, CROSVM_ADDRESS_SPACE_IOPORT,
+						       PORT_DONE, 0));
+		break;
 	}
-	/*
-	 * The host is dying but must still answer until the grace period ends.
-	 * The connection stays open: the vcpu thread is still blocked on its
-	 * channel, and exiting ends it.
-	 */
-	TEST_OK(crosvm_destroy_memory(vm.crosvm, &vm.ram_obj));
-	TEST_OK(crosvm_reserve_range(vm.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, PORT_DONE, 0));
-	TEST_RET(-ENOENT, crosvm_reserve_range(vm.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, PORT_DONE,
-					       0));
 	exit(0);
 }
 
@@ -87,9 +107,11 @@ int main(int argc, char **argv)
 		TEST_OK(crosvm_connect(&crosvm));
 		exit(3);
 	} else if (!strcmp(mode, "triple-fault")) {
-		triple_fault(false);
+		triple_fault(AFTER_CLEAN_UP);
 	} else if (!strcmp(mode, "hang")) {
-		triple_fault(true);
+		triple_fault(AFTER_HANG);
+	} else if (!strcmp(mode, "stopped-wait")) {
+		triple_fault(AFTER_JOIN);
 	}
 	TEST_ASSERT(false, "unknown mode \"%s\" (argc %d)", mode, argc);
 }

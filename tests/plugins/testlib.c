@@ -77,6 +77,21 @@ static void watchdog_fired(int sig)
 	_exit(1);
 }
 
+/* PLUGVM_TEST_TIME_SCALE (1 to 100): how many times longer every wait may take. */
+static unsigned time_scale(void)
+{
+	static unsigned scale;
+	const char *s;
+
+	if (!scale) {
+		s = getenv("PLUGVM_TEST_TIME_SCALE");
+		scale = s ? (unsigned)strtoul(s, NULL, 10) : 1;
+		if (scale < 1 || scale > 100)
+			scale = 1;
+	}
+	return scale;
+}
+
 void test_init(const char *name)
 {
 	struct sigaction sa = { .sa_handler = watchdog_fired };
@@ -84,7 +99,7 @@ void test_init(const char *name)
 	test_name = name;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sigaction(SIGALRM, &sa, NULL);
-	alarm(TEST_WATCHDOG_SECONDS);
+	alarm(TEST_WATCHDOG_SECONDS * time_scale());
 }
 
 void test_set_host_stopped(bool stopped)
@@ -173,6 +188,8 @@ uint64_t test_eventfd_read(int fd, int timeout_ms)
 	uint64_t v = 0;
 	int r;
 
+	if (timeout_ms > 0)
+		timeout_ms *= (int)time_scale();
 	do
 		r = poll(&pfd, 1, timeout_ms);
 	while (r < 0 && errno == EINTR);

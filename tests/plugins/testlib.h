@@ -69,7 +69,9 @@ const char *test_strerror(int ret);
 
 /*
  * Arms the watchdog (TEST_WATCHDOG_SECONDS) and line-buffers stdout.  Call
- * first in main().
+ * first in main().  PLUGVM_TEST_TIME_SCALE=N in the environment (set by
+ * tests/hostile/valgrind-host.sh) makes the watchdog and every
+ * test_eventfd_read() timeout N times longer, for slow hosts.
  */
 void test_init(const char *name);
 

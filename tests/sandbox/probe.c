@@ -34,6 +34,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -395,6 +396,25 @@ static int probe_forbidden_child(void)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
+/* --plugin-stdin: the host's stdin (here a file) arrives whole; tcsetattr passes the filter. */
+static void probe_stdin(int argc, char **argv)
+{
+	char buf[256];
+	size_t len = 0;
+	ssize_t n;
+	struct termios t;
+
+	if (argc < 3)
+		exit(2);
+	while (len < sizeof(buf) - 1 && (n = read(STDIN_FILENO, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	CHECK(strcmp(buf, argv[2]) == 0, "stdin gave '%s', want '%s'", buf, argv[2]);
+	memset(&t, 0, sizeof(t));
+	CHECK(tcgetattr(STDIN_FILENO, &t) < 0 && errno == ENOTTY, "tcgetattr on a file: %m");
+	CHECK(tcsetattr(STDIN_FILENO, TCSANOW, &t) < 0 && errno == ENOTTY, "tcsetattr on a file: %m");
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode;
@@ -440,6 +460,8 @@ int main(int argc, char **argv)
 		probe_path_writable(argc, argv, false);
 	else if (strcmp(mode, "gid-map") == 0)
 		probe_gid_map(argc, argv);
+	else if (strcmp(mode, "stdin") == 0)
+		probe_stdin(argc, argv);
 	else if (strcmp(mode, "ping") == 0)
 		return getenv("CROSVM_SOCKET") &&
 		       write(atoi(getenv("CROSVM_SOCKET")), "x", 1) == 1 ? 0 : 1;

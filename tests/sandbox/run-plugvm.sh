@@ -89,6 +89,11 @@ if [ "$(id -u)" = 0 ] && [ -c /dev/kmsg ]; then
 	echo "ok: named without /dev/kmsg"
 fi
 
+# stdin is /dev/null in the jail unless --plugin-stdin hands over the host's.
+printf 'typed into the jail' >"$tmp/typed"
+expect 0 "" "" -- --plugin "$probe" -p stdin -p "typed into the jail" --plugin-stdin <"$tmp/typed"
+expect 0 "" "" -- --plugin "$probe" -p stdin -p "" <"$tmp/typed"
+
 # --disable-sandbox really disables it (the probe sees the host's files).
 expect 1 "" "" -- --disable-sandbox --plugin "$probe" -p read-file -p /etc/passwd
 
