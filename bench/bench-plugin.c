@@ -4,16 +4,20 @@
  *
  * The plugin side of the vcpu benchmarks, run by plugvm:
  *
- *   plugvm run --plugin bench-plugin [--cpus N] -p pio|mmio|setirq -p ITERATIONS -p RUNS
+ *   plugvm run --plugin bench-plugin [--cpus N] -p pio|mmio|setirq|edgeirq -p ITERATIONS -p RUNS
  *
  * pio/mmio: every vcpu runs the guest loop of bench-util.h and its thread
  * handles each exit (wait + resume); one warm-up run, then RUNS timed runs of
  * ITERATIONS exits.  setirq: the main thread times ITERATIONS set_irq calls
- * per run.  Prints, on stdout:
+ * per run.  edgeirq: the same for one edge on GSI 5 raised three ways: a
+ * write to an edge irq event (API 0.23), and set_irq raise + lower.
+ * Prints, on stdout:
  *   start_to_init_ns=T from BENCH_T0 (bench-stamp, just before the host's exec)
  *                      to vcpu 0 seeing its INIT event
  *   vcpu=I ns=X        median nanoseconds per exit of vcpu I (pio/mmio)
  *   setirq_ns=X        median nanoseconds per set_irq round trip
+ *   edgeirq_ns=X       median nanoseconds per edge irq event write (edgeirq)
+ *   setirq_edge_ns=X   median nanoseconds per set_irq(1) + set_irq(0) (edgeirq)
  *   host_hwm_kb=K      the host's peak RSS (VmHWM of our parent), at the end
  * The channel in use is whatever the library negotiated
  * (CROSVM_PLUGIN_CHANNEL=pipe forces the pipes).
@@ -155,6 +159,58 @@ static int bench_setirq(struct bench *b)
 	return 0;
 }
 
+static int write_edge(int fd)
+{
+	uint64_t one = 1;
+
+	return write(fd, &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
+}
+
+/* One edge on GSI 5 per iteration: an edge irq event write against set_irq raise + lower. */
+static int bench_edgeirq(struct bench *b)
+{
+	double *edge = calloc((size_t)b->runs, sizeof(*edge));
+	double *pair = calloc((size_t)b->runs, sizeof(*pair));
+	struct crosvm_irq *irq = NULL;
+	int fd, ret = -ENOMEM;
+
+	if (!edge || !pair)
+		goto out;
+	ret = crosvm_create_edge_irq_event(b->crosvm, 5, &irq);
+	if (ret < 0) {
+		fprintf(stderr, "bench-plugin: crosvm_create_edge_irq_event: %s\n", strerror(-ret));
+		goto out;
+	}
+	fd = crosvm_irq_event_get_fd(irq);
+	for (long r = -1; r < b->runs; r++) {
+		uint64_t t0 = bench_now_ns();
+
+		for (long i = 0; i < b->iters && ret == 0; i++)
+			ret = write_edge(fd);
+		if (r >= 0)
+			edge[r] = (double)(bench_now_ns() - t0) / (double)b->iters;
+		t0 = bench_now_ns();
+		for (long i = 0; i < b->iters && ret == 0; i++) {
+			ret = crosvm_set_irq(b->crosvm, 5, true);
+			if (ret == 0)
+				ret = crosvm_set_irq(b->crosvm, 5, false);
+		}
+		if (r >= 0)
+			pair[r] = (double)(bench_now_ns() - t0) / (double)b->iters;
+	}
+	if (ret == 0) {
+		printf("edgeirq_ns=%.0f\n", bench_median(edge, (size_t)b->runs));
+		printf("setirq_edge_ns=%.0f\n", bench_median(pair, (size_t)b->runs));
+	} else {
+		fprintf(stderr, "bench-plugin: edgeirq: %s\n", strerror(-ret));
+	}
+	crosvm_destroy_irq_event(b->crosvm, &irq);
+out:
+	free(edge);
+	free(pair);
+	return ret;
+}
+
 static void print_host_hwm(void)
 {
 	char path[64], line[256];
@@ -209,12 +265,12 @@ int main(int argc, char **argv)
 	b.iters = argc > 2 ? atol(argv[2]) : 20000;
 	b.runs = argc > 3 ? atol(argv[3]) : 5;
 	if (b.iters <= 0 || b.runs <= 0 || b.runs > 1000) {
-		fprintf(stderr, "usage: bench-plugin pio|mmio|setirq ITERATIONS RUNS\n");
+		fprintf(stderr, "usage: bench-plugin pio|mmio|setirq|edgeirq ITERATIONS RUNS\n");
 		return 2;
 	}
 	CHECK(crosvm_connect(&b.crosvm));
-	if (strcmp(mode, "setirq") == 0) {
-		ret = bench_setirq(&b);
+	if (strcmp(mode, "setirq") == 0 || strcmp(mode, "edgeirq") == 0) {
+		ret = mode[0] == 's' ? bench_setirq(&b) : bench_edgeirq(&b);
 		print_host_hwm();
 		crosvm_destroy_connection(&b.crosvm);
 		return ret ? 1 : 0;

@@ -107,6 +107,19 @@ echo
 setirq=$(i=0; while [ $i -lt "$repeat" ]; do plugin_run shm setirq 1 || exit 1;
 	grep '^setirq_ns=' "$tmp/out" | cut -d= -f2; i=$((i + 1)); done | median)
 echo "main socket: set_irq round trip $setirq ns, SOCK_SEQPACKET ping-pong $seq_pp ns, ratio $(ratio "$setirq" "$seq_pp")"
+# API 0.23: one edge on a GSI through an edge irq event (an eventfd write, no round trip)
+# against crosvm_set_irq raise + lower (two main-socket round trips), same process.
+rm -f "$tmp/edge" "$tmp/pair"
+i=0
+while [ $i -lt "$repeat" ]; do
+	plugin_run shm edgeirq 1 || exit 1
+	grep '^edgeirq_ns=' "$tmp/out" | cut -d= -f2 >>"$tmp/edge"
+	grep '^setirq_edge_ns=' "$tmp/out" | cut -d= -f2 >>"$tmp/pair"
+	i=$((i + 1))
+done
+edge=$(median <"$tmp/edge")
+pair=$(median <"$tmp/pair")
+echo "one irq edge: edge irq event write $edge ns, set_irq raise + lower $pair ns, ratio $(ratio "$pair" "$edge")"
 echo "host start -> first INIT (exec of plugvm to vcpu 0's INIT event): $(median <"$tmp/init" | awk '{ printf "%.2f ms", $1 / 1e6 }')"
 echo "host peak RSS (VmHWM, all runs): median $(median <"$tmp/hwm") KiB, max $(sort -n "$tmp/hwm" | tail -n 1) KiB"
 

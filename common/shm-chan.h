@@ -45,6 +45,7 @@ enum shm_req_kind {
 	SHM_REQ_SHUTDOWN = 8,
 	SHM_REQ_GET_HYPERV_CPUID = 9,
 	SHM_REQ_ENABLE_CAP = 10,
+	SHM_REQ_RESET = 1000, /* API 0.23, no payload */
 };
 
 /* Message kinds (host -> plugin): the numbers of VcpuResponse's oneof members, 0 = none. */
@@ -58,6 +59,7 @@ enum shm_msg_kind {
 	SHM_MSG_SET_CPUID = 8,
 	SHM_MSG_GET_HYPERV_CPUID = 9,
 	SHM_MSG_ENABLE_CAP = 10,
+	SHM_MSG_RESET = 1000, /* API 0.23, errno only */
 };
 
 /* Wait reasons: the numbers of VcpuResponse.Wait's oneof members. */
@@ -67,6 +69,7 @@ enum shm_exit {
 	SHM_EXIT_USER = 3,
 	SHM_EXIT_HYPERV_CALL = 4,
 	SHM_EXIT_HYPERV_SYNIC = 5,
+	SHM_EXIT_RESET = 1000, /* API 0.23: u[0] = reason */
 };
 
 /* Bits of shm_msg.flags and shm_req_hdr.regs_mask. */

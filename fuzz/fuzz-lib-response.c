@@ -86,9 +86,18 @@ static void main_op(uint8_t op, uint8_t arg, const uint8_t *p, size_t len, unsig
 			close(r);
 		break;
 	case 2: {
+		uint64_t mask;
 		bool b;
 
-		crosvm_check_extension(st.f.c, arg, &b);
+		/* The API 0.23 negotiation rides on the top arguments. */
+		if (arg == 0xff)
+			crosvm_get_extensions(st.f.c, &mask);
+		else if (arg == 0xfe)
+			crosvm_enable_default_cpuid(st.f.c);
+		else if (arg == 0xfd)
+			crosvm_enable_reset_events(st.f.c);
+		else
+			crosvm_check_extension(st.f.c, arg, &b);
 		break;
 	}
 	case 3:
@@ -172,7 +181,10 @@ static void main_op(uint8_t op, uint8_t arg, const uint8_t *p, size_t len, unsig
 		}
 		break;
 	case 15:
-		if (!st.irq[k])
+		/* arg bit 7: an edge irq event (API 0.23), with its one descriptor. */
+		if (!st.irq[k] && (arg & 0x80))
+			crosvm_create_edge_irq_event(st.f.c, arg & 0x7f, &st.irq[k]);
+		else if (!st.irq[k])
 			crosvm_create_irq_event(st.f.c, arg, &st.irq[k]);
 		break;
 	case 16:

@@ -5,7 +5,9 @@
  * side of host/vm.c) against the fake KVM: a sequence of requests, each
  * decoded as run.c decodes it, handled, and its reply packed and checked.
  *
- * Input: records of [fd byte][length, 2 bytes LE][request bytes].  The fd
+ * Input: a first byte (the vcpu count in bits 0-1, the host's
+ * --no-extensions in bit 6), then records of [fd byte][length, 2 bytes
+ * LE][request bytes].  The fd
  * byte picks the descriptor sent with the request (a sealed, unsealed,
  * write-sealed or 1 TiB sparse memfd, a pipe, an eventfd, or none) and
  * whether the connection count sits at the cap.
@@ -133,6 +135,26 @@ static void check_reply(const struct main_reply *reply, int msg_case)
 	free(buf);
 }
 
+/* With --no-extensions every API 0.23 request gets crosvm's answer: ENOTTY, no member. */
+static void check_no_extension(const Plugvm__MainRequest *req, const struct main_reply *reply)
+{
+	bool ext = req->message_case == PLUGVM__MAIN_REQUEST__MESSAGE_EXTENSIONS ||
+		   req->message_case == PLUGVM__MAIN_REQUEST__MESSAGE_DEFAULT_CPUID ||
+		   req->message_case == PLUGVM__MAIN_REQUEST__MESSAGE_RESET_EVENTS ||
+		   (req->message_case == PLUGVM__MAIN_REQUEST__MESSAGE_CREATE &&
+		    req->create->constructor_case ==
+			    PLUGVM__MAIN_REQUEST__CREATE__CONSTRUCTOR_EDGE_IRQ_EVENT);
+
+	if (!ext)
+		return;
+	FUZZ_CHECK(reply->resp.errnum == ENOTTY, "extension case %d answered errno %d with them off",
+		   (int)req->message_case, reply->resp.errnum);
+	FUZZ_CHECK(req->message_case == PLUGVM__MAIN_REQUEST__MESSAGE_CREATE ||
+			   reply->resp.message_case == PLUGVM__MAIN_RESPONSE__MESSAGE__NOT_SET,
+		   "extension case %d answered with a member with them off",
+		   (int)req->message_case);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -146,6 +168,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.cpus = 1 + data[0] % FUZZ_MAX_VCPUS;
+	cfg.no_extensions = (data[0] & 0x40) != 0;
 	cfg.kvm_device = kvm_path;
 	FUZZ_CHECK(vm_init_ops(&vm, &cfg, &kvm_ops_fake) == 0, "vm_init");
 	vm.vcpus = pipes_vm.vcpus;
@@ -175,6 +198,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (fd_in >= 0)
 			close(fd_in);
 		check_reply(&reply, (int)req->message_case);
+		if (cfg.no_extensions)
+			check_no_extension(req, &reply);
 		main_reply_release(&reply);
 		if (ctx.new_conn_fd >= 0) {
 			FUZZ_CHECK(ctx.n_conns < VM_MAX_CONNECTIONS, "connection over the cap");

@@ -18,7 +18,9 @@
  *
  * The handlers are static, so this file includes the two sources.
  *
- * Input: byte 0 picks the channel (bit 0); then records of [kind byte]
+ * Input: byte 0 picks the channel (bit 0) and whether the plugin asked for
+ * reset events (bit 1, API 0.23: a shutdown exit is then served like an
+ * event, and Reset requests restore the recorded power-on state); then records of [kind byte]
  * [length, 2 bytes LE][bytes]; kind % 4: 0 = a request the plugin sends,
  * 1 = a KVM exit to handle, 2 = a pause to deliver, 3 = set the hint from
  * the bytes.  When the next record is not a request the plugin "sends
@@ -373,6 +375,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	v->run = vm.kvm->map_run(v->fd, vm.run_size);
 	FUZZ_CHECK(v->run, "kvm_run");
 
+	vm.reset_events = (data[0] & 2) != 0;
+	FUZZ_CHECK(ext_vcpu_start(v) == 0, "power-on state");
 	r = vcpu_init_handshake(v);
 	/* An undecodable request is a protocol violation: it must have stopped the VM. */
 	FUZZ_CHECK(r != -EBADMSG || vm.failed, "undecodable request without a VM failure");
@@ -411,6 +415,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	keep.tx = v->tx;
 	keep.tx_cap = v->tx_cap;
 	close(v->fd);
+	ext_vcpu_free(v);
 	pthread_mutex_destroy(&v->pause_lock);
 	free(vm.vcpus);
 	vm.vcpus = NULL;

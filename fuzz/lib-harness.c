@@ -179,7 +179,17 @@ void fuzz_lib_vcpu_call(struct fuzz_lib *f, uint8_t op, uint8_t arg)
 	case 0:
 	case 1:
 	case 2:
-		if (crosvm_vcpu_wait(f->vcpu, &ev) == 0 &&
+		/*
+		 * Op 2 takes the API 0.23 ways: a kick first (the wait then ends
+		 * at once unless the vcpu is stopped) or a wait that only looks.
+		 */
+		if (op % 16 != 2)
+			r = crosvm_vcpu_wait(f->vcpu, &ev);
+		else if (arg & 1)
+			r = crosvm_vcpu_kick(f->vcpu) ? -EINVAL : crosvm_vcpu_wait(f->vcpu, &ev);
+		else
+			r = crosvm_vcpu_wait_timeout(f->vcpu, &ev, 0);
+		if (r == 0 &&
 		    ev.kind == CROSVM_VCPU_EVENT_KIND_IO_ACCESS &&
 		    !ev.io_access.is_write && ev.io_access.length) {
 			/* The plugin fills the read buffer the library handed out. */
@@ -187,6 +197,9 @@ void fuzz_lib_vcpu_call(struct fuzz_lib *f, uint8_t op, uint8_t arg)
 		}
 		break;
 	case 3:
+		/* arg bit 7: a Reset (API 0.23) first, valid only while stopped. */
+		if (arg & 0x80)
+			crosvm_vcpu_reset(f->vcpu);
 		crosvm_vcpu_resume(f->vcpu);
 		break;
 	case 4:

@@ -53,6 +53,7 @@ enum cli_opt_id {
 	OPT_KVM_DEVICE,
 	OPT_VCPU_CGROUP_PATH,
 	OPT_DISABLE_SANDBOX,
+	OPT_NO_EXTENSIONS,
 	OPT_SECCOMP_POLICY_DIR,
 	OPT_SECCOMP_LOG_FAILURES,
 	OPT_NO_HOST_SECCOMP,
@@ -104,6 +105,7 @@ static const struct cli_option cli_options[] = {
 	{ "kvm-device", 0, CLI_VALUE, OPT_KVM_DEVICE },
 	{ "vcpu-cgroup-path", 0, CLI_VALUE, OPT_VCPU_CGROUP_PATH },
 	{ "disable-sandbox", 0, CLI_REPEAT, OPT_DISABLE_SANDBOX },
+	{ "no-extensions", 0, CLI_REPEAT, OPT_NO_EXTENSIONS },
 	{ "seccomp-policy-dir", 0, CLI_VALUE, OPT_SECCOMP_POLICY_DIR },
 	{ "seccomp-log-failures", 0, CLI_REPEAT, OPT_SECCOMP_LOG_FAILURES },
 	{ "no-host-seccomp", 0, CLI_REPEAT, OPT_NO_HOST_SECCOMP },
@@ -149,6 +151,7 @@ static const char cli_usage[] =
 	"      --kvm-device PATH       deprecated spelling of --hypervisor kvm[device=PATH]\n"
 	"      --vcpu-cgroup-path DIR  put the host and vcpu threads into DIR/tasks\n"
 	"      --disable-sandbox       run the plugin without a jail\n"
+	"      --no-extensions         answer API 0.23 extension requests ENOTTY, as crosvm does\n"
 	"      --seccomp-policy-dir DIR  directory holding plugin.policy / plugin.bpf\n"
 	"      --seccomp-log-failures  log seccomp violations instead of killing\n"
 	"      --no-host-seccomp       do not filter the host's own system calls (debugging)\n"
@@ -1016,6 +1019,9 @@ static int cli_apply(struct cli *c, const struct cli_option *o, const char *v)
 		if (r < 0)
 			return r;
 		return cli_strdup(c, &cfg->vcpu_cgroup_path, v);
+	case OPT_NO_EXTENSIONS:
+		cfg->no_extensions = true;
+		return 0;
 	case OPT_DISABLE_SANDBOX:
 		cfg->disable_sandbox = true;
 		return 0;

@@ -53,6 +53,7 @@ struct host_config {
 
 	/* Sandbox (issue 4 implements the jail; until then the plugin runs unjailed). */
 	bool disable_sandbox;
+	bool no_extensions; /* --no-extensions: answer the API 0.23 requests like crosvm */
 	char *seccomp_policy_dir;
 	bool seccomp_log_failures;
 	bool no_host_seccomp; /* --no-host-seccomp: the host runs without its own filters */

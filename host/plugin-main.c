@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ext-bits.h"
+#include "ext.h"
 #include "kvm-ops.h"
 #include "log.h"
 #include "net.h"
@@ -89,6 +91,14 @@ static void handle_create(struct main_ctx *ctx, const Plugvm__MainRequest__Creat
 		/* resample is always on, whatever the request says (PROTOCOL.md 3.5). */
 		r = vm_create_irq_event(vm, &obj, req->irq_event->irq_id, &resample);
 		break;
+	case PLUGVM__MAIN_REQUEST__CREATE__CONSTRUCTOR_EDGE_IRQ_EVENT:
+		if (!(ext_offered(vm) & PLUGVM_EXT_EDGE_IRQ_EVENT))
+			r = -ENOTTY;
+		else if (req->edge_irq_event->resample)
+			r = -EINVAL;
+		else
+			r = ext_create_edge_irq_event(vm, &obj, req->edge_irq_event->irq_id);
+		break;
 	default:
 		r = -ENOTTY;
 		break;
@@ -109,9 +119,12 @@ static void handle_create(struct main_ctx *ctx, const Plugvm__MainRequest__Creat
 		break;
 	case OBJECT_IRQ_EVENT:
 		reply_fd(reply, obj.irq.fd);
-		reply_fd(reply, resample);
-		/* Only the trigger is kept (PROTOCOL.md 3.5). */
-		reply_close_after(reply, resample);
+		/* An edge irq event has no resample eventfd and sends the trigger alone. */
+		if (resample >= 0) {
+			reply_fd(reply, resample);
+			/* Only the trigger is kept (PROTOCOL.md 3.5). */
+			reply_close_after(reply, resample);
+		}
 		break;
 	default:
 		break;
@@ -552,6 +565,36 @@ static void handle_vcpu_channel(struct main_ctx *ctx, const Plugvm__MainRequest_
 	reply_errno(reply, r);
 }
 
+/* API 0.23 extensions (docs/protocol.md "Extensions"); ENOTTY with --no-extensions. */
+static bool handle_extension(struct main_ctx *ctx, const Plugvm__MainRequest *req,
+			     struct main_reply *reply)
+{
+	if (!ext_offered(ctx->vm))
+		return false;
+	switch (req->message_case) {
+	case PLUGVM__MAIN_REQUEST__MESSAGE_EXTENSIONS:
+		plugvm__main_response__extensions__init(&reply->u.extensions);
+		reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_EXTENSIONS;
+		reply->resp.extensions = &reply->u.extensions;
+		reply->u.extensions.mask = ext_offered(ctx->vm);
+		return true;
+	case PLUGVM__MAIN_REQUEST__MESSAGE_DEFAULT_CPUID:
+		plugvm__main_response__default_cpuid__init(&reply->u.default_cpuid);
+		reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_DEFAULT_CPUID;
+		reply->resp.default_cpuid = &reply->u.default_cpuid;
+		reply_errno(reply, ext_set_default_cpuid(ctx->vm, req->default_cpuid->enable));
+		return true;
+	case PLUGVM__MAIN_REQUEST__MESSAGE_RESET_EVENTS:
+		plugvm__main_response__reset_events__init(&reply->u.reset_events);
+		reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_RESET_EVENTS;
+		reply->resp.reset_events = &reply->u.reset_events;
+		reply_errno(reply, ext_set_reset_events(ctx->vm, req->reset_events->enable));
+		return true;
+	default:
+		return false;
+	}
+}
+
 void plugin_main_handle(struct main_ctx *ctx, const Plugvm__MainRequest *req, int *fd_in,
 			struct main_reply *reply)
 {
@@ -623,6 +666,8 @@ void plugin_main_handle(struct main_ctx *ctx, const Plugvm__MainRequest *req, in
 		handle_vcpu_channel(ctx, req->vcpu_channel, reply);
 		break;
 	default:
+		if (handle_extension(ctx, req, reply))
+			break;
 		/* The only reply without a member: the request is not one we know. */
 		reply->resp.errnum = ENOTTY;
 		break;

@@ -49,6 +49,9 @@ struct main_reply {
 		Plugvm__MainResponse__SetCallHint set_call_hint;
 		Plugvm__MainResponse__MemoryDirtyLog dirty_log;
 		Plugvm__MainResponse__VcpuChannel vcpu_channel;
+		Plugvm__MainResponse__Extensions extensions;
+		Plugvm__MainResponse__DefaultCpuid default_cpuid;
+		Plugvm__MainResponse__ResetEvents reset_events;
 	} u;
 	uint8_t state[256]; /* GetState image (the largest VM state is 216 bytes) */
 	uint8_t mac[6];

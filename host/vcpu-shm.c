@@ -53,6 +53,7 @@ struct vcpu_shm {
 		Plugvm__VcpuRequest__SetMsrs set_msrs;
 		Plugvm__VcpuRequest__SetCpuid set_cpuid;
 		Plugvm__VcpuRequest__Shutdown shutdown;
+		Plugvm__VcpuRequest__Reset reset;
 		Plugvm__CpuidRequest get_hyperv_cpuid;
 		Plugvm__VcpuRequest__EnableCapability enable_capability;
 	} m;
@@ -187,6 +188,11 @@ static int shm_build_request(struct vcpu_shm *s, const struct shm_request *share
 		req->message_case = PLUGVM__VCPU_REQUEST__MESSAGE_ENABLE_CAPABILITY;
 		req->enable_capability = &s->m.enable_capability;
 		return 0;
+	case SHM_REQ_RESET:
+		plugvm__vcpu_request__reset__init(&s->m.reset);
+		req->message_case = PLUGVM__VCPU_REQUEST__MESSAGE_RESET;
+		req->reset = &s->m.reset;
+		return 0;
 	default:
 		/* Like a protobuf request with no member set: answered ENOTTY. */
 		return 0;
@@ -280,6 +286,9 @@ static int shm_fill_wait(struct shm_msg *m, struct shm_msg_hdr *h,
 		h->u[1] = w->hyperv_synic->evt_page;
 		h->u[2] = w->hyperv_synic->msg_page;
 		return 0;
+	case PLUGVM__VCPU_RESPONSE__WAIT__EXIT_RESET:
+		h->u[0] = w->reset->reason;
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -297,6 +306,7 @@ static int shm_fill(struct shm_slot *slot, struct shm_msg *m, struct shm_msg_hdr
 	case PLUGVM__VCPU_RESPONSE__MESSAGE_SET_MSRS:
 	case PLUGVM__VCPU_RESPONSE__MESSAGE_SET_CPUID:
 	case PLUGVM__VCPU_RESPONSE__MESSAGE_ENABLE_CAPABILITY:
+	case PLUGVM__VCPU_RESPONSE__MESSAGE_RESET:
 		return 0;
 	case PLUGVM__VCPU_RESPONSE__MESSAGE_WAIT:
 		return shm_fill_wait(m, h, resp->wait);

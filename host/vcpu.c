@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ext-bits.h"
+#include "ext.h"
 #include "hist.h"
 #include "kvm-ops.h"
 #include "plugin.pb-c.h"
@@ -546,6 +548,21 @@ static int handle_vcpu_enable_capability(struct vcpu *v,
 }
 
 /* Applies the deferred register sets of a Resume, in the order regs, sregs, debugregs. */
+/* API 0.23 (ext.c); without the extension, the ENOTTY of any unknown request. */
+static int handle_vcpu_reset(struct vcpu *v)
+{
+	Plugvm__VcpuResponse resp = PLUGVM__VCPU_RESPONSE__INIT;
+	Plugvm__VcpuResponse__Reset m = PLUGVM__VCPU_RESPONSE__RESET__INIT;
+	int r = ext_vcpu_reset(v);
+
+	if (r == -ENOTTY)
+		return vcpu_send_errno(v, ENOTTY);
+	resp.errnum = r < 0 ? -r : 0;
+	resp.message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_RESET;
+	resp.reset = &m;
+	return vcpu_send(v, &resp);
+}
+
 static int vcpu_apply_resume_regs(struct vcpu *v, const Plugvm__VcpuRequest__Resume *res)
 {
 	int r;
@@ -623,6 +640,9 @@ static int vcpu_serve(struct vcpu *v, Plugvm__VcpuRequest **ret_resume)
 			break;
 		case PLUGVM__VCPU_REQUEST__MESSAGE_ENABLE_CAPABILITY:
 			r = handle_vcpu_enable_capability(v, req->enable_capability);
+			break;
+		case PLUGVM__VCPU_REQUEST__MESSAGE_RESET:
+			r = handle_vcpu_reset(v);
 			break;
 		default:
 			r = vcpu_send_errno(v, ENOTTY);
@@ -840,6 +860,32 @@ static int vcpu_handle_hyperv(struct vcpu *v)
 	return VCPU_STOP;
 }
 
+/*
+ * A reset the plugin asked to see (ResetEvents, ext.c): the vcpu stops with
+ * a Wait.reset event and is served until Resume, like a synchronous I/O
+ * exit; the plugin typically calls Reset before it resumes.
+ */
+static int vcpu_handle_reset(struct vcpu *v, uint32_t reason)
+{
+	Plugvm__VcpuResponse__Wait wait = PLUGVM__VCPU_RESPONSE__WAIT__INIT;
+	Plugvm__VcpuResponse__Wait__Reset m = PLUGVM__VCPU_RESPONSE__WAIT__RESET__INIT;
+	Plugvm__VcpuRequest *resume = NULL;
+	int r;
+
+	m.reason = reason;
+	wait.exit_case = PLUGVM__VCPU_RESPONSE__WAIT__EXIT_RESET;
+	wait.reset = &m;
+	if (vcpu_send_wait(v, &wait) < 0)
+		return VCPU_STOP;
+	r = vcpu_serve(v, &resume);
+	vcpu_request_free(v, resume);
+	if (r == 0 || r == -EIO)
+		return VCPU_CONTINUE;
+	if (r == -EPIPE && !atomic_load(&v->vm->kill_signaled))
+		return VCPU_CONTINUE;
+	return VCPU_STOP;
+}
+
 static int vcpu_handle_exit(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
@@ -871,6 +917,8 @@ static int vcpu_handle_exit(struct vcpu *v)
 		log_info("halted");
 		return VCPU_STOP;
 	case KVM_EXIT_SHUTDOWN:
+		if (vm->reset_events)
+			return vcpu_handle_reset(v, PLUGVM_RESET_TRIPLE_FAULT);
 		vm_fail(v->vm, "guest triple fault (shutdown) on vcpu %u", v->id);
 		return VCPU_STOP;
 	case KVM_EXIT_INTERNAL_ERROR:
@@ -1153,6 +1201,11 @@ static void *vcpu_thread(void *arg)
 		pthread_mutex_unlock(&v->pause_lock);
 	}
 
+	r = ext_vcpu_start(v);
+	if (r < 0) {
+		vm_fail(v->vm, "vcpu %u: power-on state or default CPUID: %s", v->id, strerror(-r));
+		goto out_barrier;
+	}
 	r = vcpu_init_handshake(v);
 	if (r == -EIO)
 		vm_fail(v->vm, "vcpu %u: initial registers rejected", v->id);
@@ -1408,6 +1461,7 @@ void vcpus_free(struct vm *vm)
 		free(v->scratch);
 		free(v->arena.base);
 		free(v->stats);
+		ext_vcpu_free(v);
 		pthread_mutex_destroy(&v->pause_lock);
 	}
 	free(vm->vcpus);

@@ -64,6 +64,8 @@ struct vcpu_arena {
 	size_t used;
 };
 
+struct ext_power_on;
+
 struct vcpu {
 	struct vm *vm;
 	unsigned id;
@@ -103,6 +105,8 @@ struct vcpu {
 	struct log_ratelimit rl; /* for anything the guest or plugin can trigger at will */
 
 	struct vcpu_stats *stats; /* --stats only; written by the vcpu thread alone */
+
+	struct ext_power_on *power_on; /* for the Reset extension (ext.c); vcpu thread only */
 };
 
 /* Allocates vm->vcpus and creates every vcpu's pipes. Before the spawn. */

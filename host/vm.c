@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ext.h"
 #include "kvm-ops.h"
 #include "log.h"
 #include "vcpu.h"
@@ -135,6 +136,7 @@ int vm_init_ops(struct vm *vm, const struct host_config *cfg, const struct kvm_o
 
 void vm_release(struct vm *vm)
 {
+	ext_release(vm);
 	for (size_t i = 0; i < vm->objects.n; i++) {
 		struct object *obj = &vm->objects.v[i];
 

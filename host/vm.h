@@ -73,6 +73,8 @@ struct vm_barrier {
 	bool broken;
 };
 
+struct kvm_cpuid2;
+
 struct vm {
 	const struct host_config *cfg;
 	const struct kvm_ops *kvm; /* every KVM call goes through it (kvm-ops.h) */
@@ -101,6 +103,11 @@ struct vm {
 
 	int *tap_fds;
 	size_t n_taps;
+
+	/* DefaultCpuid (ext.c): set before Start, read by the vcpu threads it starts. */
+	struct kvm_cpuid2 *default_cpuid;
+	/* ResetEvents (ext.c): set before Start; a triple fault goes to the plugin. */
+	bool reset_events;
 
 	bool start_requested; /* main thread only */
 	bool vcpus_started;   /* main thread only */

@@ -55,7 +55,7 @@ extern "C" {
  * may change incompatibly; compatible additions bump MINOR and fixes PATCH.
  */
 #define CROSVM_API_MAJOR 0
-#define CROSVM_API_MINOR 22
+#define CROSVM_API_MINOR 23
 #define CROSVM_API_PATCH 0
 
 /* The two address spaces a guest access can target. */
@@ -488,7 +488,15 @@ enum crosvm_vcpu_event_kind {
 	CROSVM_VCPU_EVENT_KIND_HYPERV_HCALL,
 	/* The guest changed a Hyper-V SynIC register. */
 	CROSVM_VCPU_EVENT_KIND_HYPERV_SYNIC,
+	/*
+	 * API 0.23, only after crosvm_enable_reset_events(): the guest reset
+	 * the machine (the `reset` member says how).  The vcpu is stopped.
+	 */
+	CROSVM_VCPU_EVENT_KIND_RESET,
 };
+
+/* crosvm_vcpu_event.reset.reason */
+#define CROSVM_RESET_TRIPLE_FAULT 1 /* a triple fault (KVM_EXIT_SHUTDOWN) */
 
 /* One event returned by crosvm_vcpu_wait(). */
 struct crosvm_vcpu_event {
@@ -549,6 +557,12 @@ struct crosvm_vcpu_event {
 			uint64_t evt_page;
 			uint64_t msg_page;
 		} hyperv_synic;
+		/* CROSVM_VCPU_EVENT_KIND_RESET (API 0.23, in the reserved bytes) */
+		struct {
+			/* CROSVM_RESET_*; other values may come from a newer host. */
+			uint32_t reason;
+			uint8_t _reserved[4];
+		} reset;
 		uint8_t _reserved[64];
 	};
 };
@@ -674,6 +688,93 @@ int crosvm_vcpu_get_vcpu_events(struct crosvm_vcpu *, struct kvm_vcpu_events *);
 
 /* Writes pending exceptions, interrupts, NMIs and SMIs of the vcpu. */
 int crosvm_vcpu_set_vcpu_events(struct crosvm_vcpu *, const struct kvm_vcpu_events *);
+
+/*
+ * ---------------------------------------------------------------------------
+ * Extensions (API 0.23), docs/api.md "Extensions (0.23)".  plugvm's host
+ * offers the host ones; crosvm's host does not, and neither does plugvm's
+ * when run with --no-extensions.  Each such call fails with -ENOTTY on a
+ * host that does not offer it, and then changes nothing.  The kick and the
+ * timed wait are the library's own and work with any host.  A plugin that
+ * never calls these sees exactly API 0.22.
+ */
+
+/* Bits of crosvm_get_extensions()'s mask. */
+#define CROSVM_EXTENSION_EDGE_IRQ_EVENT (1ull << 0) /* crosvm_create_edge_irq_event() */
+#define CROSVM_EXTENSION_DEFAULT_CPUID (1ull << 1)  /* crosvm_enable_default_cpuid() */
+/*
+ * crosvm_vcpu_kick() and crosvm_vcpu_wait_timeout().  The library provides
+ * them by itself over either vcpu channel, so the bit is set with any host.
+ */
+#define CROSVM_EXTENSION_VCPU_KICK (1ull << 2)
+/* crosvm_enable_reset_events() and crosvm_vcpu_reset(). */
+#define CROSVM_EXTENSION_RESET (1ull << 3)
+
+/*
+ * Sets `*__mask` to the CROSVM_EXTENSION_* bits the host offers, plus the
+ * library's own (CROSVM_EXTENSION_VCPU_KICK): only those (and success) from
+ * a host without extensions.  Bits this header does not name
+ * may be set by a newer host and must be ignored.
+ */
+int crosvm_get_extensions(struct crosvm*, uint64_t *__mask);
+
+/*
+ * As crosvm_create_irq_event(), but edge triggered: each write of 1 to the
+ * trigger eventfd (crosvm_irq_event_get_fd()) injects one edge on GSI
+ * `__irq_id` without any round trip to the host, and there is no resample
+ * eventfd (crosvm_irq_event_get_resample_fd() returns -1).  Destroy it with
+ * crosvm_destroy_irq_event().  -ENOTTY without the extension.
+ */
+int crosvm_create_edge_irq_event(struct crosvm*, uint32_t __irq_id, struct crosvm_irq**);
+
+/*
+ * Before crosvm_start(): every vcpu gets KVM's supported CPUID
+ * (crosvm_get_supported_cpuid()) before its INIT event, with its own vcpu
+ * index as initial APIC id (leaf 1 EBX[31:24], leaves 0xb and 0x1f EDX).
+ * crosvm_vcpu_set_cpuid() still replaces it.  -EBUSY after crosvm_start(),
+ * -ENOTTY without the extension.
+ */
+int crosvm_enable_default_cpuid(struct crosvm*);
+
+/*
+ * Ends a crosvm_vcpu_wait() (or crosvm_vcpu_wait_timeout()) on this vcpu
+ * that is waiting for the next event, from any thread: that wait returns
+ * -EINTR.  If no wait is waiting, the next wait returns -EINTR at once
+ * (even if an event is ready: the wait after it returns that); kicks do not
+ * add up.  A kicked wait consumed no event and
+ * the vcpu's state is unchanged: call wait again.  A wait that answers a
+ * stopped vcpu (a protocol error) is not ended.  Returns 0 once the kick
+ * was seen or is pending.
+ */
+int crosvm_vcpu_kick(struct crosvm_vcpu*);
+
+/*
+ * As crosvm_vcpu_wait(), but returns -ETIMEDOUT when no event arrived
+ * within `__timeout_ns` nanoseconds (CLOCK_MONOTONIC; 0 only looks, a
+ * negative value waits forever), consuming nothing, and -EINTR on a kick.
+ */
+int crosvm_vcpu_wait_timeout(struct crosvm_vcpu*, struct crosvm_vcpu_event*,
+			     int64_t __timeout_ns);
+
+/*
+ * Before crosvm_start(): a triple fault on a vcpu no longer ends the VM
+ * but stops that vcpu with a CROSVM_VCPU_EVENT_KIND_RESET event
+ * (reason CROSVM_RESET_TRIPLE_FAULT); the plugin resets the machine and
+ * resumes.  Plugins that do not call this keep crosvm's behaviour.  -EBUSY
+ * after crosvm_start(), -ENOTTY without CROSVM_EXTENSION_RESET.
+ */
+int crosvm_enable_reset_events(struct crosvm*);
+
+/*
+ * While the vcpu is stopped (after any event that must be resumed): puts it
+ * back in the state KVM created it in, the power-on state: general, segment
+ * and control registers (cs:ip f000:fff0), FPU, debug registers, XCRs,
+ * local APIC, MP state (the first vcpu runnable, the others waiting for
+ * INIT/SIPI) and pending events.  CPUID and MSRs other than EFER and the
+ * APIC base are kept; guest memory is not touched.  -EINVAL when the vcpu
+ * is not stopped, -ENOTTY without CROSVM_EXTENSION_RESET.
+ */
+int crosvm_vcpu_reset(struct crosvm_vcpu*);
 
 #ifdef __cplusplus
 }

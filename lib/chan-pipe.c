@@ -2,12 +2,14 @@
 /* Copyright 2026 The plugvm Authors. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +31,11 @@ struct pipe_chan {
 	struct wire_frames frames;
 	struct shm_spin spin;
 	bool spin_ready;
+	/*
+	 * An eventfd that chan_kick() writes to end a poll() inside a wait;
+	 * made by the owner before its first wait sleeps, -1 until then.
+	 */
+	atomic_int kick_fd;
 };
 
 static struct pipe_chan *to_pipe(struct vcpu_chan *ch)
@@ -109,6 +116,61 @@ static int pipe_probe_fill(void *arg)
 }
 
 /*
+ * Sleeps until resp_fd is readable.  Inside a wait (in_wait) the kick
+ * eventfd ends the poll too, and so does the deadline: then the kick or
+ * timeout is returned (chan_wait_check()).
+ */
+static int pipe_sleep(struct pipe_chan *pc)
+{
+	struct pollfd p[2] = { { .fd = pc->resp_fd, .events = POLLIN },
+			       { .fd = -1, .events = POLLIN } };
+	bool in_wait = atomic_load(&pc->base.in_wait);
+	uint64_t left = UINT64_MAX;
+	int timeout = -1, r, kfd;
+
+	if (in_wait) {
+		kfd = atomic_load(&pc->kick_fd);
+		if (kfd < 0) {
+			/* Published before the check below, which the kicker's store precedes. */
+			kfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+			atomic_store(&pc->kick_fd, kfd);
+		}
+		p[1].fd = kfd;
+		r = chan_wait_check(&pc->base);
+		if (r)
+			return r;
+		left = chan_wait_left_ns(&pc->base);
+		if (left != UINT64_MAX)
+			timeout = (left + 999999u) / 1000000u > INT_MAX
+					  ? INT_MAX
+					  : (int)((left + 999999u) / 1000000u);
+		/* Without the eventfd (EMFILE), look at the kick every millisecond. */
+		if (kfd < 0 && (timeout < 0 || timeout > 1))
+			timeout = 1;
+	}
+	/* POLLHUP (the host is gone) also ends the poll; the next read then sees EOF. */
+	if (poll(p, 2, timeout) < 0 && errno != EINTR)
+		return -errno;
+	if (p[1].fd >= 0 && (p[1].revents & POLLIN)) {
+		uint64_t v;
+
+		if (read(p[1].fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			return -errno;
+	}
+	return in_wait ? chan_wait_check(&pc->base) : 0;
+}
+
+static void pipe_wake(struct vcpu_chan *ch)
+{
+	int kfd = atomic_load(&to_pipe(ch)->kick_fd);
+	uint64_t one = 1;
+
+	if (kfd >= 0 && write(kfd, &one, sizeof(one)) < 0) {
+		/* A full counter is still readable: the waiter wakes anyway. */
+	}
+}
+
+/*
  * resp_fd is non-blocking (see chan_pipe_new), so a read either gets bytes
  * or says EAGAIN: spin on it for the adaptive budget before sleeping in
  * poll(), because a sleeping wake-up of this thread costs tens of
@@ -117,17 +179,17 @@ static int pipe_probe_fill(void *arg)
 static ssize_t pipe_fill(struct pipe_chan *pc)
 {
 	struct pipe_probe pp = { .pc = pc };
-	struct pollfd p = { .fd = pc->resp_fd, .events = POLLIN };
 	uint64_t start;
+	int r;
 
 	if (!pc->spin_ready) {
 		shm_spin_init(&pc->spin, atomic_load(&pipe_chans), SHM_SIDE_PLUGIN);
 		pc->spin_ready = true;
 	}
 	while (!shm_spin_probe(&pc->spin, pipe_probe_fill, &pp, &start)) {
-		/* POLLHUP (the host is gone) also ends the poll; the next read then sees EOF. */
-		if (poll(&p, 1, -1) < 0 && errno != EINTR)
-			return -errno;
+		r = pipe_sleep(pc);
+		if (r < 0)
+			return r;
 		shm_spin_slept(&pc->spin, start, 0);
 	}
 	return pp.n;
@@ -173,6 +235,8 @@ static void pipe_destroy(struct vcpu_chan *ch)
 
 	close(pc->req_fd);
 	close(pc->resp_fd);
+	if (atomic_load(&pc->kick_fd) >= 0)
+		close(atomic_load(&pc->kick_fd));
 	wire_frames_free(&pc->frames);
 	free(pc);
 	atomic_fetch_sub(&pipe_chans, 1);
@@ -183,6 +247,7 @@ static const struct vcpu_chan_ops pipe_ops = {
 	.recv = pipe_recv,
 	.release = pipe_release,
 	.destroy = pipe_destroy,
+	.wake = pipe_wake,
 };
 
 int chan_pipe_new(int req_fd, int resp_fd, struct vcpu_chan **ret_chan)
@@ -206,6 +271,7 @@ int chan_pipe_new(int req_fd, int resp_fd, struct vcpu_chan **ret_chan)
 	if (fl >= 0 && !(fl & O_NONBLOCK))
 		fcntl(resp_fd, F_SETFL, fl | O_NONBLOCK);
 	pc->base.ops = &pipe_ops;
+	atomic_init(&pc->kick_fd, -1);
 	pc->req_fd = req_fd;
 	pc->resp_fd = resp_fd;
 	atomic_fetch_add(&pipe_chans, 1);

@@ -53,6 +53,7 @@ struct shm_chan {
 		Plugvm__VcpuResponse__Wait__User user;
 		Plugvm__VcpuResponse__Wait__HypervCall hyperv_call;
 		Plugvm__VcpuResponse__Wait__HypervSynic hyperv_synic;
+		Plugvm__VcpuResponse__Wait__Reset reset;
 	} w;
 	union {
 		Plugvm__VcpuResponse__GetState get_state;
@@ -62,6 +63,7 @@ struct shm_chan {
 		Plugvm__VcpuResponse__SetCpuid set_cpuid;
 		Plugvm__CpuidResponse get_hyperv_cpuid;
 		Plugvm__VcpuResponse__EnableCapability enable_capability;
+		Plugvm__VcpuResponse__Reset reset;
 	} m;
 	uint8_t regs[SHM_REGS_SIZE];
 	uint8_t sregs[SHM_SREGS_SIZE];
@@ -92,6 +94,20 @@ static int host_gone(void *arg)
 	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
 		return -EPIPE;
 	return 0;
+}
+
+/* Inside a wait: the host's death, a kick (chan_kick()) or the deadline. */
+static int wait_over(void *arg)
+{
+	struct shm_chan *sc = arg;
+	int r = host_gone(sc);
+
+	return r ? r : chan_wait_check(&sc->base);
+}
+
+static void shm_wake_waiter(struct vcpu_chan *ch)
+{
+	shm_wake(&to_shm(ch)->slot->ev_head);
 }
 
 /* ---------------------------------------------------------------------------
@@ -126,6 +142,7 @@ static int fill_request(struct shm_request *rq, struct shm_req_hdr *h,
 	case PLUGVM__VCPU_REQUEST__MESSAGE_WAIT:
 	case PLUGVM__VCPU_REQUEST__MESSAGE_SHUTDOWN:
 	case PLUGVM__VCPU_REQUEST__MESSAGE_GET_HYPERV_CPUID:
+	case PLUGVM__VCPU_REQUEST__MESSAGE_RESET:
 		return 0;
 	case PLUGVM__VCPU_REQUEST__MESSAGE_RESUME:
 		return fill_resume(rq, h, req->resume);
@@ -277,6 +294,13 @@ static int build_wait(struct shm_chan *sc, const struct shm_msg *m)
 		w->exit_case = PLUGVM__VCPU_RESPONSE__WAIT__EXIT_HYPERV_SYNIC;
 		w->hyperv_synic = &sc->w.hyperv_synic;
 		return 0;
+	case SHM_EXIT_RESET:
+		plugvm__vcpu_response__wait__reset__init(&sc->w.reset);
+		/* A reason beyond 32 bits is one the library does not know either. */
+		sc->w.reset.reason = h->u[0] > UINT32_MAX ? UINT32_MAX : (uint32_t)h->u[0];
+		w->exit_case = PLUGVM__VCPU_RESPONSE__WAIT__EXIT_RESET;
+		w->reset = &sc->w.reset;
+		return 0;
 	default:
 		/* Like a Wait without a reason: the vcpu code answers -EPROTO. */
 		return 0;
@@ -354,6 +378,11 @@ static int build_response(struct shm_chan *sc, const struct shm_msg *m)
 		resp->message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_ENABLE_CAPABILITY;
 		resp->enable_capability = &sc->m.enable_capability;
 		return 0;
+	case SHM_MSG_RESET:
+		plugvm__vcpu_response__reset__init(&sc->m.reset);
+		resp->message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_RESET;
+		resp->reset = &sc->m.reset;
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -375,7 +404,18 @@ static int shm_recv(struct vcpu_chan *ch, Plugvm__VcpuResponse **ret_resp)
 				return -EINVAL;
 			break;
 		}
-		ret = shm_wait(&slot->ev_head, sc->ev_tail, &sc->spin, PLUGIN_SLICE_NS, host_gone, sc);
+		if (atomic_load(&sc->base.in_wait)) {
+			uint64_t left = chan_wait_left_ns(&sc->base);
+
+			ret = chan_wait_check(&sc->base);
+			if (!ret)
+				ret = shm_wait(&slot->ev_head, sc->ev_tail, &sc->spin,
+					       left < PLUGIN_SLICE_NS ? left : PLUGIN_SLICE_NS,
+					       wait_over, sc);
+		} else {
+			ret = shm_wait(&slot->ev_head, sc->ev_tail, &sc->spin, PLUGIN_SLICE_NS,
+				       host_gone, sc);
+		}
 		if (ret)
 			return ret;
 	}
@@ -413,6 +453,7 @@ static const struct vcpu_chan_ops shm_ops = {
 	.recv = shm_recv,
 	.release = shm_release,
 	.destroy = shm_destroy,
+	.wake = shm_wake_waiter,
 };
 
 int chan_shm_new(struct shm_map *map, uint32_t id, uint32_t nvcpus, int req_fd, int resp_fd,

@@ -16,6 +16,8 @@
 #ifndef PLUGVM_LIB_CHAN_H
 #define PLUGVM_LIB_CHAN_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,11 +41,42 @@ struct vcpu_chan_ops {
 	void (*release)(struct vcpu_chan *ch, Plugvm__VcpuResponse *resp);
 	/* Closes the channel and frees it. */
 	void (*destroy)(struct vcpu_chan *ch);
+	/*
+	 * From any thread: makes a recv sleeping inside a wait (in_wait set)
+	 * look at `kicked` again soon (chan_kick()).
+	 */
+	void (*wake)(struct vcpu_chan *ch);
 };
 
+/*
+ * crosvm_vcpu_kick() and crosvm_vcpu_wait_timeout() (lib/ext.c,
+ * docs/api.md "Extensions (0.23)").  While in_wait is set, recv checks
+ * chan_wait_check() before it sleeps and whenever it wakes, and returns
+ * its -EINTR or -ETIMEDOUT without consuming anything; replies to requests
+ * are never interrupted.
+ */
 struct vcpu_chan {
 	const struct vcpu_chan_ops *ops;
+	atomic_bool kicked;  /* set by the kicker, cleared by the wait it ends */
+	atomic_bool in_wait; /* the owner is receiving the next event */
+	uint64_t deadline_ns; /* CLOCK_MONOTONIC; 0 = none (owner thread only) */
 };
+
+/*
+ * chan_recv() of the next event: when `interruptible`, a kick pending at
+ * entry ends it at once (-EINTR, even if an event is ready), and a kick or
+ * the deadline while it waits ends it too.
+ */
+int chan_recv_event(struct vcpu_chan *ch, bool interruptible, Plugvm__VcpuResponse **ret_resp);
+/* In recv: -EINTR for a kick (consumed), -ETIMEDOUT past the deadline, else 0. */
+int chan_wait_check(struct vcpu_chan *ch);
+/* Nanoseconds left until the deadline: UINT64_MAX without one, 0 past it. */
+uint64_t chan_wait_left_ns(const struct vcpu_chan *ch);
+/*
+ * Sets `kicked` and, while the owner sleeps in a wait, wakes it until it has
+ * consumed the kick or left the wait.
+ */
+void chan_kick(struct vcpu_chan *ch);
 
 /*
  * crosvm's channel: a pipe carrying bare requests (`req_fd`, written) and a

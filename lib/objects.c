@@ -296,7 +296,13 @@ out:
 	return ret;
 }
 
-EXPORT int crosvm_create_irq_event(struct crosvm *self, uint32_t irq_id, struct crosvm_irq **out)
+/*
+ * An irq event: with resample (crosvm's kind) the reply's last two
+ * descriptors are [trigger, resample]; an edge one (the API 0.23 extension,
+ * Create constructor 1000) brings the trigger alone.  Extras are closed.
+ */
+static int create_irq_event(struct crosvm *self, uint32_t irq_id, bool edge,
+			    struct crosvm_irq **out)
 {
 	Plugvm__MainRequest__Create create = PLUGVM__MAIN_REQUEST__CREATE__INIT;
 	Plugvm__MainRequest__Create__IrqEvent m = PLUGVM__MAIN_REQUEST__CREATE__IRQ_EVENT__INIT;
@@ -311,19 +317,23 @@ EXPORT int crosvm_create_irq_event(struct crosvm *self, uint32_t irq_id, struct 
 		return -ENOMEM;
 
 	m.irq_id = irq_id;
-	m.resample = true;
-	create.constructor_case = PLUGVM__MAIN_REQUEST__CREATE__CONSTRUCTOR_IRQ_EVENT;
-	create.irq_event = &m;
+	if (edge) {
+		create.constructor_case = PLUGVM__MAIN_REQUEST__CREATE__CONSTRUCTOR_EDGE_IRQ_EVENT;
+		create.edge_irq_event = &m;
+	} else {
+		m.resample = true;
+		create.constructor_case = PLUGVM__MAIN_REQUEST__CREATE__CONSTRUCTOR_IRQ_EVENT;
+		create.irq_event = &m;
+	}
 	ret = create_object(self, &create, NULL, 0, &r);
 	if (ret)
 		goto err_free;
-	if (r.nfds < 2) {
+	if (r.nfds < (edge ? 1u : 2u)) {
 		reply_release(&r);
 		ret = -EPROTO;
 		goto err_free;
 	}
-	/* The last two descriptors are [trigger, resample]; extras are closed. */
-	irq->resample_fd = reply_take_last_fd(&r);
+	irq->resample_fd = edge ? -1 : reply_take_last_fd(&r);
 	irq->trigger_fd = reply_take_last_fd(&r);
 	reply_release(&r);
 	irq->id = create.id;
@@ -333,6 +343,17 @@ EXPORT int crosvm_create_irq_event(struct crosvm *self, uint32_t irq_id, struct 
 err_free:
 	free(irq);
 	return ret;
+}
+
+EXPORT int crosvm_create_irq_event(struct crosvm *self, uint32_t irq_id, struct crosvm_irq **out)
+{
+	return create_irq_event(self, irq_id, false, out);
+}
+
+EXPORT int crosvm_create_edge_irq_event(struct crosvm *self, uint32_t irq_id,
+					struct crosvm_irq **out)
+{
+	return create_irq_event(self, irq_id, true, out);
 }
 
 EXPORT int crosvm_destroy_irq_event(struct crosvm *self, struct crosvm_irq **irq)
@@ -345,7 +366,8 @@ EXPORT int crosvm_destroy_irq_event(struct crosvm *self, struct crosvm_irq **irq
 	if (ret)
 		return ret;
 	close((*irq)->trigger_fd);
-	close((*irq)->resample_fd);
+	if ((*irq)->resample_fd >= 0)
+		close((*irq)->resample_fd);
 	free(*irq);
 	*irq = NULL;
 	return 0;

@@ -257,6 +257,12 @@ static int wait_fill(struct crosvm_vcpu *v, const Plugvm__VcpuResponse__Wait *w,
 		ev->hyperv_synic.evt_page = w->hyperv_synic->evt_page;
 		ev->hyperv_synic.msg_page = w->hyperv_synic->msg_page;
 		break;
+	case PLUGVM__VCPU_RESPONSE__WAIT__EXIT_RESET:
+		/* API 0.23: only a plugin that called crosvm_enable_reset_events() gets one. */
+		ev->kind = CROSVM_VCPU_EVENT_KIND_RESET;
+		memset(&ev->reset, 0, sizeof(ev->reset));
+		ev->reset.reason = w->reset->reason;
+		break;
 	default:
 		return -EPROTO;
 	}
@@ -289,7 +295,8 @@ static int vcpu_wait(struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev)
 			return ret;
 		v->wait_sent = true;
 	}
-	ret = vcpu_recv(v, &resp);
+	/* A kick or timeout ends only the wait for an event (lib/ext.c), never a reply. */
+	ret = chan_recv_event(v->chan, !v->stopped, &resp);
 	if (ret)
 		return ret;
 	if (resp->errnum != 0)
@@ -641,4 +648,27 @@ EXPORT int crosvm_vcpu_enable_capability(struct crosvm_vcpu *v, uint32_t capabil
 	req.enable_capability = &m;
 	return vcpu_transact(v, &req, PLUGVM__VCPU_RESPONSE__MESSAGE_ENABLE_CAPABILITY, false,
 			     NULL);
+}
+
+/* API 0.23 (lib/ext.c has the rest); here for the vcpu's register caches. */
+EXPORT int crosvm_vcpu_reset(struct crosvm_vcpu *v)
+{
+	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
+	Plugvm__VcpuRequest__Reset m = PLUGVM__VCPU_REQUEST__RESET__INIT;
+	int ret;
+
+	if (!v)
+		return -EINVAL;
+	if (!v->stopped)
+		return -EINVAL;
+	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_RESET;
+	req.reset = &m;
+	ret = vcpu_transact(v, &req, PLUGVM__VCPU_RESPONSE__MESSAGE_RESET, false, NULL);
+	if (ret)
+		return ret;
+	/* Register writes not yet sent would undo the reset at resume; copies are stale. */
+	for (int i = 0; i < REG_MAX; i++)
+		v->regs[i].set = false;
+	regs_forget_eager(v);
+	return 0;
 }

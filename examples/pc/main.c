@@ -14,8 +14,10 @@
  *
  * Output of the debug console (0x402) and of COM1 goes to stdout.  The
  * plugin exits 0 as soon as a line of that output contains the --expect
- * text ("No bootable device." by default), and 1 on a timeout, a guest
- * reset or shutdown, or any error before that.
+ * text ("No bootable device." by default), and 1 on a timeout, a shutdown,
+ * or any error before that.  A guest reset (ports 0xcf9, 0x92, the keyboard
+ * controller, or a triple fault) reboots the machine where the host has the
+ * API 0.23 reset extension, and ends the run otherwise or with --no-reboot.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -61,7 +63,7 @@ struct options {
 	uint64_t mem_mib;
 	double timeout;
 	bool stay, quiet, verbose, no_fwcfg, boot_menu, sercon, sync_debugcon;
-	bool no_stdin, disk_writable;
+	bool no_stdin, disk_writable, no_reboot;
 	const char *kernel, *initrd, *append, *linuxboot_rom;
 	const char *save, *restore; /* snapshot files */
 	double save_after;          /* seconds; 0: only on SIGUSR1 */
@@ -126,6 +128,22 @@ struct pc {
 	pthread_t input_thread;
 	bool input_started;
 
+	/*
+	 * Guest resets (API 0.23 reset extension): a reset port or a triple
+	 * fault reboots the machine (machine_reset()) when the host offers it.
+	 */
+	bool can_reboot;
+	atomic_bool reset_requested; /* by a reset port, for the vcpu thread that wrote it */
+	pthread_mutex_t reset_lock;
+	pthread_cond_t reset_cond;
+	bool resetting;          /* a vcpu is resetting the machine (reset_lock) */
+	unsigned int reset_gen;  /* completed machine resets (reset_lock) */
+	unsigned int reset_seen; /* vcpus of this reset that reset themselves (reset_lock) */
+	bool have_chip_state;    /* the in-kernel PIC, IOAPIC and PIT as created */
+	struct kvm_pic_state pic0, pic1;
+	struct kvm_ioapic_state ioapic;
+	struct kvm_pit_state2 pit;
+
 	int done_fd; /* wakes the main thread when the run is decided */
 	atomic_bool stopping;
 	atomic_int exit_status; /* -1 until decided */
@@ -162,6 +180,8 @@ static void mark_plugin_dirty(struct pc *pc, uint64_t off, uint64_t len);
 static __thread struct crosvm *tls_conn;
 /* The pause token that tells vcpu threads to leave. */
 static int stop_token;
+/* The pause token that asks a vcpu to reset itself for a machine reset. */
+static int reset_token;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -266,7 +286,13 @@ static void env_reset(void *opaque, const char *why)
 {
 	struct pc *pc = opaque;
 
-	/* No reboot: like QEMU's -no-reboot, a reset ends the run. */
+	if (pc->can_reboot) {
+		/* The vcpu thread that made the access reboots once the access is done. */
+		say("guest requested a reset (%s) at %.3f s; rebooting", why, elapsed(pc));
+		atomic_store(&pc->reset_requested, true);
+		return;
+	}
+	/* No reboot (--no-reboot, or a host without the reset extension): the run ends. */
 	say("guest requested a reset (%s) at %.3f s; powering off", why, elapsed(pc));
 	pc_finish(pc, atomic_load(&pc->matched) ? 0 : 1);
 }
@@ -506,6 +532,179 @@ static int vcpu_init(struct vcpu_ctx *v)
 	return r;
 }
 
+/* ---- machine reset ---- */
+
+/*
+ * The devices as at power-on, with pc->lock held: the shadow area's DRAM
+ * back to its power-on content and PAM to 0 (write-protected), chipset, CMOS (its shutdown status 0, so the
+ * firmware runs a full POST), keyboard controller, UART, disk registers and
+ * fw_cfg, the in-kernel PIC, IOAPIC and PIT, and the debug console trapped
+ * synchronously again (the firmware probes it with a read).  RAM is kept,
+ * as on a real warm reset.
+ */
+static int devices_reset(struct pc *pc, struct crosvm *conn)
+{
+	static const uint8_t pam_reset[7];
+	void (*rx_space)(void *) = pc->uart.rx_space;
+	void *rx_opaque = pc->uart.rx_space_opaque;
+	struct ata saved = pc->ata;
+	uint64_t one = 1;
+	int r;
+
+	pci_init(&pc->pci, &pc->env, pc->have_disk);
+	r = memory_shadow_reset(&pc->mem);
+	if (r == 0)
+		r = memory_pam_apply(&pc->mem, conn, pam_reset);
+	if (r < 0) {
+		say("reset: restoring the BIOS area: %s", strerror(-r));
+		return r;
+	}
+	cmos_init(&pc->cmos, &pc->env, pc->mem.below_4g, pc->mem.above_4g, pc->nvcpus,
+		  pc->have_disk);
+	if (write(pc->rtc_kick_fd, &one, sizeof(one)) < 0)
+		say("cannot wake the RTC thread: %s", strerror(errno));
+	ps2_init(&pc->ps2, &pc->env);
+	port92_init(&pc->port92, &pc->env);
+	memset(&pc->port61, 0, sizeof(pc->port61));
+	uart_init(&pc->uart, &pc->env);
+	pc->uart.rx_space = rx_space;
+	pc->uart.rx_space_opaque = rx_opaque;
+	if (pc->have_disk) {
+		ata_init(&pc->ata, &pc->env, saved.disk, saved.nsectors);
+		pc->ata.sector_written = saved.sector_written;
+		pc->ata.sector_written_opaque = saved.sector_written_opaque;
+	}
+	pc->fwcfg.selector = 0;
+	pc->fwcfg.offset = 0;
+	memset(pc->fwcfg.dma_addr, 0, sizeof(pc->fwcfg.dma_addr));
+	if (pc->have_chip_state) {
+		r = crosvm_set_pic_state(conn, false, &pc->pic0);
+		if (r == 0)
+			r = crosvm_set_pic_state(conn, true, &pc->pic1);
+		if (r == 0)
+			r = crosvm_set_ioapic_state(conn, &pc->ioapic);
+		if (r == 0)
+			r = crosvm_set_pit_state(conn, &pc->pit);
+		if (r < 0) {
+			say("reset: interrupt controllers and PIT: %s", strerror(-r));
+			return r;
+		}
+	}
+	if (pc->debugcon_async) {
+		pc->debugcon_async = false;
+		r = crosvm_reserve_range(conn, CROSVM_ADDRESS_SPACE_IOPORT, 0x402, 0);
+		if (r == 0)
+			r = crosvm_reserve_range(conn, CROSVM_ADDRESS_SPACE_IOPORT, 0x402, 1);
+		if (r < 0)
+			say("reset: debug console: %s", strerror(-r));
+	}
+	return 0;
+}
+
+/* Waits on reset_cond (reset_lock held) for at most 100 ms: stopping must be noticed. */
+static void reset_cond_wait(struct pc *pc)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 100000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&pc->reset_cond, &pc->reset_lock, &ts);
+}
+
+/*
+ * Another vcpu is resetting the machine (its reset_token pause, or this
+ * vcpu asked for a reset at the same time): reset this vcpu, report it, and
+ * wait until the devices are back before resuming.  A pause left over from
+ * a reset that is already over is ignored.
+ */
+static void vcpu_join_reset(struct vcpu_ctx *v)
+{
+	struct pc *pc = v->pc;
+	unsigned int gen;
+	int r;
+
+	pthread_mutex_lock(&pc->reset_lock);
+	if (!pc->resetting) {
+		pthread_mutex_unlock(&pc->reset_lock);
+		return;
+	}
+	gen = pc->reset_gen;
+	pthread_mutex_unlock(&pc->reset_lock);
+	r = crosvm_vcpu_reset(v->vcpu);
+	if (r < 0) {
+		say("vcpu %u: reset: %s", v->id, strerror(-r));
+		pc_finish(pc, 1);
+	}
+	pthread_mutex_lock(&pc->reset_lock);
+	pc->reset_seen++;
+	pthread_cond_broadcast(&pc->reset_cond);
+	while (pc->reset_gen == gen && !atomic_load(&pc->stopping))
+		reset_cond_wait(pc);
+	pthread_mutex_unlock(&pc->reset_lock);
+}
+
+/*
+ * A machine reset from vcpu v's thread, v stopped: stop and reset every
+ * other vcpu (a pause with reset_token), reset the devices and v itself.
+ * All vcpus then resume at their power-on state: the first at f000:fff0 in
+ * the BIOS ROM, the others waiting for INIT/SIPI.
+ */
+static void machine_reset(struct vcpu_ctx *v)
+{
+	struct pc *pc = v->pc;
+	uint64_t others = 0;
+	unsigned int i, n = 0;
+	int r;
+
+	pthread_mutex_lock(&pc->reset_lock);
+	if (pc->resetting) {
+		pthread_mutex_unlock(&pc->reset_lock);
+		vcpu_join_reset(v);
+		return;
+	}
+	pc->resetting = true;
+	pc->reset_seen = 0;
+	pthread_mutex_unlock(&pc->reset_lock);
+
+	for (i = 0; i < pc->nvcpus; i++) {
+		if (i != v->id && pc->vcpus[i].started) {
+			others |= 1ull << i;
+			n++;
+		}
+	}
+	if (others) {
+		r = crosvm_pause_vcpus(v->conn, others, &reset_token);
+		if (r < 0) {
+			say("reset: pause_vcpus: %s", strerror(-r));
+			pc_finish(pc, 1);
+		}
+	}
+	pthread_mutex_lock(&pc->reset_lock);
+	while (pc->reset_seen < n && !atomic_load(&pc->stopping))
+		reset_cond_wait(pc);
+	pthread_mutex_unlock(&pc->reset_lock);
+
+	pthread_mutex_lock(&pc->lock);
+	r = devices_reset(pc, v->conn);
+	pthread_mutex_unlock(&pc->lock);
+	if (r == 0)
+		r = crosvm_vcpu_reset(v->vcpu);
+	if (r < 0) {
+		say("vcpu %u: machine reset: %s", v->id, strerror(-r));
+		pc_finish(pc, 1);
+	}
+
+	pthread_mutex_lock(&pc->reset_lock);
+	pc->resetting = false;
+	pc->reset_gen++;
+	pthread_cond_broadcast(&pc->reset_cond);
+	pthread_mutex_unlock(&pc->reset_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu_ctx *v = arg;
@@ -538,6 +737,9 @@ static void *vcpu_thread(void *arg)
 			handle_io(pc, &ev);
 			if (ev.io_access.no_resume)
 				continue;
+			/* A reset port: the access is complete, the machine reboots. */
+			if (atomic_exchange(&pc->reset_requested, false))
+				machine_reset(v);
 			break;
 		case CROSVM_VCPU_EVENT_KIND_PAUSED:
 			/* Leaving without resuming keeps the vcpu stopped for good. */
@@ -545,6 +747,13 @@ static void *vcpu_thread(void *arg)
 				return NULL;
 			if (ev.user == &park_token && vcpu_park(v) == PARK_LEAVE)
 				return NULL;
+			if (ev.user == &reset_token)
+				vcpu_join_reset(v);
+			break;
+		case CROSVM_VCPU_EVENT_KIND_RESET:
+			/* Only with crosvm_enable_reset_events(): a triple fault resets the machine. */
+			say("triple fault on vcpu %u at %.3f s; rebooting", v->id, elapsed(pc));
+			machine_reset(v);
 			break;
 		default:
 			break;
@@ -2142,6 +2351,31 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 		snprintf(err, errlen, "supported CPUID: %s", strerror(-r));
 		return r;
 	}
+	/*
+	 * Reboots need the host's reset extension (API 0.23); without it (crosvm's
+	 * host) a reset ends the run and a triple fault ends the VM, as before.
+	 */
+	if (!pc->opt.no_reboot) {
+		uint64_t ext = 0;
+
+		if (crosvm_get_extensions(pc->crosvm, &ext) == 0 && (ext & CROSVM_EXTENSION_RESET) &&
+		    crosvm_enable_reset_events(pc->crosvm) == 0)
+			pc->can_reboot = true;
+		else
+			say("the host cannot reset vcpus: a guest reset powers off");
+	}
+	if (pc->can_reboot) {
+		r = crosvm_get_pic_state(pc->crosvm, false, &pc->pic0);
+		if (r == 0)
+			r = crosvm_get_pic_state(pc->crosvm, true, &pc->pic1);
+		if (r == 0)
+			r = crosvm_get_ioapic_state(pc->crosvm, &pc->ioapic);
+		if (r == 0)
+			r = crosvm_get_pit_state(pc->crosvm, &pc->pit);
+		if (r < 0)
+			say("interrupt controller state: %s; a reset keeps it", strerror(-r));
+		pc->have_chip_state = r == 0;
+	}
 	/* Only Intel without unrestricted guest needs it for real mode; elsewhere it is inert. */
 	r = crosvm_set_identity_map_addr(pc->crosvm, IDENTITY_MAP_ADDR);
 	if (r < 0)
@@ -2374,6 +2608,8 @@ static void teardown(struct pc *pc)
 	if (pc->input_kick_fd >= 0)
 		close(pc->input_kick_fd);
 	tty_restore();
+	pthread_cond_destroy(&pc->reset_cond);
+	pthread_mutex_destroy(&pc->reset_lock);
 	pthread_mutex_destroy(&pc->lock);
 }
 
@@ -2382,7 +2618,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: pc [--bios FILE] [--mem MIB] [--disk IMAGE [--disk-writable]] [--timeout SECONDS]\n"
 		"          [--expect TEXT] [--stay] [--quiet] [--verbose] [--no-fw-cfg]\n"
-		"          [--boot-menu] [--sercon] [--sync-debugcon] [--no-stdin]\n"
+		"          [--boot-menu] [--sercon] [--sync-debugcon] [--no-stdin] [--no-reboot]\n"
 		"          [--kernel BZIMAGE [--initrd FILE] [--append CMDLINE]]\n"
 		"          [--save FILE [--save-after SECONDS]] [--restore FILE]\n"
 		"          [--migrate-to PATH [--migrate-after SECONDS]] [--migrate-listen PATH]\n"
@@ -2391,6 +2627,7 @@ static void usage(FILE *f)
 		"  --disk IMAGE      ATA disk on the primary channel (writes stay in memory)\n"
 		"  --disk-writable   guest writes to the disk go to IMAGE\n"
 		"  --no-stdin        COM1 receives nothing (stdin is not read)\n"
+		"  --no-reboot       a guest reset ends the run instead of rebooting\n"
 		"  --kernel BZIMAGE  boot Linux through fw_cfg and the linuxboot option ROM\n"
 		"  --initrd FILE     initial ramdisk for --kernel\n"
 		"  --append CMDLINE  kernel command line for --kernel\n"
@@ -2398,7 +2635,7 @@ static void usage(FILE *f)
 		"  --timeout S       give up after S seconds (exit 1 unless TEXT was seen)\n"
 		"  --expect TEXT     success text in the console output (default \"" DEFAULT_EXPECT
 		"\")\n"
-		"  --stay            keep running after TEXT (until timeout, reset or VM stop)\n"
+		"  --stay            keep running after TEXT (until timeout or VM stop)\n"
 		"  --quiet           do not copy the console to stdout\n"
 		"  --verbose         log PAM changes and timings on stderr\n"
 		"  --no-fw-cfg       no fw_cfg: the firmware reads the RAM size from CMOS\n"
@@ -2434,6 +2671,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "sercon", no_argument, NULL, 'S' },
 		{ "sync-debugcon", no_argument, NULL, 'D' },
 		{ "no-stdin", no_argument, NULL, 'N' },
+		{ "no-reboot", no_argument, NULL, 'r' },
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'i' },
 		{ "append", required_argument, NULL, 'a' },
@@ -2520,6 +2758,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'N':
 			o->no_stdin = true;
+			break;
+		case 'r':
+			o->no_reboot = true;
 			break;
 		case 'k':
 			o->kernel = optarg;
@@ -2639,6 +2880,9 @@ int main(int argc, char **argv)
 	/* A vanished stdout reader must not kill the plugin with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	pthread_mutex_init(&pc->lock, NULL);
+	pthread_mutex_init(&pc->reset_lock, NULL);
+	pthread_cond_init(&pc->reset_cond, NULL);
+	atomic_init(&pc->reset_requested, false);
 	atomic_init(&pc->exit_status, -1);
 	atomic_init(&pc->stopping, false);
 	atomic_init(&pc->matched, false);

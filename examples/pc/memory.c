@@ -277,6 +277,27 @@ int memory_pam_apply(struct pc_memory *m, struct crosvm *c, const uint8_t pam[7]
 	return 0;
 }
 
+int memory_shadow_reset(struct pc_memory *m)
+{
+	size_t isa = m->rom_size < ISA_BIOS_MAX ? m->rom_size : ISA_BIOS_MAX;
+	uint8_t *buf = calloc(1, SHADOW_END - SHADOW_START);
+	ssize_t n;
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	/* Zeros below the ISA BIOS alias, then the image's last 128 KiB, as memory_init() left it. */
+	n = pread(m->rom_fd, buf + (SHADOW_END - SHADOW_START) - isa, isa,
+		  (off_t)(m->rom_size - isa));
+	if (n != (ssize_t)isa) {
+		free(buf);
+		return n < 0 ? -errno : -EIO;
+	}
+	r = write_all(m->ram_fd, buf, SHADOW_END - SHADOW_START, (off_t)SHADOW_START);
+	free(buf);
+	return r;
+}
+
 void memory_unmap(struct pc_memory *m, struct crosvm *c)
 {
 	unsigned int i;

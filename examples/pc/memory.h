@@ -43,6 +43,12 @@ int memory_create(struct pc_memory *m, uint64_t ram_size, uint64_t rom_size);
 int memory_map(struct pc_memory *m, struct crosvm *c);
 /* Makes the shadow segments follow the PAM write-enable bits. */
 int memory_pam_apply(struct pc_memory *m, struct crosvm *c, const uint8_t pam[7]);
+/*
+ * A machine reset (every vcpu stopped): the shadow area's DRAM gets its
+ * power-on content back, zeros and the BIOS copy, which POST has changed.
+ * Apply PAM 0 as well to make it read-only again.
+ */
+int memory_shadow_reset(struct pc_memory *m);
 void memory_unmap(struct pc_memory *m, struct crosvm *c);
 void memory_free(struct pc_memory *m);
 

@@ -91,11 +91,18 @@ static const struct {
 	FN(crosvm_vcpu_set_mp_state),
 	FN(crosvm_vcpu_get_vcpu_events),
 	FN(crosvm_vcpu_set_vcpu_events),
+	FN(crosvm_get_extensions),
+	FN(crosvm_create_edge_irq_event),
+	FN(crosvm_enable_default_cpuid),
+	FN(crosvm_vcpu_kick),
+	FN(crosvm_vcpu_wait_timeout),
+	FN(crosvm_enable_reset_events),
+	FN(crosvm_vcpu_reset),
 };
 
 static void check_functions(void)
 {
-	CHECK_EQ(sizeof(functions) / sizeof(functions[0]), 60);
+	CHECK_EQ(sizeof(functions) / sizeof(functions[0]), 67);
 	for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
 		if (!functions[i].fn) {
 			fprintf(stderr, "%s has no address\n", functions[i].name);
@@ -117,8 +124,10 @@ static void check_layouts(void)
 	struct crosvm_irq_route rt;
 
 	CHECK_EQ(CROSVM_API_MAJOR, 0);
-	CHECK_EQ(CROSVM_API_MINOR, 22);
+	CHECK_EQ(CROSVM_API_MINOR, 23);
 	CHECK_EQ(CROSVM_API_PATCH, 0);
+	CHECK_EQ(CROSVM_EXTENSION_EDGE_IRQ_EVENT, 1);
+	CHECK_EQ(CROSVM_EXTENSION_DEFAULT_CPUID, 2);
 	CHECK_EQ(CROSVM_ADDRESS_SPACE_IOPORT, 0);
 	CHECK_EQ(CROSVM_ADDRESS_SPACE_MMIO, 1);
 	CHECK_EQ(CROSVM_IRQ_ROUTE_IRQCHIP, 0);
@@ -204,6 +213,6 @@ int main(void)
 		fprintf(stderr, "%d failure(s)\n", failures);
 		return 1;
 	}
-	printf("60 functions linked, layouts match\n");
+	printf("67 functions linked, layouts match\n");
 	return 0;
 }

@@ -243,7 +243,7 @@ static void help_and_version(void **state)
 		assert_non_null(strstr(res.out, "Usage: plugvm"));
 		assert_non_null(strstr(res.out, "--plugin-gid-map-file"));
 	}
-	snprintf(want, sizeof(want), "plugvm %s (crosvm plugin API 0.22.0)\n", PLUGVM_VERSION);
+	snprintf(want, sizeof(want), "plugvm %s (crosvm plugin API 0.23.0)\n", PLUGVM_VERSION);
 	run(&res, version);
 	assert_int_equal(res.status, 0);
 	assert_int_equal(res.err_len, 0);

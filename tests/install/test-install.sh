@@ -35,7 +35,7 @@ export PKG_CONFIG_PATH
 prefix=$(pkg-config --variable=prefix crosvm_plugin)
 PC="pkg-config --define-variable=prefix=$STAGE$prefix"
 $PC --exists crosvm_plugin || fail "pkg-config does not find crosvm_plugin"
-[ "$($PC --modversion crosvm_plugin)" = 0.22.0 ] || fail "wrong version"
+[ "$($PC --modversion crosvm_plugin)" = 0.23.0 ] || fail "wrong version"
 cflags=$($PC --cflags crosvm_plugin)
 # A sanitized build's library needs its runtime in the program too.
 [ "${PLUGVM_SANITIZE:-none}" != none ] && cflags="$cflags -fsanitize=$PLUGVM_SANITIZE"

@@ -501,4 +501,63 @@ GUEST_BEGIN(triple_fault)
 GUEST_END(triple_fault)
 
 	.code64
+/*
+ * Extensions (test-ext.c): CPUID leaf 0 (eax: highest basic leaf, then ebx,
+ * the first four vendor bytes, as two words), then leaf 1's initial APIC id
+ * (ebx bits 31-24), each sent to PORT_REPORT as a word (the ucall ports end
+ * at PORT_STEP).  A vcpu without any CPUID reports zeros.
+ */
+	.code16
+GUEST_BEGIN(ext_cpuid)
+	xorl	%eax, %eax
+	xorl	%ecx, %ecx
+	cpuid
+	outw	%ax, $PORT_REPORT
+	movl	%ebx, %eax
+	outw	%ax, $PORT_REPORT
+	shrl	$16, %eax
+	outw	%ax, $PORT_REPORT
+	movl	$1, %eax
+	xorl	%ecx, %ecx
+	cpuid
+	movl	%ebx, %eax
+	shrl	$24, %eax
+	outw	%ax, $PORT_REPORT
+	DONE
+GUEST_END(ext_cpuid)
+
+/*
+ * Kick and timed wait (test-ext.c): step 1, then spin without exits until
+ * the plugin writes 1 to GUEST_DATA, then done.
+ */
+GUEST_BEGIN(ext_wait)
+	movb	$0, (GUEST_DATA)
+	STEP	1
+	WAIT_BYTE GUEST_DATA, 1
+	DONE
+GUEST_END(ext_wait)
+
+/*
+ * Reset (test-ext.c): counts its boots in GUEST_DATA (RAM survives a
+ * reset), reports the count, and triple-faults as triple_fault does until
+ * the third boot, which is done.
+ */
+GUEST_BEGIN(ext_reset)
+	cli
+	incb	(GUEST_DATA)
+	movb	(GUEST_DATA), %al
+	outb	%al, $PORT_REPORT
+	cmpb	$3, (GUEST_DATA)
+	jae	2f
+	lidtw	(ADDR(ext_reset, 1f))
+	movl	%cr0, %eax
+	orb	$1, %al
+	movl	%eax, %cr0
+	ud2
+2:	DONE
+	.balign 8
+1:	.word	0
+	.long	0
+GUEST_END(ext_reset)
+
 	.section .note.GNU-stack, "", @progbits

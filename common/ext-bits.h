@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* Copyright 2026 The plugvm Authors. */
+
+/*
+ * plugvm's protocol extensions (API 0.23, docs/protocol.md "Extensions"):
+ * the bit each one has in MainResponse.extensions.mask.  The values are the
+ * CROSVM_EXTENSION_* bits of crosvm.h; lib/ext.c asserts that both agree.
+ */
+#ifndef PLUGVM_COMMON_EXT_BITS_H
+#define PLUGVM_COMMON_EXT_BITS_H
+
+#define PLUGVM_EXT_EDGE_IRQ_EVENT (1ull << 0)
+#define PLUGVM_EXT_DEFAULT_CPUID (1ull << 1)
+/* Bit 2 is the library's own (CROSVM_EXTENSION_VCPU_KICK): no host ever sets it. */
+#define PLUGVM_EXT_RESET (1ull << 3)
+
+/* VcpuResponse.Wait.reset.reason (CROSVM_RESET_* of crosvm.h). */
+#define PLUGVM_RESET_TRIPLE_FAULT 1u
+
+/* Every extension this version of the host implements. */
+#define PLUGVM_EXT_ALL (PLUGVM_EXT_EDGE_IRQ_EVENT | PLUGVM_EXT_DEFAULT_CPUID | PLUGVM_EXT_RESET)
+
+#endif /* PLUGVM_COMMON_EXT_BITS_H */

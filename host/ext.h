@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* Copyright 2026 The plugvm Authors. */
+
+/*
+ * The host side of plugvm's API 0.23 extensions (docs/protocol.md
+ * "Extensions"): what each one does to the VM and its vcpus.  The requests
+ * are decoded in plugin-main.c; with --no-extensions none of them is
+ * reachable and the host answers ENOTTY like crosvm's.
+ */
+#ifndef PLUGVM_HOST_EXT_H
+#define PLUGVM_HOST_EXT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct object;
+struct vcpu;
+struct vm;
+
+/* The mask the host offers: PLUGVM_EXT_ALL, or 0 with --no-extensions. */
+uint64_t ext_offered(const struct vm *vm);
+
+/* An irq event without resample: KVM_IRQFD on a new trigger eventfd (obj->irq.fd). */
+int ext_create_edge_irq_event(struct vm *vm, struct object *obj, uint32_t gsi);
+
+/*
+ * DefaultCpuid{enable}: before Start, fetches KVM's supported CPUID once
+ * (main thread) for every vcpu thread to install; disable drops it.  -EBUSY
+ * once Start was asked for.
+ */
+int ext_set_default_cpuid(struct vm *vm, bool enable);
+
+/*
+ * On vcpu v's thread, before its Init event: records v's power-on state
+ * for ext_vcpu_reset() (when the host offers the reset extension), then
+ * installs the default CPUID with v's APIC id, if the plugin asked for it.
+ */
+int ext_vcpu_start(struct vcpu *v);
+
+/*
+ * ResetEvents{enable}: before Start, a triple fault (KVM_EXIT_SHUTDOWN)
+ * becomes a Wait.reset event for the plugin instead of ending the VM.
+ * -EBUSY once Start was asked for.
+ */
+int ext_set_reset_events(struct vm *vm, bool enable);
+
+/*
+ * On v's thread while it is stopped: puts the vcpu back in the state it had
+ * when it was created (registers, segments and control registers, FPU,
+ * debug registers, XCRs, LAPIC, MP state, pending events).
+ */
+int ext_vcpu_reset(struct vcpu *v);
+
+/* Frees v's power-on state (vcpus_free). */
+void ext_vcpu_free(struct vcpu *v);
+
+/* Frees what the extensions hold (vm_release). */
+void ext_release(struct vm *vm);
+
+#endif /* PLUGVM_HOST_EXT_H */

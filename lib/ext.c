@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* Copyright 2026 The plugvm Authors. */
+
+/*
+ * The API 0.23 extensions (docs/api.md "Extensions (0.23)",
+ * docs/protocol.md "Extensions"): those on the main connection, and the
+ * vcpu kick and timed wait, which live in the library alone and work over
+ * both vcpu channels with any host.  crosvm_create_edge_irq_event() lives
+ * with the other irq event calls in objects.c.
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "ext-bits.h"
+#include "private.h"
+
+_Static_assert(CROSVM_EXTENSION_EDGE_IRQ_EVENT == PLUGVM_EXT_EDGE_IRQ_EVENT, "bit differs");
+_Static_assert(CROSVM_EXTENSION_DEFAULT_CPUID == PLUGVM_EXT_DEFAULT_CPUID, "bit differs");
+_Static_assert(CROSVM_EXTENSION_RESET == PLUGVM_EXT_RESET, "bit differs");
+_Static_assert(CROSVM_RESET_TRIPLE_FAULT == PLUGVM_RESET_TRIPLE_FAULT, "reason differs");
+_Static_assert((PLUGVM_EXT_ALL & CROSVM_EXTENSION_VCPU_KICK) == 0, "a host bit is the library's");
+
+/* What this library offers by itself, whatever the host says. */
+#define LIBRARY_EXTENSIONS CROSVM_EXTENSION_VCPU_KICK
+
+EXPORT int crosvm_get_extensions(struct crosvm *self, uint64_t *mask)
+{
+	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
+	Plugvm__MainRequest__Extensions m = PLUGVM__MAIN_REQUEST__EXTENSIONS__INIT;
+	struct main_reply r;
+	int ret;
+
+	if (!self || !mask)
+		return -EINVAL;
+	*mask = 0;
+	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_EXTENSIONS;
+	req.extensions = &m;
+	ret = conn_transact(self, &req, NULL, 0, WIRE_MAIN_RESPONSE_MAX, &r);
+	/* A host that does not know the request has no extensions. */
+	if (ret == -ENOTTY) {
+		*mask = LIBRARY_EXTENSIONS;
+		return 0;
+	}
+	if (ret)
+		return ret;
+	if (r.msg->message_case != PLUGVM__MAIN_RESPONSE__MESSAGE_EXTENSIONS)
+		ret = -EPROTO;
+	else
+		*mask = (r.msg->extensions->mask & ~LIBRARY_EXTENSIONS) | LIBRARY_EXTENSIONS;
+	reply_release(&r);
+	return ret;
+}
+
+EXPORT int crosvm_enable_default_cpuid(struct crosvm *self)
+{
+	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
+	Plugvm__MainRequest__DefaultCpuid m = PLUGVM__MAIN_REQUEST__DEFAULT_CPUID__INIT;
+
+	if (!self)
+		return -EINVAL;
+	m.enable = true;
+	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_DEFAULT_CPUID;
+	req.default_cpuid = &m;
+	return conn_simple(self, &req);
+}
+
+EXPORT int crosvm_enable_reset_events(struct crosvm *self)
+{
+	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
+	Plugvm__MainRequest__ResetEvents m = PLUGVM__MAIN_REQUEST__RESET_EVENTS__INIT;
+
+	if (!self)
+		return -EINVAL;
+	m.enable = true;
+	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_RESET_EVENTS;
+	req.reset_events = &m;
+	return conn_simple(self, &req);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int chan_recv_event(struct vcpu_chan *ch, bool interruptible, Plugvm__VcpuResponse **ret_resp)
+{
+	int ret;
+
+	if (!interruptible)
+		return chan_recv(ch, ret_resp);
+	atomic_store(&ch->in_wait, true);
+	ret = atomic_exchange(&ch->kicked, false) ? -EINTR : chan_recv(ch, ret_resp);
+	atomic_store(&ch->in_wait, false);
+	return ret;
+}
+
+int chan_wait_check(struct vcpu_chan *ch)
+{
+	if (atomic_exchange(&ch->kicked, false))
+		return -EINTR;
+	if (ch->deadline_ns && now_ns() >= ch->deadline_ns)
+		return -ETIMEDOUT;
+	return 0;
+}
+
+uint64_t chan_wait_left_ns(const struct vcpu_chan *ch)
+{
+	uint64_t now;
+
+	if (!ch->deadline_ns)
+		return UINT64_MAX;
+	now = now_ns();
+	return now >= ch->deadline_ns ? 0 : ch->deadline_ns - now;
+}
+
+/*
+ * The kicker cannot change the word a shared-memory waiter sleeps on (the
+ * host owns it), so a wake can fall just before the waiter's sleep; waking
+ * again every 20 us until the waiter has seen the kick or left its wait
+ * closes that window.  Both flags are sequentially consistent, so either
+ * the waiter sees `kicked` or the kicker sees `in_wait`.
+ */
+void chan_kick(struct vcpu_chan *ch)
+{
+	const struct timespec pause_ts = { .tv_nsec = 20000 };
+	uint32_t never = 0;
+
+	atomic_store(&ch->kicked, true);
+	while (atomic_load(&ch->in_wait) && atomic_load(&ch->kicked)) {
+		ch->ops->wake(ch);
+		/* A private futex nobody wakes: a short sleep crosvm's seccomp policy allows. */
+		syscall(SYS_futex, &never, FUTEX_WAIT_PRIVATE, 0, &pause_ts, NULL, 0);
+	}
+}
+
+EXPORT int crosvm_vcpu_kick(struct crosvm_vcpu *v)
+{
+	if (!v)
+		return -EINVAL;
+	chan_kick(v->chan);
+	return 0;
+}
+
+EXPORT int crosvm_vcpu_wait_timeout(struct crosvm_vcpu *v, struct crosvm_vcpu_event *ev,
+				    int64_t timeout_ns)
+{
+	int ret;
+
+	if (!v || !ev)
+		return -EINVAL;
+	/* Negative: no deadline; 0 still looks once.  deadline_ns 0 means none, so never 0. */
+	v->chan->deadline_ns = timeout_ns < 0 ? 0 : now_ns() + (uint64_t)timeout_ns;
+	ret = crosvm_vcpu_wait(v, ev);
+	v->chan->deadline_ns = 0;
+	return ret;
+}

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Copyright 2026 The plugvm Authors.
+ *
+ * The API 0.23 extensions of libcrosvm_plugin against a scripted fake host,
+ * byte for byte (docs/protocol.md "Extensions"): the negotiation, the edge
+ * irq event, default CPUID, each answered by our host and refused (ENOTTY,
+ * no member) as crosvm's host does, and the library-only kick and timed
+ * wait over the pipe channel.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "crosvm.h"
+#include "fake-host.h"
+
+/* MainRequest.extensions = 1001 {}: tag ca 3e. */
+#define REQ_EXTENSIONS "ca 3e 00"
+/* MainRequest.default_cpuid = 1002 {enable = true}: tag d2 3e. */
+#define REQ_DEFAULT_CPUID "d2 3e 02 08 01"
+/* errnum = ENOTTY (25, zigzag 50) and no member: crosvm's answer to what it does not know. */
+#define ENOTTY_REPLY "08 32"
+
+static void same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	assert_int_equal(fstat(a, &sa), 0);
+	assert_int_equal(fstat(b, &sb), 0);
+	assert_int_equal(sa.st_ino, sb.st_ino);
+	assert_int_equal(sa.st_dev, sb.st_dev);
+}
+
+static void extensions(void **state)
+{
+	uint64_t mask = 0;
+
+	(void)state;
+	/* Our host: MainResponse.extensions = 1001 {mask = 3}; the kick bit is the library's. */
+	fh_send("ca 3e 02 08 03");
+	assert_int_equal(crosvm_get_extensions(F.c, &mask), 0);
+	fh_expect(REQ_EXTENSIONS);
+	assert_int_equal(mask, CROSVM_EXTENSION_EDGE_IRQ_EVENT | CROSVM_EXTENSION_DEFAULT_CPUID |
+				       CROSVM_EXTENSION_VCPU_KICK);
+	/* Unknown bits from a newer host are passed on. */
+	fh_send("ca 3e 03 08 80 01");
+	assert_int_equal(crosvm_get_extensions(F.c, &mask), 0);
+	fh_expect(REQ_EXTENSIONS);
+	assert_int_equal(mask, 0x80 | CROSVM_EXTENSION_VCPU_KICK);
+	/* crosvm's host: ENOTTY means no host extensions, and is no error. */
+	fh_send(ENOTTY_REPLY);
+	assert_int_equal(crosvm_get_extensions(F.c, &mask), 0);
+	fh_expect(REQ_EXTENSIONS);
+	assert_int_equal(mask, CROSVM_EXTENSION_VCPU_KICK);
+	/* Another error is passed on; a reply of the wrong kind is a protocol error. */
+	mask = 1;
+	fh_send("08 0a");
+	assert_int_equal(crosvm_get_extensions(F.c, &mask), -EIO);
+	fh_expect(REQ_EXTENSIONS);
+	assert_int_equal(mask, 0);
+	fh_send("12 00");
+	assert_int_equal(crosvm_get_extensions(F.c, &mask), -EPROTO);
+	fh_expect(REQ_EXTENSIONS);
+	assert_int_equal(crosvm_get_extensions(F.c, NULL), -EINVAL);
+	assert_int_equal(crosvm_get_extensions(NULL, &mask), -EINVAL);
+	fh_expect_none();
+}
+
+static void default_cpuid(void **state)
+{
+	(void)state;
+	fh_send("d2 3e 00");
+	assert_int_equal(crosvm_enable_default_cpuid(F.c), 0);
+	fh_expect(REQ_DEFAULT_CPUID);
+	/* After Start: EBUSY (16, zigzag 32). */
+	fh_send("08 20 d2 3e 00");
+	assert_int_equal(crosvm_enable_default_cpuid(F.c), -EBUSY);
+	fh_expect(REQ_DEFAULT_CPUID);
+	fh_send(ENOTTY_REPLY);
+	assert_int_equal(crosvm_enable_default_cpuid(F.c), -ENOTTY);
+	fh_expect(REQ_DEFAULT_CPUID);
+	assert_int_equal(crosvm_enable_default_cpuid(NULL), -EINVAL);
+	fh_expect_none();
+}
+
+static void edge_irq_event(void **state)
+{
+	int fds[2] = { eventfd(0, EFD_CLOEXEC), eventfd(0, EFD_CLOEXEC) };
+	struct crosvm_irq *q = NULL, *none = (struct crosvm_irq *)0x1;
+
+	(void)state;
+	/* Create{edge_irq_event = 1000 {irq_id = 4}}: the trigger is the reply's only fd. */
+	fh_send_fds("12 00", fds, 1);
+	assert_int_equal(crosvm_create_edge_irq_event(F.c, 4, &q), 0);
+	fh_expect("0a 05 c2 3e 02 08 04");
+	same_file(crosvm_irq_event_get_fd(q), fds[0]);
+	assert_int_equal(crosvm_irq_event_get_resample_fd(q), -1);
+	/* Extra descriptors: the last one is the trigger, the rest are closed (teardown counts). */
+	{
+		struct crosvm_irq *q2 = NULL;
+
+		fh_send_fds("12 00", fds, 2);
+		assert_int_equal(crosvm_create_edge_irq_event(F.c, 5, &q2), 0);
+		fh_expect("0a 07 08 01 c2 3e 02 08 05");
+		same_file(crosvm_irq_event_get_fd(q2), fds[1]);
+		fh_send("1a 00");
+		assert_int_equal(crosvm_destroy_irq_event(F.c, &q2), 0);
+		fh_expect("12 02 08 01");
+	}
+	/* No descriptor; crosvm's host. */
+	fh_send("12 00");
+	assert_int_equal(crosvm_create_edge_irq_event(F.c, 4, &none), -EPROTO);
+	fh_expect("0a 07 08 01 c2 3e 02 08 04");
+	fh_send(ENOTTY_REPLY);
+	assert_int_equal(crosvm_create_edge_irq_event(F.c, 4, &none), -ENOTTY);
+	fh_expect("0a 07 08 02 c2 3e 02 08 04");
+	assert_ptr_equal(none, (struct crosvm_irq *)0x1);
+	assert_int_equal(crosvm_create_edge_irq_event(F.c, 4, NULL), -EINVAL);
+	fh_expect_none();
+
+	fh_send("1a 00");
+	assert_int_equal(crosvm_destroy_irq_event(F.c, &q), 0);
+	fh_expect("12 00");
+	assert_null(q);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static void *kick_later(void *arg)
+{
+	usleep(20 * 1000);
+	assert_int_equal(crosvm_vcpu_kick(arg), 0);
+	return NULL;
+}
+
+/* The kick and timed wait never reach the host: only the Init Wait goes out. */
+static void kick(void **state)
+{
+	struct crosvm_vcpu_event ev;
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(crosvm_vcpu_kick(NULL), -EINVAL);
+	assert_int_equal(crosvm_vcpu_wait_timeout(NULL, &ev, 0), -EINVAL);
+	assert_int_equal(crosvm_vcpu_wait_timeout(F.v[0], NULL, 0), -EINVAL);
+	/* A pending kick ends the first wait after its Wait request went out. */
+	assert_int_equal(crosvm_vcpu_kick(F.v[0]), 0);
+	assert_int_equal(crosvm_vcpu_kick(F.v[0]), 0);
+	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), -EINTR);
+	fh_vcpu_expect(0, "0a 00");
+	/* Kicks do not add up; nothing is there yet. */
+	assert_int_equal(crosvm_vcpu_wait_timeout(F.v[0], &ev, 0), -ETIMEDOUT);
+	assert_int_equal(crosvm_vcpu_wait_timeout(F.v[0], &ev, 10 * 1000 * 1000), -ETIMEDOUT);
+	/* A kick from another thread ends a wait without a deadline. */
+	assert_int_equal(pthread_create(&t, NULL, kick_later, F.v[0]), 0);
+	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), -EINTR);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	/* The Init event that arrives now is delivered, and no second Wait is sent. */
+	fh_vcpu_send(0, "12 02 0a 00");
+	assert_int_equal(crosvm_vcpu_wait_timeout(F.v[0], &ev, -1), 0);
+	assert_int_equal(ev.kind, CROSVM_VCPU_EVENT_KIND_INIT);
+	fh_vcpu_expect_none(0);
+	fh_expect_none();
+}
+
+/* ResetEvents (main 1003), VcpuRequest.reset (1000) and the Wait.reset (1000) event. */
+static void reset(void **state)
+{
+	struct crosvm_vcpu_event ev;
+
+	(void)state;
+	fh_send("da 3e 00");
+	assert_int_equal(crosvm_enable_reset_events(F.c), 0);
+	fh_expect("da 3e 02 08 01");
+	fh_send(ENOTTY_REPLY);
+	assert_int_equal(crosvm_enable_reset_events(F.c), -ENOTTY);
+	fh_expect("da 3e 02 08 01");
+	assert_int_equal(crosvm_enable_reset_events(NULL), -EINVAL);
+	/* Not stopped before INIT: nothing is sent. */
+	assert_int_equal(crosvm_vcpu_reset(F.v[0]), -EINVAL);
+	assert_int_equal(crosvm_vcpu_reset(NULL), -EINVAL);
+	fh_vcpu_expect_none(0);
+
+	fh_vcpu_init(0);
+	fh_vcpu_send(0, "c2 3e 00");
+	assert_int_equal(crosvm_vcpu_reset(F.v[0]), 0);
+	fh_vcpu_expect(0, "c2 3e 00");
+	/* crosvm's host: ENOTTY, errno only. */
+	fh_vcpu_send(0, ENOTTY_REPLY);
+	assert_int_equal(crosvm_vcpu_reset(F.v[0]), -ENOTTY);
+	fh_vcpu_expect(0, "c2 3e 00");
+	/* A reply of another kind. */
+	fh_vcpu_send(0, "2a 00");
+	assert_int_equal(crosvm_vcpu_reset(F.v[0]), -EPROTO);
+	fh_vcpu_expect(0, "c2 3e 00");
+	assert_int_equal(crosvm_vcpu_resume(F.v[0]), 0);
+	fh_vcpu_expect(0, "12 00");
+
+	/* Wait{reset{reason = 1}}: a triple fault; the vcpu is stopped. */
+	fh_vcpu_send(0, "12 05 c2 3e 02 08 01");
+	memset(&ev, 0xa5, sizeof(ev));
+	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), 0);
+	assert_int_equal(ev.kind, CROSVM_VCPU_EVENT_KIND_RESET);
+	assert_int_equal(ev.reset.reason, CROSVM_RESET_TRIPLE_FAULT);
+	fh_vcpu_send(0, "c2 3e 00");
+	assert_int_equal(crosvm_vcpu_reset(F.v[0]), 0);
+	fh_vcpu_expect(0, "c2 3e 00");
+	assert_int_equal(crosvm_vcpu_resume(F.v[0]), 0);
+	fh_vcpu_expect(0, "12 00");
+	fh_expect_none();
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, fh_setup, fh_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(extensions),
+		T(default_cpuid),
+		T(edge_irq_event),
+		T(kick),
+		T(reset),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
