@@ -362,7 +362,7 @@ static int fake_dirty_log(struct kvm_dirty_log *argp)
 	if (!s || !(s->flags & KVM_MEM_LOG_DIRTY_PAGES))
 		return -ENOENT;
 	npages = s->size / 4096;
-	/* The kernel writes whole 64-bit words: ALIGN(npages, 64) / 8 bytes (PROTOCOL.md 7.4). */
+	/* The kernel writes whole 64-bit words: ALIGN(npages, 64) / 8 bytes (docs/protocol.md §7.4). */
 	bytes = (npages + 63) / 64 * 8;
 	bm = log.dirty_bitmap;
 	for (uint64_t i = 0; i < bytes; i++)

@@ -86,7 +86,7 @@ static void handle_create(struct main_ctx *ctx, const Plugvm__MainRequest__Creat
 		break;
 	}
 	case PLUGVM__MAIN_REQUEST__CREATE__CONSTRUCTOR_IRQ_EVENT:
-		/* resample is always on, whatever the request says (PROTOCOL.md 3.5). */
+		/* resample is always on, whatever the request says (docs/protocol.md §3.5). */
 		r = vm_create_irq_event(vm, &obj, req->irq_event->irq_id, &resample);
 		break;
 	default:
@@ -110,7 +110,7 @@ static void handle_create(struct main_ctx *ctx, const Plugvm__MainRequest__Creat
 	case OBJECT_IRQ_EVENT:
 		reply_fd(reply, obj.irq.fd);
 		reply_fd(reply, resample);
-		/* Only the trigger is kept (PROTOCOL.md 3.5). */
+		/* Only the trigger is kept (docs/protocol.md §3.5). */
 		reply_close_after(reply, resample);
 		break;
 	default:
@@ -132,7 +132,7 @@ static void handle_destroy(struct main_ctx *ctx, const Plugvm__MainRequest__Dest
 	if (obj) {
 		/*
 		 * Forget the object only once the kernel let go of it, so host and
-		 * client agree on what exists (PROTOCOL.md 7.15).
+		 * client agree on what exists (docs/protocol.md §7.15).
 		 */
 		r = vm_destroy_object(ctx->vm, obj);
 		if (r == 0)
@@ -177,7 +177,7 @@ static void handle_check_extension(struct main_ctx *ctx,
 	plugvm__main_response__check_extension__init(&reply->u.check_extension);
 	reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_CHECK_EXTENSION;
 	reply->resp.check_extension = &reply->u.check_extension;
-	/* Counts above 1 read as false, as in the original (PROTOCOL.md 3.10). */
+	/* Counts above 1 read as false, as in the original (docs/protocol.md §3.10). */
 	reply->u.check_extension.has_extension = r == 1;
 }
 
@@ -261,7 +261,7 @@ static void handle_get_net_config(struct main_ctx *ctx, struct main_reply *reply
 		r = -ENODATA;
 		goto out;
 	}
-	/* Only the first tap is reachable (PROTOCOL.md 3.12). */
+	/* Only the first tap is reachable (docs/protocol.md §3.12). */
 	r = net_query(vm->tap_fds[0], reply->mac, &ip, &mask);
 	if (r < 0)
 		goto out;
@@ -406,7 +406,7 @@ static void handle_pause_vcpus(struct main_ctx *ctx, const Plugvm__MainRequest__
 	plugvm__main_response__pause_vcpus__init(&reply->u.pause_vcpus);
 	reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_PAUSE_VCPUS;
 	reply->resp.pause_vcpus = &reply->u.pause_vcpus;
-	/* Before Start no thread exists and the pause is dropped, still with success (7.17). */
+	/* Before Start no thread exists and the pause is dropped, still with success (docs/protocol.md §7.17). */
 	vcpus_pause(ctx->vm, req->cpu_mask, req->user);
 }
 
@@ -475,7 +475,7 @@ static void handle_set_call_hint(struct main_ctx *ctx,
 	}
 	pthread_rwlock_wrlock(&vm->io_lock);
 	old = vm->hint.details;
-	/* Address 0 clears the hint, whatever the other fields say (PROTOCOL.md 3.17). */
+	/* Address 0 clears the hint, whatever the other fields say (docs/protocol.md §3.17). */
 	vm->hint.active = req->address != 0;
 	vm->hint.space = (uint32_t)req->space;
 	vm->hint.address = req->address;
@@ -617,7 +617,7 @@ void plugin_main_handle(struct main_ctx *ctx, const Plugvm__MainRequest *req, in
 		reply->resp.errnum = ENOTTY;
 		break;
 	}
-	/* fds travel only with successful replies (PROTOCOL.md 2.6). */
+	/* fds travel only with successful replies (docs/protocol.md §2.6). */
 	if (reply->resp.errnum)
 		reply->nfds = 0;
 }

@@ -63,7 +63,7 @@ int ranges_reserve(struct ranges *rs, uint64_t start, uint64_t length, bool asyn
 	last = start + (length - 1);
 	/*
 	 * Any range starting in [start, last] overlaps.  The original only looked
-	 * at starts below last (PROTOCOL.md 7.10); a range starting exactly at
+	 * at starts below last (docs/protocol.md §7.10); a range starting exactly at
 	 * last is rejected here too.
 	 */
 	i = ranges_upper(rs, last);

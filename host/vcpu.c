@@ -432,7 +432,7 @@ static int handle_vcpu_set_msrs(struct vcpu *v, const Plugvm__VcpuRequest__SetMs
 	}
 	r = vcpu_ioctl(v, KVM_SET_MSRS, msrs);
 	/*
-	 * Like the original, a short count is not an error (PROTOCOL.md 7.16):
+	 * Like the original, a short count is not an error (docs/protocol.md §7.16):
 	 * changing that would change what existing plugins see.
 	 */
 	if (r >= 0 && (size_t)r < n)
@@ -637,7 +637,7 @@ static int vcpu_serve(struct vcpu *v, Plugvm__VcpuRequest **ret_resume)
 /*
  * INIT_PENDING: wait for the plugin's one Wait request, answer Init, and
  * serve until the Resume that carries the initial registers.  Shutdown and
- * the VM stopping end the handshake here too (PROTOCOL.md 7.7).
+ * the VM stopping end the handshake here too (docs/protocol.md §7.7).
  */
 static int vcpu_init_handshake(struct vcpu *v)
 {
@@ -764,7 +764,7 @@ static int vcpu_handle_io(struct vcpu *v, uint32_t space, uint64_t addr, bool is
 		if (!is_write) {
 			const ProtobufCBinaryData *rd = &resume->resume->data;
 
-			/* Short data is zero-filled (the buffer already is), extra ignored (7.8). */
+			/* Short data is zero-filled (the buffer already is), extra ignored (docs/protocol.md §7.8). */
 			/* Empty bytes have data == NULL: no memcpy from it (UB even for 0). */
 			if (rd->len)
 				memcpy(data, rd->data, rd->len < size ? rd->len : size);
@@ -821,7 +821,7 @@ static int vcpu_handle_hyperv(struct vcpu *v)
 	if (run->hyperv.type == KVM_EXIT_HYPERV_HCALL) {
 		uint8_t result[8] = { 0 };
 
-		/* Exactly 8 bytes are expected; zero-fill or truncate anything else (7.8). */
+		/* Exactly 8 bytes are expected; zero-fill or truncate anything else (docs/protocol.md §7.8). */
 		if (r == 0) {
 			const ProtobufCBinaryData *rd = &resume->resume->data;
 
@@ -849,7 +849,7 @@ static int vcpu_handle_exit(struct vcpu *v)
 	case KVM_EXIT_IO: {
 		uint64_t total = (uint64_t)run->io.size * run->io.count;
 
-		/* String PIO passes the full count x size from the data page (7.9). */
+		/* String PIO passes the full count x size from the data page (docs/protocol.md §7.9). */
 		if (run->io.data_offset > vm->run_size || total > vm->run_size - run->io.data_offset) {
 			vm_fail(v->vm, "vcpu %u: KVM I/O exit data outside kvm_run", v->id);
 			return VCPU_STOP;
@@ -884,7 +884,7 @@ static int vcpu_handle_exit(struct vcpu *v)
 			run->internal.suberror);
 		return VCPU_STOP;
 	case KVM_EXIT_FAIL_ENTRY:
-		/* Re-entering would fail the same way forever (7.11). */
+		/* Re-entering would fail the same way forever (docs/protocol.md §7.11). */
 		vm_fail(v->vm, "KVM entry failure on vcpu %u (hardware reason 0x%llx)", v->id,
 			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		return VCPU_STOP;
@@ -1296,7 +1296,7 @@ int vcpus_start(struct vm *vm)
 		vm_fail(vm, "cannot set up the vcpu kick signal: %s", strerror(-r));
 		return r;
 	}
-	/* Every vcpu exists before any thread runs, so a failure cannot strand threads (7.12). */
+	/* Every vcpu exists before any thread runs, so a failure cannot strand threads (docs/protocol.md §7.12). */
 	for (unsigned i = 0; i < vm->n_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		void *run;

@@ -27,7 +27,7 @@
 #include "objects.h"
 #include "ranges.h"
 
-/* Resource caps (PROTOCOL.md 7.21); generous, so that no sane plugin meets them. */
+/* Resource caps (docs/protocol.md §7.21); generous, so that no sane plugin meets them. */
 #define VM_MAX_CONNECTIONS 256u
 #define VM_MAX_OBJECTS 4096u
 #define VM_MAX_MEM_SLOTS 512u
@@ -111,7 +111,7 @@ struct vm {
 	char fail_msg[256];
 };
 
-/* Opens the KVM device, creates the VM with its irqchip and PIT (PROTOCOL.md 1.2 step 5). */
+/* Opens the KVM device, creates the VM with its irqchip and PIT (docs/protocol.md §1.2 step 5). */
 int vm_init(struct vm *vm, const struct host_config *cfg);
 /* The same with another KVM backend (the fake one of kvm-fake.h, for fuzzing and tests). */
 int vm_init_ops(struct vm *vm, const struct host_config *cfg, const struct kvm_ops *kvm);
@@ -143,7 +143,7 @@ int vm_destroy_object(struct vm *vm, struct object *obj);
 /* Fills *ret_bitmap (malloc'd, *ret_len = ceil(npages / 8) bytes). */
 int vm_dirty_log(struct vm *vm, const struct object *obj, uint8_t **ret_bitmap, size_t *ret_len);
 
-/* VM state images (PROTOCOL.md 2.4); set is the wire StateSet value. */
+/* VM state images (docs/protocol.md §2.4); set is the wire StateSet value. */
 int vm_state_size(uint32_t set);
 int vm_get_state(struct vm *vm, uint32_t set, void *buf);
 int vm_set_state(struct vm *vm, uint32_t set, const void *buf, size_t len);

@@ -22,7 +22,7 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Sizes of the kernel images carried as bytes (PROTOCOL.md 2.4 and 4.2). */
+/* Sizes of the kernel images carried as bytes (docs/protocol.md §2.4 and §4.2). */
 #define REGS_SIZE 144u
 #define SREGS_SIZE 312u
 #define DEBUGREGS_SIZE 128u
@@ -138,7 +138,7 @@ void reply_release(struct main_reply *r);
 /* Sends a request whose reply carries nothing but an errno. */
 int conn_simple(struct crosvm *c, const Plugvm__MainRequest *req);
 
-/* Object ids (PROTOCOL.md 2.7).  Returns 0 or -ENOSPC when the 32-bit space is used up. */
+/* Object ids (docs/protocol.md §2.7).  Returns 0 or -ENOSPC when the 32-bit space is used up. */
 int ids_alloc(struct family *fam, uint32_t *ret_id);
 void ids_free(struct family *fam, uint32_t id);
 
