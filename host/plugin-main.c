@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "codec.h"
 #include "kvm-ops.h"
 #include "log.h"
 #include "net.h"
@@ -184,8 +185,7 @@ static void handle_check_extension(struct main_ctx *ctx,
 static void handle_get_cpuid(struct main_ctx *ctx, bool emulated, struct main_reply *reply)
 {
 	struct kvm_cpuid2 *c = NULL;
-	Plugvm__CpuidEntry *entries = NULL;
-	Plugvm__CpuidEntry **ptrs = NULL;
+	struct codec_cpuid_list list;
 	int r;
 
 	plugvm__cpuid_response__init(&reply->u.cpuid);
@@ -199,31 +199,13 @@ static void handle_get_cpuid(struct main_ctx *ctx, bool emulated, struct main_re
 	r = vm_get_cpuid(ctx->vm, emulated, &c);
 	if (r < 0)
 		goto out;
-	entries = calloc(c->nent ? c->nent : 1, sizeof(*entries));
-	ptrs = calloc(c->nent ? c->nent : 1, sizeof(*ptrs));
-	if (!entries || !ptrs) {
-		free(entries);
-		free(ptrs);
-		r = -ENOMEM;
+	r = codec_cpuid_list_from_kvm(c->entries, c->nent, &list);
+	if (r < 0)
 		goto out;
-	}
-	for (uint32_t i = 0; i < c->nent; i++) {
-		const struct kvm_cpuid_entry2 *k = &c->entries[i];
-
-		plugvm__cpuid_entry__init(&entries[i]);
-		entries[i].function = k->function;
-		entries[i].has_index = k->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
-		entries[i].index = k->index;
-		entries[i].eax = k->eax;
-		entries[i].ebx = k->ebx;
-		entries[i].ecx = k->ecx;
-		entries[i].edx = k->edx;
-		ptrs[i] = &entries[i];
-	}
-	reply->u.cpuid.entries = ptrs;
-	reply->u.cpuid.n_entries = c->nent;
-	reply_free_after(reply, entries);
-	reply_free_after(reply, ptrs);
+	reply->u.cpuid.entries = list.ptrs;
+	reply->u.cpuid.n_entries = list.n;
+	reply_free_after(reply, list.entries);
+	reply_free_after(reply, list.ptrs);
 out:
 	free(c);
 	reply_errno(reply, r);

@@ -13,22 +13,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "codec.h"
 #include "hist.h"
 #include "kvm-ops.h"
 #include "plugin.pb-c.h"
 #include "shm-chan.h"
+#include "util.h"
 #include "vcpu-shm.h"
 #include "vm.h"
 #include "wire.h"
-
-_Static_assert(sizeof(struct kvm_regs) == 144, "kvm_regs");
-_Static_assert(sizeof(struct kvm_sregs) == 312, "kvm_sregs");
-_Static_assert(sizeof(struct kvm_fpu) == 416, "kvm_fpu");
-_Static_assert(sizeof(struct kvm_debugregs) == 128, "kvm_debugregs");
-_Static_assert(sizeof(struct kvm_lapic_state) == 1024, "kvm_lapic_state");
-_Static_assert(sizeof(struct kvm_mp_state) == 4, "kvm_mp_state");
-_Static_assert(sizeof(struct kvm_xcrs) == 392, "kvm_xcrs");
-_Static_assert(sizeof(struct kvm_vcpu_events) == 64, "kvm_vcpu_events");
 
 #ifndef PR_SCHED_CORE
 #define PR_SCHED_CORE 62
@@ -325,7 +318,7 @@ static const struct vcpu_state_desc vcpu_states[] = {
 
 static const struct vcpu_state_desc *vcpu_state_lookup(int set)
 {
-	if (set < 0 || (size_t)set >= sizeof(vcpu_states) / sizeof(vcpu_states[0]))
+	if (set < 0 || (size_t)set >= ARRAY_SIZE(vcpu_states))
 		return NULL;
 	return &vcpu_states[set];
 }
@@ -458,19 +451,8 @@ static int handle_vcpu_set_cpuid(struct vcpu *v, const Plugvm__VcpuRequest__SetC
 	}
 	memset(c, 0, sizeof(*c) + n * sizeof(c->entries[0]));
 	c->nent = (uint32_t)n;
-	for (size_t i = 0; i < n; i++) {
-		const Plugvm__CpuidEntry *e = req->entries[i];
-
-		c->entries[i].function = e->function;
-		if (e->has_index) {
-			c->entries[i].index = e->index;
-			c->entries[i].flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
-		}
-		c->entries[i].eax = e->eax;
-		c->entries[i].ebx = e->ebx;
-		c->entries[i].ecx = e->ecx;
-		c->entries[i].edx = e->edx;
-	}
+	for (size_t i = 0; i < n; i++)
+		codec_cpuid_to_kvm_set(req->entries[i], &c->entries[i]);
 	r = vcpu_ioctl(v, KVM_SET_CPUID2, c);
 out:
 	resp.errnum = r < 0 ? -r : 0;
@@ -482,8 +464,7 @@ static int handle_vcpu_get_hyperv_cpuid(struct vcpu *v)
 	Plugvm__VcpuResponse resp = PLUGVM__VCPU_RESPONSE__INIT;
 	Plugvm__CpuidResponse cr = PLUGVM__CPUID_RESPONSE__INIT;
 	struct kvm_cpuid2 *c = (struct kvm_cpuid2 *)(void *)v->scratch;
-	Plugvm__CpuidEntry *entries = NULL;
-	Plugvm__CpuidEntry **ptrs = NULL;
+	struct codec_cpuid_list list = { 0 };
 	int r;
 
 	resp.message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_GET_HYPERV_CPUID;
@@ -495,33 +476,15 @@ static int handle_vcpu_get_hyperv_cpuid(struct vcpu *v)
 		goto out;
 	if (c->nent > VCPU_MAX_CPUID)
 		c->nent = VCPU_MAX_CPUID;
-	entries = calloc(c->nent ? c->nent : 1, sizeof(*entries));
-	ptrs = calloc(c->nent ? c->nent : 1, sizeof(*ptrs));
-	if (!entries || !ptrs) {
-		r = -ENOMEM;
+	r = codec_cpuid_list_from_kvm(c->entries, c->nent, &list);
+	if (r < 0)
 		goto out;
-	}
-	for (uint32_t i = 0; i < c->nent; i++) {
-		const struct kvm_cpuid_entry2 *k = &c->entries[i];
-
-		plugvm__cpuid_entry__init(&entries[i]);
-		entries[i].function = k->function;
-		entries[i].has_index = k->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
-		entries[i].index = k->index;
-		entries[i].eax = k->eax;
-		entries[i].ebx = k->ebx;
-		entries[i].ecx = k->ecx;
-		entries[i].edx = k->edx;
-		ptrs[i] = &entries[i];
-	}
-	cr.entries = ptrs;
-	cr.n_entries = c->nent;
-	r = 0;
+	cr.entries = list.ptrs;
+	cr.n_entries = list.n;
 out:
 	resp.errnum = r < 0 ? -r : 0;
 	r = vcpu_send(v, &resp);
-	free(entries);
-	free(ptrs);
+	codec_cpuid_list_free(&list);
 	return r;
 }
 
@@ -1095,13 +1058,6 @@ static int vcpu_set_kvm_sigmask(struct vcpu *v)
 	return vcpu_ioctl(v, KVM_SET_SIGNAL_MASK, &mask);
 }
 
-static void efd_write(int fd)
-{
-	uint64_t one = 1;
-
-	if (write(fd, &one, sizeof(one)) < 0)
-		log_warn("eventfd write: %m");
-}
 
 static void *vcpu_thread(void *arg)
 {
@@ -1170,7 +1126,8 @@ out_barrier:
 	vm_barrier_wait(vm);
 out:
 	tls_kick_run = NULL;
-	efd_write(vm->exit_efd);
+	if (efd_signal(vm->exit_efd) < 0)
+		log_warn("eventfd write: %m");
 	return NULL;
 }
 

@@ -15,6 +15,7 @@
 
 #include "kvm-ops.h"
 #include "log.h"
+#include "util.h"
 #include "vcpu.h"
 
 /* The wire carries raw images of these structs; their sizes are part of the protocol. */
@@ -179,11 +180,10 @@ void vm_fail(struct vm *vm, const char *fmt, ...)
 	pthread_mutex_unlock(&vm->fail_lock);
 }
 
-static void efd_signal(int fd)
+/* Signals one of the VM's eventfds if it exists; a failure is only logged. */
+static void vm_efd_signal(int fd)
 {
-	uint64_t one = 1;
-
-	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0)
+	if (fd >= 0 && efd_signal(fd) < 0)
 		log_warn("eventfd write: %m");
 }
 
@@ -191,8 +191,8 @@ void vm_signal_kill(struct vm *vm)
 {
 	if (atomic_exchange(&vm->kill_signaled, true))
 		return;
-	efd_signal(vm->kill_efd);
-	efd_signal(vm->stop_efd);
+	vm_efd_signal(vm->kill_efd);
+	vm_efd_signal(vm->stop_efd);
 	pthread_mutex_lock(&vm->barrier.lock);
 	vm->barrier.broken = true;
 	pthread_cond_broadcast(&vm->barrier.cond);

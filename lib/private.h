@@ -14,21 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codec.h"
 #include "crosvm.h"
 #include "plugin.pb-c.h"
+#include "util.h"
 #include "wire.h"
 
 #define EXPORT __attribute__((visibility("default")))
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Sizes of the kernel images carried as bytes (docs/protocol.md §2.4 and §4.2). */
-#define REGS_SIZE 144u
-#define SREGS_SIZE 312u
-#define DEBUGREGS_SIZE 128u
-static_assert(sizeof(struct kvm_regs) == REGS_SIZE, "kvm_regs image size");
-static_assert(sizeof(struct kvm_sregs) == SREGS_SIZE, "kvm_sregs image size");
-static_assert(sizeof(struct kvm_debugregs) == DEBUGREGS_SIZE, "kvm_debugregs image size");
 
 struct vcpu_chan;
 
@@ -42,7 +34,7 @@ struct reg_cache {
 	bool get;
 	bool set;
 	bool bad;
-	uint8_t bytes[SREGS_SIZE]; /* the largest of the three */
+	uint8_t bytes[VCPU_STATE_SREGS_SIZE]; /* the largest of the three */
 };
 
 enum reg_set {
@@ -153,16 +145,6 @@ void family_put(struct family *fam);
 
 /* Releases a vcpu's channel and buffers (when its family dies). */
 void vcpu_release(struct crosvm_vcpu *v);
-
-/* Converts a CpuidEntry into KVM's layout (only the significant-index flag survives). */
-void cpuid_from_proto(const Plugvm__CpuidEntry *e, struct kvm_cpuid_entry2 *k);
-
-/*
- * Copies a cpuid list to the caller: sets *out_count to the number of
- * entries and returns -E2BIG (copying nothing) if more than n arrived.
- */
-int cpuid_copy_out(const Plugvm__CpuidResponse *resp, uint32_t n, struct kvm_cpuid_entry2 *entries,
-		   uint32_t *out_count);
 
 /* Converts a kernel errno carried in a response (positive) into our return value. */
 int errnum_to_ret(int32_t errnum);
