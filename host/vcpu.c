@@ -1154,6 +1154,7 @@ int vcpus_prepare(struct vm *vm)
 	vm->vcpus = calloc(vm->n_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return -ENOMEM;
+	vm->kick_vcpus = vcpus_kick;
 	for (unsigned i = 0; i < vm->n_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
@@ -1359,6 +1360,7 @@ void vcpus_free(struct vm *vm)
 	}
 	free(vm->vcpus);
 	vm->vcpus = NULL;
+	vm->kick_vcpus = NULL;
 }
 
 void vcpus_print_stats(struct vm *vm)

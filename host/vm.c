@@ -16,7 +16,6 @@
 #include "kvm-ops.h"
 #include "log.h"
 #include "util.h"
-#include "vcpu.h"
 
 /* The wire carries raw images of these structs; their sizes are part of the protocol. */
 _Static_assert(sizeof(struct kvm_pic_state) == 16, "kvm_pic_state");
@@ -197,7 +196,8 @@ void vm_signal_kill(struct vm *vm)
 	vm->barrier.broken = true;
 	pthread_cond_broadcast(&vm->barrier.cond);
 	pthread_mutex_unlock(&vm->barrier.lock);
-	vcpus_kick(vm);
+	if (vm->kick_vcpus)
+		vm->kick_vcpus(vm);
 }
 
 void vm_barrier_wait(struct vm *vm)

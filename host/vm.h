@@ -83,6 +83,12 @@ struct vm {
 
 	unsigned n_vcpus;
 	struct vcpu *vcpus; /* n_vcpus entries, pipes made before the spawn */
+	/*
+	 * Wakes every started vcpu thread (vcpus_kick(), installed by
+	 * vcpus_prepare()); NULL while there are none.  The VM knows its vcpus
+	 * only through this, so vm.c does not depend on vcpu.c.
+	 */
+	void (*kick_vcpus)(struct vm *vm);
 
 	struct objects objects;
 	uint64_t guest_mem; /* bytes of all memory objects, <= VM_MAX_GUEST_MEMORY */

@@ -9,6 +9,7 @@
 #ifndef PLUGVM_LIB_PRIVATE_H
 #define PLUGVM_LIB_PRIVATE_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -138,15 +139,23 @@ void ids_free(struct family *fam, uint32_t id);
  * A family lives while a connection or an in-progress vcpu call holds it.
  * vcpu calls take a reference for their duration, so a plugin that destroys
  * its last connection while a vcpu thread is blocked in crosvm_vcpu_wait()
- * does not pull the pipes and memory out from under that thread.
+ * does not pull the pipes and memory out from under that thread.  Defined in
+ * vcpu.c, which owns the vcpus the last reference releases (so vcpu.c needs
+ * nothing from conn.c).
  */
 void family_get(struct family *fam);
 void family_put(struct family *fam);
 
-/* Releases a vcpu's channel and buffers (when its family dies). */
-void vcpu_release(struct crosvm_vcpu *v);
-
 /* Converts a kernel errno carried in a response (positive) into our return value. */
-int errnum_to_ret(int32_t errnum);
+static inline int errnum_to_ret(int32_t errnum)
+{
+	/*
+	 * The wire carries positive errno values.  Anything else comes from a
+	 * broken host; never hand a positive or out-of-range value to C.
+	 */
+	if (errnum > 0 && errnum < 4096)
+		return -errnum;
+	return -EPROTO;
+}
 
 #endif /* PLUGVM_LIB_PRIVATE_H */

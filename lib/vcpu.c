@@ -7,12 +7,6 @@
 #include "chan.h"
 #include "private.h"
 
-static_assert(sizeof(struct kvm_fpu) == 416, "kvm_fpu image size");
-static_assert(sizeof(struct kvm_lapic_state) == 1024, "kvm_lapic_state image size");
-static_assert(sizeof(struct kvm_mp_state) == 4, "kvm_mp_state image size");
-static_assert(sizeof(struct kvm_xcrs) == 392, "kvm_xcrs image size");
-static_assert(sizeof(struct kvm_vcpu_events) == 64, "kvm_vcpu_events image size");
-
 static const size_t reg_sizes[REG_MAX] = {
 	[REG_REGS] = VCPU_STATE_REGS_SIZE,
 	[REG_SREGS] = VCPU_STATE_SREGS_SIZE,
@@ -37,12 +31,28 @@ static int vcpu_leave(struct crosvm_vcpu *v, int ret)
 	return ret;
 }
 
-void vcpu_release(struct crosvm_vcpu *v)
+/* Releases a vcpu's channel and buffers (when its family dies). */
+static void vcpu_release(struct crosvm_vcpu *v)
 {
 	chan_destroy(v->chan);
 	v->chan = NULL;
 	free(v->io_data);
 	v->io_data = NULL;
+}
+
+void family_get(struct family *fam)
+{
+	atomic_fetch_add(&fam->refs, 1);
+}
+
+void family_put(struct family *fam)
+{
+	if (atomic_fetch_sub(&fam->refs, 1) != 1)
+		return;
+	for (uint32_t i = 0; i < fam->nvcpus; i++)
+		vcpu_release(&fam->vcpus[i]);
+	free(fam->vcpus);
+	free(fam);
 }
 
 static int vcpu_send(struct crosvm_vcpu *v, const Plugvm__VcpuRequest *req)
