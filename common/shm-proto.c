@@ -5,7 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
-static const size_t image_size[3] = { VCPU_STATE_REGS_SIZE, VCPU_STATE_SREGS_SIZE, VCPU_STATE_DEBUGREGS_SIZE };
+static const size_t image_size[3] = { VCPU_STATE_REGS_SIZE, VCPU_STATE_SREGS_SIZE,
+				       VCPU_STATE_DEBUGREGS_SIZE };
 static const uint32_t image_flag[3] = { SHM_F_REGS, SHM_F_SREGS, SHM_F_DEBUGREGS };
 
 void shm_images_in(const uint8_t *const slot[3], uint8_t *const copy[3],
@@ -291,7 +292,8 @@ static int msg_encode_wait(struct shm_msg *m, struct shm_msg_hdr *h,
 		h->space = (uint32_t)io->space;
 		h->address = io->address;
 		h->len = (uint32_t)io->data.len;
-		h->flags = (io->is_write ? SHM_F_IS_WRITE : 0) | (io->no_resume ? SHM_F_NO_RESUME : 0);
+		h->flags = (io->is_write ? SHM_F_IS_WRITE : 0) |
+			   (io->no_resume ? SHM_F_NO_RESUME : 0);
 		/* Empty bytes may have data == NULL: no memcpy from it (UB even for 0). */
 		if (io->data.len)
 			memcpy(m->data, io->data.data, io->data.len);
@@ -352,7 +354,8 @@ int shm_msg_encode(struct shm_msg *m, union shm_reply *reply, struct shm_msg_hdr
 		if (gm->n_entry_data > SHM_MSRS_MAX)
 			return -EMSGSIZE;
 		if (gm->n_entry_data)
-			memcpy(reply->msr_data, gm->entry_data, gm->n_entry_data * sizeof(uint64_t));
+			memcpy(reply->msr_data, gm->entry_data,
+			       gm->n_entry_data * sizeof(uint64_t));
 		h->len = (uint32_t)gm->n_entry_data;
 		return 0;
 	}
@@ -398,7 +401,8 @@ static int msg_decode_wait(struct shm_msg_copy *c, const struct shm_msg *m)
 		io->data.len = h->len;
 		shm_images_in((const uint8_t *const[3]){ m->regs, m->sregs, m->debugregs },
 			      (uint8_t *const[3]){ c->img.regs, c->img.sregs, c->img.debugregs },
-			      (ProtobufCBinaryData *const[3]){ &io->regs, &io->sregs, &io->debugregs },
+			      (ProtobufCBinaryData *const[3]){ &io->regs, &io->sregs,
+								&io->debugregs },
 			      h->flags);
 		w->exit_case = PLUGVM__VCPU_RESPONSE__WAIT__EXIT_IO;
 		w->io = io;

@@ -119,7 +119,8 @@ static int fake_new_fd(enum fake_kind kind, unsigned vcpu)
 	int fd;
 
 	{
-		struct fake_fd *n = grow_array(fake.fds, &fake.cap_fds, fake.n_fds + 1, sizeof(*n), 16);
+		struct fake_fd *n =
+			grow_array(fake.fds, &fake.cap_fds, fake.n_fds + 1, sizeof(*n), 16);
 
 		if (!n)
 			return -ENOMEM;
@@ -327,7 +328,8 @@ static int fake_set_memory(const struct kvm_userspace_memory_region *argp)
 			return -EEXIST;
 	}
 	{
-		struct fake_slot *n = grow_array(fake.slots, &fake.cap_slots, fake.n_slots + 1, sizeof(*n), 16);
+		struct fake_slot *n =
+			grow_array(fake.slots, &fake.cap_slots, fake.n_slots + 1, sizeof(*n), 16);
 
 		if (!n)
 			return -ENOMEM;
@@ -360,7 +362,10 @@ static int fake_dirty_log(struct kvm_dirty_log *argp)
 	if (!s || !(s->flags & KVM_MEM_LOG_DIRTY_PAGES))
 		return -ENOENT;
 	npages = s->size / 4096;
-	/* The kernel writes whole 64-bit words: ALIGN(npages, 64) / 8 bytes (docs/protocol.md §7.4). */
+	/*
+	 * The kernel writes whole 64-bit words: ALIGN(npages, 64) / 8 bytes (docs/protocol.md
+	 * §7.4).
+	 */
 	bytes = (npages + 63) / 64 * 8;
 	bm = log.dirty_bitmap;
 	for (uint64_t i = 0; i < bytes; i++)
@@ -417,7 +422,8 @@ static int fake_ioeventfd(const struct kvm_ioeventfd *argp)
 	if (on_bus >= KVM_FAKE_IOBUS_DEVS)
 		return -ENOSPC;
 	{
-		struct fake_ioeventfd *n = grow_array(fake.ioev, &fake.cap_ioev, fake.n_ioev + 1, sizeof(*n), 16);
+		struct fake_ioeventfd *n =
+			grow_array(fake.ioev, &fake.cap_ioev, fake.n_ioev + 1, sizeof(*n), 16);
 
 		if (!n)
 			return -ENOMEM;
@@ -455,7 +461,9 @@ static int fake_irqfd(const struct kvm_irqfd *argp)
 		if (fake.irqfds[i].fd == (int)q.fd)
 			return -EBUSY;
 	{
-		struct fake_irqfd *n = grow_array(fake.irqfds, &fake.cap_irqfds, fake.n_irqfds + 1, sizeof(*n), 16);
+		struct fake_irqfd *n =
+			grow_array(fake.irqfds, &fake.cap_irqfds, fake.n_irqfds + 1, sizeof(*n),
+				   16);
 
 		if (!n)
 			return -ENOMEM;

@@ -388,7 +388,10 @@ static void handle_pause_vcpus(struct main_ctx *ctx, const Plugvm__MainRequest__
 	plugvm__main_response__pause_vcpus__init(&reply->u.pause_vcpus);
 	reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_PAUSE_VCPUS;
 	reply->resp.pause_vcpus = &reply->u.pause_vcpus;
-	/* Before Start no thread exists and the pause is dropped, still with success (docs/protocol.md §7.17). */
+	/*
+	 * Before Start no thread exists and the pause is dropped, still with success
+	 * (docs/protocol.md §7.17).
+	 */
 	vcpus_pause(ctx->vm, req->cpu_mask, req->user);
 }
 

@@ -214,7 +214,10 @@ static void conn_serve_one(struct host *h, size_t i)
 	if (flags & WIRE_RECV_TRUNC) {
 		Plugvm__MainResponse resp = PLUGVM__MAIN_RESPONSE__INIT;
 
-		/* Too large to decode: say so instead of dropping the connection (docs/protocol.md §7.3). */
+		/*
+		 * Too large to decode: say so instead of dropping the connection (docs/protocol.md
+		 * §7.3).
+		 */
 		if (fd_in >= 0)
 			close(fd_in);
 		resp.errnum = E2BIG;

@@ -85,8 +85,8 @@ static int shm_recv(struct vcpu *v, Plugvm__VcpuRequest **ret_req)
 	if (r == -EBADMSG) {
 		/* As on the pipe: a request that cannot be taken apart ends the VM. */
 		vm_fail(v->vm, "vcpu %u: malformed shared-memory request (kind %u, length %u, "
-			"registers 0x%x): protocol violation, stopping the VM", v->id, s->in.hdr.kind,
-			s->in.hdr.len, s->in.hdr.regs_mask);
+			"registers 0x%x): protocol violation, stopping the VM", v->id,
+			s->in.hdr.kind, s->in.hdr.len, s->in.hdr.regs_mask);
 		return r;
 	}
 	if (r < 0)

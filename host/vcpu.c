@@ -727,7 +727,10 @@ static int vcpu_handle_io(struct vcpu *v, uint32_t space, uint64_t addr, bool is
 		if (!is_write) {
 			const ProtobufCBinaryData *rd = &resume->resume->data;
 
-			/* Short data is zero-filled (the buffer already is), extra ignored (docs/protocol.md §7.8). */
+			/*
+			 * Short data is zero-filled (the buffer already is), extra ignored
+			 * (docs/protocol.md §7.8).
+			 */
 			/* Empty bytes have data == NULL: no memcpy from it (UB even for 0). */
 			if (rd->len)
 				memcpy(data, rd->data, rd->len < size ? rd->len : size);
@@ -784,7 +787,10 @@ static int vcpu_handle_hyperv(struct vcpu *v)
 	if (run->hyperv.type == KVM_EXIT_HYPERV_HCALL) {
 		uint8_t result[8] = { 0 };
 
-		/* Exactly 8 bytes are expected; zero-fill or truncate anything else (docs/protocol.md §7.8). */
+		/*
+		 * Exactly 8 bytes are expected; zero-fill or truncate anything else
+		 * (docs/protocol.md §7.8).
+		 */
 		if (r == 0) {
 			const ProtobufCBinaryData *rd = &resume->resume->data;
 
@@ -812,7 +818,10 @@ static int vcpu_handle_exit(struct vcpu *v)
 	case KVM_EXIT_IO: {
 		uint64_t total = (uint64_t)run->io.size * run->io.count;
 
-		/* String PIO passes the full count x size from the data page (docs/protocol.md §7.9). */
+		/*
+		 * String PIO passes the full count x size from the data page (docs/protocol.md
+		 * §7.9).
+		 */
 		if (run->io.data_offset > vm->run_size || total > vm->run_size - run->io.data_offset) {
 			vm_fail(v->vm, "vcpu %u: KVM I/O exit data outside kvm_run", v->id);
 			return VCPU_STOP;
@@ -1254,7 +1263,10 @@ int vcpus_start(struct vm *vm)
 		vm_fail(vm, "cannot set up the vcpu kick signal: %s", strerror(-r));
 		return r;
 	}
-	/* Every vcpu exists before any thread runs, so a failure cannot strand threads (docs/protocol.md §7.12). */
+	/*
+	 * Every vcpu exists before any thread runs, so a failure cannot strand threads
+	 * (docs/protocol.md §7.12).
+	 */
 	for (unsigned i = 0; i < vm->n_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		void *run;

@@ -68,7 +68,10 @@ struct vcpu {
 	struct vm *vm;
 	unsigned id;
 
-	/* Pipes (docs/protocol.md §1.3): [0] read end, [1] write end; all four kept until the VM ends. */
+	/*
+	 * Pipes (docs/protocol.md §1.3): [0] read end, [1] write end; all four kept until the VM
+	 * ends.
+	 */
 	int to_host[2];
 	int to_plugin[2];
 

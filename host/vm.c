@@ -425,7 +425,10 @@ int vm_dirty_log(struct vm *vm, const struct object *obj, uint8_t **ret_bitmap, 
 	if (obj->kind != OBJECT_MEMORY)
 		return -ENOENT;
 	npages = (obj->mem.length + PAGE_SIZE_4K - 1) / PAGE_SIZE_4K;
-	/* KVM writes whole 64-bit words (docs/protocol.md §7.4); the reply carries only whole bytes. */
+	/*
+	 * KVM writes whole 64-bit words (docs/protocol.md §7.4); the reply carries only whole
+	 * bytes.
+	 */
 	words = (npages + 63) / 64;
 	bitmap = calloc(words ? words : 1, 8);
 	if (!bitmap)

@@ -190,7 +190,9 @@ EXPORT int crosvm_net_get_config(struct crosvm *self, struct crosvm_net_config *
 	}
 	memset(config, 0, sizeof(*config));
 	config->tap_fd = fd;
-	/* The wire value is s_addr read as a native u32; stored unchanged (docs/protocol.md §3.12). */
+	/*
+	 * The wire value is s_addr read as a native u32; stored unchanged (docs/protocol.md §3.12).
+	 */
 	config->host_ip = nc->host_ipv4_address;
 	config->netmask = nc->netmask;
 	memcpy(config->host_mac_address, nc->host_mac_address.data,

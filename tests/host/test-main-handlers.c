@@ -452,7 +452,8 @@ static void ranges_worked_example(void **state)
 
 	for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
 		assert_int_equal(reserve(f, 0, steps[i].start, steps[i].length), steps[i].err);
-		assert_int_equal(f->resp->message_case, PLUGVM__MAIN_RESPONSE__MESSAGE_RESERVE_RANGE);
+		assert_int_equal(f->resp->message_case,
+				 PLUGVM__MAIN_RESPONSE__MESSAGE_RESERVE_RANGE);
 	}
 	/* The edge crosvm missed: a range starting exactly at the new one's last byte. */
 	assert_int_equal(reserve(f, 1, 0x20, 5), 0);
@@ -575,7 +576,8 @@ static void vcpus_and_start(void **state)
 {
 	struct fixture *f = *state;
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
-	Plugvm__MainRequest__SetIdentityMapAddr ima = PLUGVM__MAIN_REQUEST__SET_IDENTITY_MAP_ADDR__INIT;
+	Plugvm__MainRequest__SetIdentityMapAddr ima =
+		PLUGVM__MAIN_REQUEST__SET_IDENTITY_MAP_ADDR__INIT;
 	Plugvm__MainRequest__PauseVcpus pv = PLUGVM__MAIN_REQUEST__PAUSE_VCPUS__INIT;
 	Plugvm__MainRequest__VcpuChannel ch = PLUGVM__MAIN_REQUEST__VCPU_CHANNEL__INIT;
 	struct stat a, b;
@@ -645,7 +647,8 @@ static void call_hint(void **state)
 	struct fixture *f = *state;
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
 	Plugvm__MainRequest__SetCallHint h = PLUGVM__MAIN_REQUEST__SET_CALL_HINT__INIT;
-	Plugvm__MainRequest__SetCallHint__RegHint d = PLUGVM__MAIN_REQUEST__SET_CALL_HINT__REG_HINT__INIT;
+	Plugvm__MainRequest__SetCallHint__RegHint d =
+		PLUGVM__MAIN_REQUEST__SET_CALL_HINT__REG_HINT__INIT;
 	Plugvm__MainRequest__SetCallHint__RegHint **many;
 
 	d.match_rax = true;

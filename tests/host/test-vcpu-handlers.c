@@ -416,7 +416,8 @@ static void init_handshake_requests(void **state)
 	memset(&sregs, 0, sizeof(sregs));
 	sregs.cs.selector = 0x10;
 	for (int i = 0; i < 2; i++) {
-		struct kvm_cpuid_entry2 e = { .function = (uint32_t)i, .index = 1, .flags = (uint32_t)i };
+		struct kvm_cpuid_entry2 e = { .function = (uint32_t)i, .index = 1,
+					       .flags = (uint32_t)i };
 
 		codec_cpuid_from_kvm(&e, &cpuid[i]);
 		plugvm__vcpu_request__msr_entry__init(&msr[i]);
@@ -466,7 +467,8 @@ static void init_handshake_requests(void **state)
 			 PLUGVM__VCPU_RESPONSE__WAIT__EXIT_INIT);
 	got(k++, PLUGVM__VCPU_RESPONSE__MESSAGE_SET_STATE, 0);
 	{
-		const Plugvm__VcpuResponse *g = got(k++, PLUGVM__VCPU_RESPONSE__MESSAGE_GET_STATE, 0);
+		const Plugvm__VcpuResponse *g =
+			got(k++, PLUGVM__VCPU_RESPONSE__MESSAGE_GET_STATE, 0);
 
 		assert_int_equal(g->get_state->state.len, sizeof(sregs));
 		assert_memory_equal(g->get_state->state.data, &sregs, sizeof(sregs));
@@ -475,13 +477,15 @@ static void init_handshake_requests(void **state)
 	got(k++, PLUGVM__VCPU_RESPONSE__MESSAGE_GET_STATE, EINVAL);
 	{
 		/* The fake has MSRs 0..63: the read stops at index 100, which is no error. */
-		const Plugvm__VcpuResponse *g = got(k++, PLUGVM__VCPU_RESPONSE__MESSAGE_GET_MSRS, 0);
+		const Plugvm__VcpuResponse *g =
+			got(k++, PLUGVM__VCPU_RESPONSE__MESSAGE_GET_MSRS, 0);
 
 		assert_int_equal(g->get_msrs->n_entry_data, 2);
 	}
 	got(k++, PLUGVM__VCPU_RESPONSE__MESSAGE_SET_MSRS, 0);
 	{
-		const Plugvm__VcpuResponse *g = got(k++, PLUGVM__VCPU_RESPONSE__MESSAGE_GET_MSRS, 0);
+		const Plugvm__VcpuResponse *g =
+			got(k++, PLUGVM__VCPU_RESPONSE__MESSAGE_GET_MSRS, 0);
 
 		assert_int_equal(g->get_msrs->n_entry_data, 2);
 		assert_int_equal(g->get_msrs->entry_data[0], 0x50);
@@ -792,7 +796,8 @@ static void protocol_violation(void **state)
 	if (f->shm)
 		f->steps[f->n_steps++] = (struct step){ .raw_hdr = &bad };
 	else
-		f->steps[f->n_steps++] = (struct step){ .raw = garbage, .raw_len = sizeof(garbage) };
+		f->steps[f->n_steps++] =
+			(struct step){ .raw = garbage, .raw_len = sizeof(garbage) };
 	push(PLUGVM__VCPU_REQUEST__MESSAGE_WAIT); /* never read */
 	assert_int_equal(vcpu_init_handshake(f->v), -EBADMSG);
 	/* Init was answered; the violation was not: it stops the VM (docs/protocol.md §4.7). */

@@ -263,7 +263,8 @@ static void shm_images_roundtrip(void **state)
 	uint8_t s_dregs[VCPU_STATE_DEBUGREGS_SIZE];
 	uint8_t c_regs[VCPU_STATE_REGS_SIZE], c_sregs[VCPU_STATE_SREGS_SIZE];
 	uint8_t c_dregs[VCPU_STATE_DEBUGREGS_SIZE];
-	ProtobufCBinaryData f[3] = { { sizeof(regs), regs }, { 0, NULL }, { sizeof(dregs), dregs } };
+	ProtobufCBinaryData f[3] = { { sizeof(regs), regs }, { 0, NULL },
+				      { sizeof(dregs), dregs } };
 	ProtobufCBinaryData g[3] = { { 0, NULL }, { 0, NULL }, { 0, NULL } };
 	uint8_t *const slot[3] = { s_regs, s_sregs, s_dregs };
 	bool odd = true;
@@ -481,7 +482,8 @@ static void request_roundtrip(void **state)
 		assert_same_wire(&req.base, &req_through(f, &req)->base);
 	}
 	{
-		Plugvm__VcpuRequest__EnableCapability m = PLUGVM__VCPU_REQUEST__ENABLE_CAPABILITY__INIT;
+		Plugvm__VcpuRequest__EnableCapability m =
+			PLUGVM__VCPU_REQUEST__ENABLE_CAPABILITY__INIT;
 
 		plugvm__vcpu_request__init(&req);
 		req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_ENABLE_CAPABILITY;
@@ -686,7 +688,8 @@ static void msg_wait_roundtrip(void **state)
 		assert_same_wire(&resp.base, &msg_through(f, &resp)->base);
 	}
 	{
-		Plugvm__VcpuResponse__Wait__HypervCall x = PLUGVM__VCPU_RESPONSE__WAIT__HYPERV_CALL__INIT;
+		Plugvm__VcpuResponse__Wait__HypervCall x =
+			PLUGVM__VCPU_RESPONSE__WAIT__HYPERV_CALL__INIT;
 
 		w.exit_case = PLUGVM__VCPU_RESPONSE__WAIT__EXIT_HYPERV_CALL;
 		w.hyperv_call = &x;
