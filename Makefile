@@ -11,7 +11,7 @@ FUZZ_SECONDS ?= 600
 TEST_DIRS = BUILD=$(BUILD) FUZZ_BUILD=$(FUZZ_BUILD) ASAN_BUILD=$(ASAN_BUILD) \
 	TSAN_BUILD=$(TSAN_BUILD) VALGRIND_BUILD=$(VALGRIND_BUILD)
 
-.PHONY: all deps configure build run test check bench install clean test-asan test-tsan \
+.PHONY: all deps configure build run test quick check bench install clean test-asan test-tsan \
 	test-valgrind fuzz fuzz-build asan-build tsan-build valgrind-build
 
 all: build
@@ -36,6 +36,11 @@ run: build
 # "N passed, N failed, N skipped" line at the end counts them all.
 test: build fuzz-build asan-build tsan-build valgrind-build
 	$(TEST_DIRS) sh scripts/test-all.sh plain fuzz asan tsan valgrind
+
+# The develop loop (seconds): suite 'quick' (unit, client, abi, the host's request handlers
+# against the fake KVM).
+quick: build
+	meson test -C $(BUILD) --suite quick --print-errorlogs
 
 # The quick part while developing: every suite and the short fuzz runs.
 check: build fuzz-build

@@ -19,19 +19,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "images.h"
+
 #define SHM_CHAN_VERSION 1u
 #define SHM_CHAN_MAGIC 0x6d687376u /* "vshm" */
 
 /* Bounds of the fixed areas (documented in docs/shm-channel.md). */
 #define SHM_IO_MAX 4096u    /* I/O data of one access: KVM's PIO page, MMIO is <= 8 */
-#define SHM_STATE_MAX 1024u /* the largest vcpu state image (kvm_lapic_state) */
+#define SHM_STATE_MAX VCPU_STATE_MAX_SIZE /* the largest vcpu state image (kvm_lapic_state) */
 #define SHM_MSRS_MAX 256u   /* MSRs per request (the kernel's MAX_IO_MSRS) */
 #define SHM_CPUID_MAX 256u  /* cpuid entries per request (KVM_MAX_CPUID_ENTRIES) */
 #define SHM_RING 8u         /* host -> plugin messages in flight (async writes) */
 
-#define SHM_REGS_SIZE 144u
-#define SHM_SREGS_SIZE 312u
-#define SHM_DEBUGREGS_SIZE 128u
 
 /* Request kinds (plugin -> host): the numbers of VcpuRequest's oneof members. */
 enum shm_req_kind {
@@ -110,9 +109,9 @@ struct shm_req_hdr {
 
 struct shm_request {
 	struct shm_req_hdr h;
-	uint8_t regs[SHM_REGS_SIZE];
-	uint8_t sregs[SHM_SREGS_SIZE];
-	uint8_t debugregs[SHM_DEBUGREGS_SIZE];
+	uint8_t regs[VCPU_STATE_REGS_SIZE];
+	uint8_t sregs[VCPU_STATE_SREGS_SIZE];
+	uint8_t debugregs[VCPU_STATE_DEBUGREGS_SIZE];
 	union {
 		uint8_t data[SHM_IO_MAX]; /* resume data, state image */
 		uint32_t indices[SHM_MSRS_MAX];
@@ -137,9 +136,9 @@ struct shm_msg_hdr {
 
 struct shm_msg {
 	struct shm_msg_hdr h;
-	uint8_t regs[SHM_REGS_SIZE]; /* eager registers of a hinted IO exit */
-	uint8_t sregs[SHM_SREGS_SIZE];
-	uint8_t debugregs[SHM_DEBUGREGS_SIZE];
+	uint8_t regs[VCPU_STATE_REGS_SIZE]; /* eager registers of a hinted IO exit */
+	uint8_t sregs[VCPU_STATE_SREGS_SIZE];
+	uint8_t debugregs[VCPU_STATE_DEBUGREGS_SIZE];
 	uint8_t data[SHM_IO_MAX];
 };
 
@@ -160,6 +159,13 @@ struct shm_word {
 	uint8_t pad[48];
 };
 
+/* Payload of the reply to the one request in flight. */
+union shm_reply {
+	uint8_t state[SHM_STATE_MAX];
+	uint64_t msr_data[SHM_MSRS_MAX];
+	struct shm_cpuid_entry cpuid[SHM_CPUID_MAX];
+};
+
 struct shm_slot {
 	/* Written once by the host before the memfd is handed out. */
 	uint32_t magic;
@@ -175,12 +181,7 @@ struct shm_slot {
 
 	struct shm_request req;
 	struct shm_msg ring[SHM_RING];
-	/* Payload of the reply to the one request in flight. */
-	union {
-		uint8_t state[SHM_STATE_MAX];
-		uint64_t msr_data[SHM_MSRS_MAX];
-		struct shm_cpuid_entry cpuid[SHM_CPUID_MAX];
-	} reply;
+	union shm_reply reply;
 };
 
 /* Slots are page aligned so that each vcpu's lines never share a page with another's. */

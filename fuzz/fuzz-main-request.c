@@ -119,7 +119,7 @@ static void check_reply(const struct main_reply *reply, int msg_case)
 
 	FUZZ_CHECK(buf, "malloc");
 	plugvm__main_response__pack(&reply->resp, buf);
-	/* The host never sends an empty datagram: it would read as EOF (PROTOCOL.md 2.1). */
+	/* The host never sends an empty datagram: it would read as EOF (docs/protocol.md §2.1). */
 	FUZZ_CHECK(len > 0, "empty reply to request case %d", msg_case);
 	back = plugvm__main_response__unpack(NULL, len, buf);
 	FUZZ_CHECK(back, "reply does not decode");

@@ -23,7 +23,7 @@
 #include "fuzz-util.h"
 #include "wire.h"
 
-/* The reference: at most 5 bytes, at most 32 bits, as PROTOCOL.md 4.1 says. */
+/* The reference: at most 5 bytes, at most 32 bits, as docs/protocol.md §4.1 says. */
 static int ref_varint32(const uint8_t *p, size_t len, uint32_t *ret)
 {
 	uint64_t v = 0;

@@ -22,6 +22,7 @@
 #include "crosvm.h"
 #include "log.h"
 #include "plugvm-config.h"
+#include "util.h"
 
 /* Mount and gid-map files are a few lines; anything larger is a mistake, not a config. */
 #define CLI_FILE_MAX (1024 * 1024)
@@ -120,8 +121,6 @@ static const struct cli_option cli_options[] = {
 	{ "stats", 0, CLI_REPEAT, OPT_STATS },
 	{ "plugin-stdin", 0, CLI_REPEAT, OPT_PLUGIN_STDIN },
 };
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char cli_usage[] =
 	"Usage: plugvm [GLOBAL OPTIONS] run --plugin PATH [OPTIONS] [-- ARGS...]\n"

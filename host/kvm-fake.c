@@ -13,6 +13,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "util.h"
+
 enum fake_kind {
 	FAKE_NONE,
 	FAKE_DEV,
@@ -116,14 +118,13 @@ static int fake_new_fd(enum fake_kind kind, unsigned vcpu)
 {
 	int fd;
 
-	if (fake.n_fds == fake.cap_fds) {
-		size_t ncap = fake.cap_fds ? fake.cap_fds * 2 : 16;
-		struct fake_fd *n = realloc(fake.fds, ncap * sizeof(*n));
+	{
+		struct fake_fd *n =
+			grow_array(fake.fds, &fake.cap_fds, fake.n_fds + 1, sizeof(*n), 16);
 
 		if (!n)
 			return -ENOMEM;
 		fake.fds = n;
-		fake.cap_fds = ncap;
 	}
 	fd = eventfd(0, EFD_CLOEXEC);
 	if (fd < 0)
@@ -326,14 +327,13 @@ static int fake_set_memory(const struct kvm_userspace_memory_region *argp)
 		    o->gpa < r.guest_phys_addr + r.memory_size)
 			return -EEXIST;
 	}
-	if (fake.n_slots == fake.cap_slots) {
-		size_t ncap = fake.cap_slots ? fake.cap_slots * 2 : 16;
-		struct fake_slot *n = realloc(fake.slots, ncap * sizeof(*n));
+	{
+		struct fake_slot *n =
+			grow_array(fake.slots, &fake.cap_slots, fake.n_slots + 1, sizeof(*n), 16);
 
 		if (!n)
 			return -ENOMEM;
 		fake.slots = n;
-		fake.cap_slots = ncap;
 	}
 	/*
 	 * The kernel faults the range in as the guest touches it; reading both
@@ -362,7 +362,10 @@ static int fake_dirty_log(struct kvm_dirty_log *argp)
 	if (!s || !(s->flags & KVM_MEM_LOG_DIRTY_PAGES))
 		return -ENOENT;
 	npages = s->size / 4096;
-	/* The kernel writes whole 64-bit words: ALIGN(npages, 64) / 8 bytes (PROTOCOL.md 7.4). */
+	/*
+	 * The kernel writes whole 64-bit words: ALIGN(npages, 64) / 8 bytes (docs/protocol.md
+	 * §7.4).
+	 */
 	bytes = (npages + 63) / 64 * 8;
 	bm = log.dirty_bitmap;
 	for (uint64_t i = 0; i < bytes; i++)
@@ -418,14 +421,13 @@ static int fake_ioeventfd(const struct kvm_ioeventfd *argp)
 	}
 	if (on_bus >= KVM_FAKE_IOBUS_DEVS)
 		return -ENOSPC;
-	if (fake.n_ioev == fake.cap_ioev) {
-		size_t ncap = fake.cap_ioev ? fake.cap_ioev * 2 : 16;
-		struct fake_ioeventfd *n = realloc(fake.ioev, ncap * sizeof(*n));
+	{
+		struct fake_ioeventfd *n =
+			grow_array(fake.ioev, &fake.cap_ioev, fake.n_ioev + 1, sizeof(*n), 16);
 
 		if (!n)
 			return -ENOMEM;
 		fake.ioev = n;
-		fake.cap_ioev = ncap;
 	}
 	fake.ioev[fake.n_ioev++] = (struct fake_ioeventfd){ .addr = io.addr,
 							    .len = io.len,
@@ -458,14 +460,14 @@ static int fake_irqfd(const struct kvm_irqfd *argp)
 	for (size_t i = 0; i < fake.n_irqfds; i++)
 		if (fake.irqfds[i].fd == (int)q.fd)
 			return -EBUSY;
-	if (fake.n_irqfds == fake.cap_irqfds) {
-		size_t ncap = fake.cap_irqfds ? fake.cap_irqfds * 2 : 16;
-		struct fake_irqfd *n = realloc(fake.irqfds, ncap * sizeof(*n));
+	{
+		struct fake_irqfd *n =
+			grow_array(fake.irqfds, &fake.cap_irqfds, fake.n_irqfds + 1, sizeof(*n),
+				   16);
 
 		if (!n)
 			return -ENOMEM;
 		fake.irqfds = n;
-		fake.cap_irqfds = ncap;
 	}
 	fake.irqfds[fake.n_irqfds++] = (struct fake_irqfd){ .fd = (int)q.fd, .gsi = q.gsi };
 	return 0;

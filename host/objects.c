@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 int objects_init(struct objects *objs, size_t max_objects, uint32_t max_slots)
 {
 	memset(objs, 0, sizeof(*objs));
@@ -53,20 +55,16 @@ int objects_check_room(const struct objects *objs)
 int objects_insert(struct objects *objs, const struct object *obj)
 {
 	size_t i = objects_lower(objs, obj->id);
+	struct object *nv;
 
 	if (i < objs->n && objs->v[i].id == obj->id)
 		return -EEXIST;
 	if (objs->n >= objs->max)
 		return -ENOSPC;
-	if (objs->n == objs->cap) {
-		size_t ncap = objs->cap ? objs->cap * 2 : 16;
-		struct object *nv = realloc(objs->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		objs->v = nv;
-		objs->cap = ncap;
-	}
+	nv = grow_array(objs->v, &objs->cap, objs->n + 1, sizeof(*objs->v), 16);
+	if (!nv)
+		return -ENOMEM;
+	objs->v = nv;
 	memmove(&objs->v[i + 1], &objs->v[i], (objs->n - i) * sizeof(*objs->v));
 	objs->v[i] = *obj;
 	objs->n++;

@@ -11,6 +11,7 @@
 
 #include "ext-bits.h"
 #include "ext.h"
+#include "codec.h"
 #include "kvm-ops.h"
 #include "log.h"
 #include "net.h"
@@ -88,7 +89,7 @@ static void handle_create(struct main_ctx *ctx, const Plugvm__MainRequest__Creat
 		break;
 	}
 	case PLUGVM__MAIN_REQUEST__CREATE__CONSTRUCTOR_IRQ_EVENT:
-		/* resample is always on, whatever the request says (PROTOCOL.md 3.5). */
+		/* resample is always on, whatever the request says (docs/protocol.md §3.5). */
 		r = vm_create_irq_event(vm, &obj, req->irq_event->irq_id, &resample);
 		break;
 	case PLUGVM__MAIN_REQUEST__CREATE__CONSTRUCTOR_EDGE_IRQ_EVENT:
@@ -122,7 +123,7 @@ static void handle_create(struct main_ctx *ctx, const Plugvm__MainRequest__Creat
 		/* An edge irq event has no resample eventfd and sends the trigger alone. */
 		if (resample >= 0) {
 			reply_fd(reply, resample);
-			/* Only the trigger is kept (PROTOCOL.md 3.5). */
+			/* Only the trigger is kept (docs/protocol.md §3.5). */
 			reply_close_after(reply, resample);
 		}
 		break;
@@ -145,7 +146,7 @@ static void handle_destroy(struct main_ctx *ctx, const Plugvm__MainRequest__Dest
 	if (obj) {
 		/*
 		 * Forget the object only once the kernel let go of it, so host and
-		 * client agree on what exists (PROTOCOL.md 7.15).
+		 * client agree on what exists (docs/protocol.md §7.15).
 		 */
 		r = vm_destroy_object(ctx->vm, obj);
 		if (r == 0)
@@ -190,15 +191,14 @@ static void handle_check_extension(struct main_ctx *ctx,
 	plugvm__main_response__check_extension__init(&reply->u.check_extension);
 	reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_CHECK_EXTENSION;
 	reply->resp.check_extension = &reply->u.check_extension;
-	/* Counts above 1 read as false, as in the original (PROTOCOL.md 3.10). */
+	/* Counts above 1 read as false, as in the original (docs/protocol.md §3.10). */
 	reply->u.check_extension.has_extension = r == 1;
 }
 
 static void handle_get_cpuid(struct main_ctx *ctx, bool emulated, struct main_reply *reply)
 {
 	struct kvm_cpuid2 *c = NULL;
-	Plugvm__CpuidEntry *entries = NULL;
-	Plugvm__CpuidEntry **ptrs = NULL;
+	struct codec_cpuid_list list;
 	int r;
 
 	plugvm__cpuid_response__init(&reply->u.cpuid);
@@ -212,31 +212,13 @@ static void handle_get_cpuid(struct main_ctx *ctx, bool emulated, struct main_re
 	r = vm_get_cpuid(ctx->vm, emulated, &c);
 	if (r < 0)
 		goto out;
-	entries = calloc(c->nent ? c->nent : 1, sizeof(*entries));
-	ptrs = calloc(c->nent ? c->nent : 1, sizeof(*ptrs));
-	if (!entries || !ptrs) {
-		free(entries);
-		free(ptrs);
-		r = -ENOMEM;
+	r = codec_cpuid_list_from_kvm(c->entries, c->nent, &list);
+	if (r < 0)
 		goto out;
-	}
-	for (uint32_t i = 0; i < c->nent; i++) {
-		const struct kvm_cpuid_entry2 *k = &c->entries[i];
-
-		plugvm__cpuid_entry__init(&entries[i]);
-		entries[i].function = k->function;
-		entries[i].has_index = k->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
-		entries[i].index = k->index;
-		entries[i].eax = k->eax;
-		entries[i].ebx = k->ebx;
-		entries[i].ecx = k->ecx;
-		entries[i].edx = k->edx;
-		ptrs[i] = &entries[i];
-	}
-	reply->u.cpuid.entries = ptrs;
-	reply->u.cpuid.n_entries = c->nent;
-	reply_free_after(reply, entries);
-	reply_free_after(reply, ptrs);
+	reply->u.cpuid.entries = list.ptrs;
+	reply->u.cpuid.n_entries = list.n;
+	reply_free_after(reply, list.entries);
+	reply_free_after(reply, list.ptrs);
 out:
 	free(c);
 	reply_errno(reply, r);
@@ -274,7 +256,7 @@ static void handle_get_net_config(struct main_ctx *ctx, struct main_reply *reply
 		r = -ENODATA;
 		goto out;
 	}
-	/* Only the first tap is reachable (PROTOCOL.md 3.12). */
+	/* Only the first tap is reachable (docs/protocol.md §3.12). */
 	r = net_query(vm->tap_fds[0], reply->mac, &ip, &mask);
 	if (r < 0)
 		goto out;
@@ -419,7 +401,10 @@ static void handle_pause_vcpus(struct main_ctx *ctx, const Plugvm__MainRequest__
 	plugvm__main_response__pause_vcpus__init(&reply->u.pause_vcpus);
 	reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_PAUSE_VCPUS;
 	reply->resp.pause_vcpus = &reply->u.pause_vcpus;
-	/* Before Start no thread exists and the pause is dropped, still with success (7.17). */
+	/*
+	 * Before Start no thread exists and the pause is dropped, still with success
+	 * (docs/protocol.md §7.17).
+	 */
 	vcpus_pause(ctx->vm, req->cpu_mask, req->user);
 }
 
@@ -488,7 +473,7 @@ static void handle_set_call_hint(struct main_ctx *ctx,
 	}
 	pthread_rwlock_wrlock(&vm->io_lock);
 	old = vm->hint.details;
-	/* Address 0 clears the hint, whatever the other fields say (PROTOCOL.md 3.17). */
+	/* Address 0 clears the hint, whatever the other fields say (docs/protocol.md §3.17). */
 	vm->hint.active = req->address != 0;
 	vm->hint.space = (uint32_t)req->space;
 	vm->hint.address = req->address;
@@ -672,7 +657,7 @@ void plugin_main_handle(struct main_ctx *ctx, const Plugvm__MainRequest *req, in
 		reply->resp.errnum = ENOTTY;
 		break;
 	}
-	/* fds travel only with successful replies (PROTOCOL.md 2.6). */
+	/* fds travel only with successful replies (docs/protocol.md §2.6). */
 	if (reply->resp.errnum)
 		reply->nfds = 0;
 }

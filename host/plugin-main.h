@@ -2,7 +2,7 @@
 /*
  * Copyright 2026 The plugvm Authors.
  *
- * MainRequest handlers (PROTOCOL.md 2.4, 2.8, 3): one handle_<request>()
+ * MainRequest handlers (docs/protocol.md §2.4, §2.8, §3): one handle_<request>()
  * each, run on the main thread.  Transport-free: run.c receives and sends.
  */
 #ifndef PLUGVM_HOST_PLUGIN_MAIN_H

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 void ranges_init(struct ranges *rs, size_t max)
 {
 	memset(rs, 0, sizeof(*rs));
@@ -50,6 +52,7 @@ const struct range *ranges_lookup(const struct ranges *rs, uint64_t addr)
 int ranges_reserve(struct ranges *rs, uint64_t start, uint64_t length, bool async_write)
 {
 	const struct range *r;
+	struct range *nv;
 	uint64_t last;
 	size_t i;
 
@@ -63,7 +66,7 @@ int ranges_reserve(struct ranges *rs, uint64_t start, uint64_t length, bool asyn
 	last = start + (length - 1);
 	/*
 	 * Any range starting in [start, last] overlaps.  The original only looked
-	 * at starts below last (PROTOCOL.md 7.10); a range starting exactly at
+	 * at starts below last (docs/protocol.md §7.10); a range starting exactly at
 	 * last is rejected here too.
 	 */
 	i = ranges_upper(rs, last);
@@ -74,15 +77,10 @@ int ranges_reserve(struct ranges *rs, uint64_t start, uint64_t length, bool asyn
 	}
 	if (rs->n >= rs->max)
 		return -ENOSPC;
-	if (rs->n == rs->cap) {
-		size_t ncap = rs->cap ? rs->cap * 2 : 16;
-		struct range *nv = realloc(rs->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		rs->v = nv;
-		rs->cap = ncap;
-	}
+	nv = grow_array(rs->v, &rs->cap, rs->n + 1, sizeof(*rs->v), 16);
+	if (!nv)
+		return -ENOMEM;
+	rs->v = nv;
 	memmove(&rs->v[i + 1], &rs->v[i], (rs->n - i) * sizeof(*rs->v));
 	rs->v[i] = (struct range){ .start = start, .length = length, .async_write = async_write };
 	rs->n++;

@@ -3,7 +3,7 @@
  * Copyright 2026 The plugvm Authors.
  *
  * The set of reserved (trapped) ranges of one address space, ordered by
- * start (PROTOCOL.md 3.1).  Pure data structure: no locking, no KVM.
+ * start (docs/protocol.md §3.1).  Pure data structure: no locking, no KVM.
  */
 #ifndef PLUGVM_HOST_RANGES_H
 #define PLUGVM_HOST_RANGES_H

@@ -34,7 +34,7 @@
 #include "vm.h"
 #include "wire.h"
 
-/* How long the plugin may keep running once the VM is stopping (PROTOCOL.md 1.5). */
+/* How long the plugin may keep running once the VM is stopping (docs/protocol.md §1.5). */
 #define RUN_GRACE_MS 1000
 /* Longest relayed stderr line; longer ones are split. */
 #define RUN_LINE_MAX 4096u
@@ -228,7 +228,7 @@ static void conn_serve_one(struct host *h, size_t i)
 	}
 	if (nfds)
 		fd_in = fds[0];
-	/* Like the original, more than one descriptor means none (PROTOCOL.md 2.1). */
+	/* Like the original, more than one descriptor means none (docs/protocol.md §2.1). */
 	if ((flags & WIRE_RECV_CTRUNC) && fd_in >= 0) {
 		close(fd_in);
 		fd_in = -1;
@@ -236,7 +236,10 @@ static void conn_serve_one(struct host *h, size_t i)
 	if (flags & WIRE_RECV_TRUNC) {
 		Plugvm__MainResponse resp = PLUGVM__MAIN_RESPONSE__INIT;
 
-		/* Too large to decode: say so instead of dropping the connection (7.3). */
+		/*
+		 * Too large to decode: say so instead of dropping the connection (docs/protocol.md
+		 * §7.3).
+		 */
 		if (fd_in >= 0)
 			close(fd_in);
 		resp.errnum = E2BIG;
@@ -381,7 +384,7 @@ static bool run_handle_signals(struct host *h)
 }
 
 /* ---------------------------------------------------------------------------
- * The main loop (PROTOCOL.md 1.5).
+ * The main loop (docs/protocol.md §1.5).
  */
 
 static void run_loop(struct host *h)
@@ -487,7 +490,7 @@ static void run_stop_plugin(struct host *h)
 		h->plugin_status = status;
 		return;
 	}
-	/* The original never killed it (7.20); we do, and reap it. */
+	/* The original never killed it (docs/protocol.md §7.20); we do, and reap it. */
 	vm_fail(&h->vm, "plugin did not exit within timeout");
 	if (h->pidfd >= 0) {
 		if (syscall(SYS_pidfd_send_signal, h->pidfd, SIGKILL, NULL, 0) < 0)

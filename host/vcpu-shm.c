@@ -8,8 +8,10 @@
  * checked against the fixed bounds of the private copy, and only then is the
  * payload copied, by the checked length.  The host's own counters (messages
  * posted, requests consumed) live in private memory; the slot only gets
- * copies.  A plugin that scribbles on its slot gets EPROTO answers or loses
- * that vcpu; it cannot make the host read out of bounds or block its stop.
+ * copies.  The conversions themselves are common/shm-proto.c's.  A plugin
+ * that scribbles on its slot stops the VM (a protocol violation) or gets
+ * EPROTO answers; it cannot make the host read out of bounds or block its
+ * stop.
  */
 #include "vcpu-shm.h"
 
@@ -41,35 +43,8 @@ struct vcpu_shm {
 	uint32_t req_tail; /* requests consumed */
 	struct shm_spin spin;
 
-	/* The request being served: a private copy and the protobuf-c structs pointing into it. */
-	struct shm_req_hdr hdr;
-	Plugvm__VcpuRequest req;
-	union {
-		Plugvm__VcpuRequest__Wait wait;
-		Plugvm__VcpuRequest__Resume resume;
-		Plugvm__VcpuRequest__GetState get_state;
-		Plugvm__VcpuRequest__SetState set_state;
-		Plugvm__VcpuRequest__GetMsrs get_msrs;
-		Plugvm__VcpuRequest__SetMsrs set_msrs;
-		Plugvm__VcpuRequest__SetCpuid set_cpuid;
-		Plugvm__VcpuRequest__Shutdown shutdown;
-		Plugvm__VcpuRequest__Reset reset;
-		Plugvm__CpuidRequest get_hyperv_cpuid;
-		Plugvm__VcpuRequest__EnableCapability enable_capability;
-	} m;
-	uint8_t regs[SHM_REGS_SIZE];
-	uint8_t sregs[SHM_SREGS_SIZE];
-	uint8_t debugregs[SHM_DEBUGREGS_SIZE];
-	union {
-		uint8_t data[SHM_IO_MAX];
-		uint32_t indices[SHM_MSRS_MAX];
-		struct shm_msr_entry msrs[SHM_MSRS_MAX];
-		struct shm_cpuid_entry cpuid[SHM_CPUID_MAX];
-	} raw;
-	Plugvm__VcpuRequest__MsrEntry msrs[SHM_MSRS_MAX];
-	Plugvm__VcpuRequest__MsrEntry *msr_ptrs[SHM_MSRS_MAX];
-	Plugvm__CpuidEntry cpuid[SHM_CPUID_MAX];
-	Plugvm__CpuidEntry *cpuid_ptrs[SHM_CPUID_MAX];
+	/* The request being served: a private copy and the protobuf-c structs on it. */
+	struct shm_req_copy in;
 };
 
 static int host_check(void *arg)
@@ -82,122 +57,6 @@ static int host_check(void *arg)
 /* ---------------------------------------------------------------------------
  * Plugin -> host.
  */
-
-/* Builds s->req from the private copy of the header; copies the payload it names. */
-static int shm_build_request(struct vcpu_shm *s, const struct shm_request *shared)
-{
-	const struct shm_req_hdr *h = &s->hdr;
-	Plugvm__VcpuRequest *req = &s->req;
-
-	plugvm__vcpu_request__init(req);
-	switch (h->kind) {
-	case SHM_REQ_WAIT:
-		plugvm__vcpu_request__wait__init(&s->m.wait);
-		req->message_case = PLUGVM__VCPU_REQUEST__MESSAGE_WAIT;
-		req->wait = &s->m.wait;
-		return 0;
-	case SHM_REQ_RESUME: {
-		Plugvm__VcpuRequest__Resume *r = &s->m.resume;
-
-		if (h->len > SHM_IO_MAX || (h->regs_mask & ~SHM_F_ALL_REGS))
-			return -EBADMSG;
-		plugvm__vcpu_request__resume__init(r);
-		memcpy(s->raw.data, shared->u.data, h->len);
-		r->data.data = s->raw.data;
-		r->data.len = h->len;
-		shm_images_in((const uint8_t *const[3]){ shared->regs, shared->sregs,
-							 shared->debugregs },
-			      (uint8_t *const[3]){ s->regs, s->sregs, s->debugregs },
-			      (ProtobufCBinaryData *const[3]){ &r->regs, &r->sregs, &r->debugregs },
-			      h->regs_mask);
-		req->message_case = PLUGVM__VCPU_REQUEST__MESSAGE_RESUME;
-		req->resume = r;
-		return 0;
-	}
-	case SHM_REQ_GET_STATE:
-		plugvm__vcpu_request__get_state__init(&s->m.get_state);
-		/* Any value: the handler looks it up and answers EINVAL for unknown sets. */
-		s->m.get_state.set = (Plugvm__VcpuRequest__StateSet)(int32_t)h->set;
-		req->message_case = PLUGVM__VCPU_REQUEST__MESSAGE_GET_STATE;
-		req->get_state = &s->m.get_state;
-		return 0;
-	case SHM_REQ_SET_STATE:
-		if (h->len > SHM_STATE_MAX)
-			return -EBADMSG;
-		plugvm__vcpu_request__set_state__init(&s->m.set_state);
-		memcpy(s->raw.data, shared->u.data, h->len);
-		s->m.set_state.set = (Plugvm__VcpuRequest__StateSet)(int32_t)h->set;
-		s->m.set_state.state.data = s->raw.data;
-		s->m.set_state.state.len = h->len;
-		req->message_case = PLUGVM__VCPU_REQUEST__MESSAGE_SET_STATE;
-		req->set_state = &s->m.set_state;
-		return 0;
-	case SHM_REQ_GET_MSRS:
-		if (h->len > SHM_MSRS_MAX)
-			return -EBADMSG;
-		plugvm__vcpu_request__get_msrs__init(&s->m.get_msrs);
-		memcpy(s->raw.indices, shared->u.indices, h->len * sizeof(uint32_t));
-		s->m.get_msrs.entry_indices = s->raw.indices;
-		s->m.get_msrs.n_entry_indices = h->len;
-		req->message_case = PLUGVM__VCPU_REQUEST__MESSAGE_GET_MSRS;
-		req->get_msrs = &s->m.get_msrs;
-		return 0;
-	case SHM_REQ_SET_MSRS:
-		if (h->len > SHM_MSRS_MAX)
-			return -EBADMSG;
-		plugvm__vcpu_request__set_msrs__init(&s->m.set_msrs);
-		memcpy(s->raw.msrs, shared->u.msrs, h->len * sizeof(struct shm_msr_entry));
-		for (uint32_t i = 0; i < h->len; i++) {
-			plugvm__vcpu_request__msr_entry__init(&s->msrs[i]);
-			s->msrs[i].index = s->raw.msrs[i].index;
-			s->msrs[i].data = s->raw.msrs[i].data;
-			s->msr_ptrs[i] = &s->msrs[i];
-		}
-		s->m.set_msrs.entries = s->msr_ptrs;
-		s->m.set_msrs.n_entries = h->len;
-		req->message_case = PLUGVM__VCPU_REQUEST__MESSAGE_SET_MSRS;
-		req->set_msrs = &s->m.set_msrs;
-		return 0;
-	case SHM_REQ_SET_CPUID:
-		if (h->len > SHM_CPUID_MAX)
-			return -EBADMSG;
-		plugvm__vcpu_request__set_cpuid__init(&s->m.set_cpuid);
-		memcpy(s->raw.cpuid, shared->u.cpuid, h->len * sizeof(struct shm_cpuid_entry));
-		for (uint32_t i = 0; i < h->len; i++) {
-			shm_cpuid_to_proto(&s->raw.cpuid[i], &s->cpuid[i]);
-			s->cpuid_ptrs[i] = &s->cpuid[i];
-		}
-		s->m.set_cpuid.entries = s->cpuid_ptrs;
-		s->m.set_cpuid.n_entries = h->len;
-		req->message_case = PLUGVM__VCPU_REQUEST__MESSAGE_SET_CPUID;
-		req->set_cpuid = &s->m.set_cpuid;
-		return 0;
-	case SHM_REQ_SHUTDOWN:
-		plugvm__vcpu_request__shutdown__init(&s->m.shutdown);
-		req->message_case = PLUGVM__VCPU_REQUEST__MESSAGE_SHUTDOWN;
-		req->shutdown = &s->m.shutdown;
-		return 0;
-	case SHM_REQ_GET_HYPERV_CPUID:
-		plugvm__cpuid_request__init(&s->m.get_hyperv_cpuid);
-		req->message_case = PLUGVM__VCPU_REQUEST__MESSAGE_GET_HYPERV_CPUID;
-		req->get_hyperv_cpuid = &s->m.get_hyperv_cpuid;
-		return 0;
-	case SHM_REQ_ENABLE_CAP:
-		plugvm__vcpu_request__enable_capability__init(&s->m.enable_capability);
-		s->m.enable_capability.capability = h->capability;
-		req->message_case = PLUGVM__VCPU_REQUEST__MESSAGE_ENABLE_CAPABILITY;
-		req->enable_capability = &s->m.enable_capability;
-		return 0;
-	case SHM_REQ_RESET:
-		plugvm__vcpu_request__reset__init(&s->m.reset);
-		req->message_case = PLUGVM__VCPU_REQUEST__MESSAGE_RESET;
-		req->reset = &s->m.reset;
-		return 0;
-	default:
-		/* Like a protobuf request with no member set: answered ENOTTY. */
-		return 0;
-	}
-}
 
 static int shm_recv(struct vcpu *v, Plugvm__VcpuRequest **ret_req)
 {
@@ -217,23 +76,22 @@ static int shm_recv(struct vcpu *v, Plugvm__VcpuRequest **ret_req)
 	/*
 	 * Whatever the plugin claims to have posted, exactly one request is
 	 * consumed per call.  The header is copied once and only the copy is
-	 * looked at.
+	 * looked at (shm_request_decode()).
 	 */
-	memcpy(&s->hdr, (const void *)&slot->req.h, sizeof(s->hdr));
-	r = shm_build_request(s, &slot->req);
+	r = shm_request_decode(&s->in, &slot->req);
 	s->req_tail++;
 	/* The request area is free again only after everything was copied out. */
 	shm_post(&slot->req_tail, s->req_tail);
 	if (r == -EBADMSG) {
 		/* As on the pipe: a request that cannot be taken apart ends the VM. */
 		vm_fail(v->vm, "vcpu %u: malformed shared-memory request (kind %u, length %u, "
-			"registers 0x%x): protocol violation, stopping the VM", v->id, s->hdr.kind,
-			s->hdr.len, s->hdr.regs_mask);
+			"registers 0x%x): protocol violation, stopping the VM", v->id,
+			s->in.hdr.kind, s->in.hdr.len, s->in.hdr.regs_mask);
 		return r;
 	}
 	if (r < 0)
 		return r;
-	*ret_req = &s->req;
+	*ret_req = &s->in.req;
 	return 0;
 }
 
@@ -247,105 +105,6 @@ static void shm_release(struct vcpu *v, Plugvm__VcpuRequest *req)
 /* ---------------------------------------------------------------------------
  * Host -> plugin.
  */
-
-static int shm_fill_wait(struct shm_msg *m, struct shm_msg_hdr *h,
-			 const Plugvm__VcpuResponse__Wait *w)
-{
-	h->exit = (uint32_t)w->exit_case;
-	switch (w->exit_case) {
-	case PLUGVM__VCPU_RESPONSE__WAIT__EXIT_INIT:
-		return 0;
-	case PLUGVM__VCPU_RESPONSE__WAIT__EXIT_IO: {
-		const Plugvm__VcpuResponse__Wait__Io *io = w->io;
-
-		if (io->data.len > SHM_IO_MAX)
-			return -EMSGSIZE;
-		h->space = (uint32_t)io->space;
-		h->address = io->address;
-		h->len = (uint32_t)io->data.len;
-		h->flags = (io->is_write ? SHM_F_IS_WRITE : 0) | (io->no_resume ? SHM_F_NO_RESUME : 0);
-		memcpy(m->data, io->data.data, io->data.len);
-		/* An image of another size is not sent. */
-		h->flags |= shm_images_out((uint8_t *const[3]){ m->regs, m->sregs, m->debugregs },
-					   (const ProtobufCBinaryData *const[3]){
-						   &io->regs, &io->sregs, &io->debugregs },
-					   NULL);
-		return 0;
-	}
-	case PLUGVM__VCPU_RESPONSE__WAIT__EXIT_USER:
-		h->u[0] = w->user->user;
-		return 0;
-	case PLUGVM__VCPU_RESPONSE__WAIT__EXIT_HYPERV_CALL:
-		h->u[0] = w->hyperv_call->input;
-		h->u[1] = w->hyperv_call->params0;
-		h->u[2] = w->hyperv_call->params1;
-		return 0;
-	case PLUGVM__VCPU_RESPONSE__WAIT__EXIT_HYPERV_SYNIC:
-		h->msr = w->hyperv_synic->msr;
-		h->u[0] = w->hyperv_synic->control;
-		h->u[1] = w->hyperv_synic->evt_page;
-		h->u[2] = w->hyperv_synic->msg_page;
-		return 0;
-	case PLUGVM__VCPU_RESPONSE__WAIT__EXIT_RESET:
-		h->u[0] = w->reset->reason;
-		return 0;
-	default:
-		return -EINVAL;
-	}
-}
-
-/* Fills the header and the payload areas; the reply area is free (one request in flight). */
-static int shm_fill(struct shm_slot *slot, struct shm_msg *m, struct shm_msg_hdr *h,
-		    const Plugvm__VcpuResponse *resp)
-{
-	h->kind = (uint32_t)resp->message_case;
-	h->errnum = resp->errnum;
-	switch (resp->message_case) {
-	case PLUGVM__VCPU_RESPONSE__MESSAGE__NOT_SET:
-	case PLUGVM__VCPU_RESPONSE__MESSAGE_SET_STATE:
-	case PLUGVM__VCPU_RESPONSE__MESSAGE_SET_MSRS:
-	case PLUGVM__VCPU_RESPONSE__MESSAGE_SET_CPUID:
-	case PLUGVM__VCPU_RESPONSE__MESSAGE_ENABLE_CAPABILITY:
-	case PLUGVM__VCPU_RESPONSE__MESSAGE_RESET:
-		return 0;
-	case PLUGVM__VCPU_RESPONSE__MESSAGE_WAIT:
-		return shm_fill_wait(m, h, resp->wait);
-	case PLUGVM__VCPU_RESPONSE__MESSAGE_GET_STATE: {
-		const ProtobufCBinaryData *st = &resp->get_state->state;
-
-		if (st->len > SHM_STATE_MAX)
-			return -EMSGSIZE;
-		/* An error reply has no image (data NULL): no memcpy, UB even for 0 bytes. */
-		if (st->len)
-			memcpy(slot->reply.state, st->data, st->len);
-		h->len = (uint32_t)st->len;
-		return 0;
-	}
-	case PLUGVM__VCPU_RESPONSE__MESSAGE_GET_MSRS: {
-		const Plugvm__VcpuResponse__GetMsrs *gm = resp->get_msrs;
-
-		if (gm->n_entry_data > SHM_MSRS_MAX)
-			return -EMSGSIZE;
-		if (gm->n_entry_data)
-			memcpy(slot->reply.msr_data, gm->entry_data,
-			       gm->n_entry_data * sizeof(uint64_t));
-		h->len = (uint32_t)gm->n_entry_data;
-		return 0;
-	}
-	case PLUGVM__VCPU_RESPONSE__MESSAGE_GET_HYPERV_CPUID: {
-		const Plugvm__CpuidResponse *cr = resp->get_hyperv_cpuid;
-
-		if (cr->n_entries > SHM_CPUID_MAX)
-			return -EMSGSIZE;
-		for (size_t i = 0; i < cr->n_entries; i++)
-			slot->reply.cpuid[i] = shm_cpuid_from_proto(cr->entries[i]);
-		h->len = (uint32_t)cr->n_entries;
-		return 0;
-	}
-	default:
-		return -EINVAL;
-	}
-}
 
 static int shm_send(struct vcpu *v, const Plugvm__VcpuResponse *resp)
 {
@@ -374,7 +133,7 @@ static int shm_send(struct vcpu *v, const Plugvm__VcpuResponse *resp)
 	}
 	m = &slot->ring[s->ev_head % SHM_RING];
 	memset(&h, 0, sizeof(h));
-	r = shm_fill(slot, m, &h, resp);
+	r = shm_msg_encode(m, &slot->reply, &h, resp);
 	if (r < 0)
 		return r;
 	memcpy(&m->h, &h, sizeof(h));

@@ -15,22 +15,15 @@
 
 #include "ext-bits.h"
 #include "ext.h"
+#include "codec.h"
 #include "hist.h"
 #include "kvm-ops.h"
 #include "plugin.pb-c.h"
 #include "shm-chan.h"
+#include "util.h"
 #include "vcpu-shm.h"
 #include "vm.h"
 #include "wire.h"
-
-_Static_assert(sizeof(struct kvm_regs) == 144, "kvm_regs");
-_Static_assert(sizeof(struct kvm_sregs) == 312, "kvm_sregs");
-_Static_assert(sizeof(struct kvm_fpu) == 416, "kvm_fpu");
-_Static_assert(sizeof(struct kvm_debugregs) == 128, "kvm_debugregs");
-_Static_assert(sizeof(struct kvm_lapic_state) == 1024, "kvm_lapic_state");
-_Static_assert(sizeof(struct kvm_mp_state) == 4, "kvm_mp_state");
-_Static_assert(sizeof(struct kvm_xcrs) == 392, "kvm_xcrs");
-_Static_assert(sizeof(struct kvm_vcpu_events) == 64, "kvm_vcpu_events");
 
 #ifndef PR_SCHED_CORE
 #define PR_SCHED_CORE 62
@@ -327,7 +320,7 @@ static const struct vcpu_state_desc vcpu_states[] = {
 
 static const struct vcpu_state_desc *vcpu_state_lookup(int set)
 {
-	if (set < 0 || (size_t)set >= sizeof(vcpu_states) / sizeof(vcpu_states[0]))
+	if (set < 0 || (size_t)set >= ARRAY_SIZE(vcpu_states))
 		return NULL;
 	return &vcpu_states[set];
 }
@@ -434,7 +427,7 @@ static int handle_vcpu_set_msrs(struct vcpu *v, const Plugvm__VcpuRequest__SetMs
 	}
 	r = vcpu_ioctl(v, KVM_SET_MSRS, msrs);
 	/*
-	 * Like the original, a short count is not an error (PROTOCOL.md 7.16):
+	 * Like the original, a short count is not an error (docs/protocol.md §7.16):
 	 * changing that would change what existing plugins see.
 	 */
 	if (r >= 0 && (size_t)r < n)
@@ -460,19 +453,8 @@ static int handle_vcpu_set_cpuid(struct vcpu *v, const Plugvm__VcpuRequest__SetC
 	}
 	memset(c, 0, sizeof(*c) + n * sizeof(c->entries[0]));
 	c->nent = (uint32_t)n;
-	for (size_t i = 0; i < n; i++) {
-		const Plugvm__CpuidEntry *e = req->entries[i];
-
-		c->entries[i].function = e->function;
-		if (e->has_index) {
-			c->entries[i].index = e->index;
-			c->entries[i].flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
-		}
-		c->entries[i].eax = e->eax;
-		c->entries[i].ebx = e->ebx;
-		c->entries[i].ecx = e->ecx;
-		c->entries[i].edx = e->edx;
-	}
+	for (size_t i = 0; i < n; i++)
+		codec_cpuid_to_kvm_set(req->entries[i], &c->entries[i]);
 	r = vcpu_ioctl(v, KVM_SET_CPUID2, c);
 out:
 	resp.errnum = r < 0 ? -r : 0;
@@ -484,8 +466,7 @@ static int handle_vcpu_get_hyperv_cpuid(struct vcpu *v)
 	Plugvm__VcpuResponse resp = PLUGVM__VCPU_RESPONSE__INIT;
 	Plugvm__CpuidResponse cr = PLUGVM__CPUID_RESPONSE__INIT;
 	struct kvm_cpuid2 *c = (struct kvm_cpuid2 *)(void *)v->scratch;
-	Plugvm__CpuidEntry *entries = NULL;
-	Plugvm__CpuidEntry **ptrs = NULL;
+	struct codec_cpuid_list list = { 0 };
 	int r;
 
 	resp.message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_GET_HYPERV_CPUID;
@@ -497,33 +478,15 @@ static int handle_vcpu_get_hyperv_cpuid(struct vcpu *v)
 		goto out;
 	if (c->nent > VCPU_MAX_CPUID)
 		c->nent = VCPU_MAX_CPUID;
-	entries = calloc(c->nent ? c->nent : 1, sizeof(*entries));
-	ptrs = calloc(c->nent ? c->nent : 1, sizeof(*ptrs));
-	if (!entries || !ptrs) {
-		r = -ENOMEM;
+	r = codec_cpuid_list_from_kvm(c->entries, c->nent, &list);
+	if (r < 0)
 		goto out;
-	}
-	for (uint32_t i = 0; i < c->nent; i++) {
-		const struct kvm_cpuid_entry2 *k = &c->entries[i];
-
-		plugvm__cpuid_entry__init(&entries[i]);
-		entries[i].function = k->function;
-		entries[i].has_index = k->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
-		entries[i].index = k->index;
-		entries[i].eax = k->eax;
-		entries[i].ebx = k->ebx;
-		entries[i].ecx = k->ecx;
-		entries[i].edx = k->edx;
-		ptrs[i] = &entries[i];
-	}
-	cr.entries = ptrs;
-	cr.n_entries = c->nent;
-	r = 0;
+	cr.entries = list.ptrs;
+	cr.n_entries = list.n;
 out:
 	resp.errnum = r < 0 ? -r : 0;
 	r = vcpu_send(v, &resp);
-	free(entries);
-	free(ptrs);
+	codec_cpuid_list_free(&list);
 	return r;
 }
 
@@ -657,7 +620,7 @@ static int vcpu_serve(struct vcpu *v, Plugvm__VcpuRequest **ret_resume)
 /*
  * INIT_PENDING: wait for the plugin's one Wait request, answer Init, and
  * serve until the Resume that carries the initial registers.  Shutdown and
- * the VM stopping end the handshake here too (PROTOCOL.md 7.7).
+ * the VM stopping end the handshake here too (docs/protocol.md §7.7).
  */
 static int vcpu_init_handshake(struct vcpu *v)
 {
@@ -784,7 +747,10 @@ static int vcpu_handle_io(struct vcpu *v, uint32_t space, uint64_t addr, bool is
 		if (!is_write) {
 			const ProtobufCBinaryData *rd = &resume->resume->data;
 
-			/* Short data is zero-filled (the buffer already is), extra ignored (7.8). */
+			/*
+			 * Short data is zero-filled (the buffer already is), extra ignored
+			 * (docs/protocol.md §7.8).
+			 */
 			/* Empty bytes have data == NULL: no memcpy from it (UB even for 0). */
 			if (rd->len)
 				memcpy(data, rd->data, rd->len < size ? rd->len : size);
@@ -841,7 +807,10 @@ static int vcpu_handle_hyperv(struct vcpu *v)
 	if (run->hyperv.type == KVM_EXIT_HYPERV_HCALL) {
 		uint8_t result[8] = { 0 };
 
-		/* Exactly 8 bytes are expected; zero-fill or truncate anything else (7.8). */
+		/*
+		 * Exactly 8 bytes are expected; zero-fill or truncate anything else
+		 * (docs/protocol.md §7.8).
+		 */
 		if (r == 0) {
 			const ProtobufCBinaryData *rd = &resume->resume->data;
 
@@ -895,7 +864,10 @@ static int vcpu_handle_exit(struct vcpu *v)
 	case KVM_EXIT_IO: {
 		uint64_t total = (uint64_t)run->io.size * run->io.count;
 
-		/* String PIO passes the full count x size from the data page (7.9). */
+		/*
+		 * String PIO passes the full count x size from the data page (docs/protocol.md
+		 * §7.9).
+		 */
 		if (run->io.data_offset > vm->run_size || total > vm->run_size - run->io.data_offset) {
 			vm_fail(v->vm, "vcpu %u: KVM I/O exit data outside kvm_run", v->id);
 			return VCPU_STOP;
@@ -932,7 +904,7 @@ static int vcpu_handle_exit(struct vcpu *v)
 			run->internal.suberror);
 		return VCPU_STOP;
 	case KVM_EXIT_FAIL_ENTRY:
-		/* Re-entering would fail the same way forever (7.11). */
+		/* Re-entering would fail the same way forever (docs/protocol.md §7.11). */
 		vm_fail(v->vm, "KVM entry failure on vcpu %u (hardware reason 0x%llx)", v->id,
 			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		return VCPU_STOP;
@@ -1143,13 +1115,6 @@ static int vcpu_set_kvm_sigmask(struct vcpu *v)
 	return vcpu_ioctl(v, KVM_SET_SIGNAL_MASK, &mask);
 }
 
-static void efd_write(int fd)
-{
-	uint64_t one = 1;
-
-	if (write(fd, &one, sizeof(one)) < 0)
-		log_warn("eventfd write: %m");
-}
 
 static void *vcpu_thread(void *arg)
 {
@@ -1233,7 +1198,8 @@ out:
 		close(v->to_plugin[1]);
 		v->to_plugin[1] = -1;
 	}
-	efd_write(vm->exit_efd);
+	if (efd_signal(vm->exit_efd) < 0)
+		log_warn("eventfd write: %m");
 	return NULL;
 }
 
@@ -1260,6 +1226,7 @@ int vcpus_prepare(struct vm *vm)
 	vm->vcpus = calloc(vm->n_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return -ENOMEM;
+	vm->kick_vcpus = vcpus_kick;
 	for (unsigned i = 0; i < vm->n_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
@@ -1359,7 +1326,10 @@ int vcpus_start(struct vm *vm)
 		vm_fail(vm, "cannot set up the vcpu kick signal: %s", strerror(-r));
 		return r;
 	}
-	/* Every vcpu exists before any thread runs, so a failure cannot strand threads (7.12). */
+	/*
+	 * Every vcpu exists before any thread runs, so a failure cannot strand threads
+	 * (docs/protocol.md §7.12).
+	 */
 	for (unsigned i = 0; i < vm->n_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		void *run;
@@ -1466,6 +1436,7 @@ void vcpus_free(struct vm *vm)
 	}
 	free(vm->vcpus);
 	vm->vcpus = NULL;
+	vm->kick_vcpus = NULL;
 }
 
 void vcpus_print_stats(struct vm *vm)

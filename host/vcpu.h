@@ -4,7 +4,7 @@
  *
  * vcpus: the pipes made before the spawn, the KVM vcpus and threads made
  * after Start, the KVM_RUN loop and the vcpu channel state machine
- * (PROTOCOL.md 1.6, 1.7, 4).
+ * (docs/protocol.md §1.6, §1.7, §4).
  */
 #ifndef PLUGVM_HOST_VCPU_H
 #define PLUGVM_HOST_VCPU_H
@@ -32,7 +32,7 @@ struct vcpu;
 
 /*
  * The transport between a vcpu thread and the plugin's thread for that vcpu:
- * crosvm's pipe pair (PROTOCOL.md 4.1), or the negotiated shared-memory
+ * crosvm's pipe pair (docs/protocol.md §4.1), or the negotiated shared-memory
  * channel (host/vcpu-shm.c, docs/shm-channel.md).  The state machine works
  * on protobuf-c message *structs*; each channel turns them into its own
  * format (protobuf bytes on the pipes, fixed structs in shared memory), so
@@ -70,7 +70,10 @@ struct vcpu {
 	struct vm *vm;
 	unsigned id;
 
-	/* Pipes (PROTOCOL.md 1.3): [0] read end, [1] write end; all four kept until the VM ends. */
+	/*
+	 * Pipes (docs/protocol.md §1.3): [0] read end, [1] write end; all four kept until the VM
+	 * ends.
+	 */
 	int to_host[2];
 	int to_plugin[2];
 
@@ -97,7 +100,7 @@ struct vcpu {
 	struct vcpu_arena arena;
 	ProtobufCAllocator allocator;
 
-	/* Eager register images for hinted exits (PROTOCOL.md 3.17). */
+	/* Eager register images for hinted exits (docs/protocol.md §3.17). */
 	struct kvm_regs hint_regs;
 	struct kvm_sregs hint_sregs;
 	struct kvm_debugregs hint_debugregs;
@@ -113,7 +116,7 @@ struct vcpu {
 int vcpus_prepare(struct vm *vm);
 
 /*
- * Starts the vcpus after Start (PROTOCOL.md 1.6): cgroup, kick signal, every
+ * Starts the vcpus after Start (docs/protocol.md §1.6): cgroup, kick signal, every
  * KVM vcpu and its kvm_run mapping, and only then the threads.  On failure
  * records the error; threads already running are stopped by vm_signal_kill().
  */

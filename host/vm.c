@@ -17,7 +17,7 @@
 #include "ext.h"
 #include "kvm-ops.h"
 #include "log.h"
-#include "vcpu.h"
+#include "util.h"
 
 /* The wire carries raw images of these structs; their sizes are part of the protocol. */
 _Static_assert(sizeof(struct kvm_pic_state) == 16, "kvm_pic_state");
@@ -203,11 +203,10 @@ void vm_fail(struct vm *vm, const char *fmt, ...)
 	pthread_mutex_unlock(&vm->fail_lock);
 }
 
-static void efd_signal(int fd)
+/* Signals one of the VM's eventfds if it exists; a failure is only logged. */
+static void vm_efd_signal(int fd)
 {
-	uint64_t one = 1;
-
-	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0)
+	if (fd >= 0 && efd_signal(fd) < 0)
 		log_warn("eventfd write: %m");
 }
 
@@ -215,13 +214,14 @@ void vm_signal_kill(struct vm *vm)
 {
 	if (atomic_exchange(&vm->kill_signaled, true))
 		return;
-	efd_signal(vm->kill_efd);
-	efd_signal(vm->stop_efd);
+	vm_efd_signal(vm->kill_efd);
+	vm_efd_signal(vm->stop_efd);
 	pthread_mutex_lock(&vm->barrier.lock);
 	vm->barrier.broken = true;
 	pthread_cond_broadcast(&vm->barrier.cond);
 	pthread_mutex_unlock(&vm->barrier.lock);
-	vcpus_kick(vm);
+	if (vm->kick_vcpus)
+		vm->kick_vcpus(vm);
 }
 
 void vm_barrier_wait(struct vm *vm)
@@ -447,7 +447,7 @@ uint64_t vm_dirty_log_bytes(const struct object *obj)
 {
 	uint64_t npages = (obj->mem.length + PAGE_SIZE_4K - 1) / PAGE_SIZE_4K;
 
-	/* KVM writes whole 64-bit words (PROTOCOL.md 7.4). */
+	/* KVM writes whole 64-bit words (docs/protocol.md §7.4). */
 	return (npages + 63) / 64 * 8;
 }
 

@@ -27,7 +27,7 @@
 #include "objects.h"
 #include "ranges.h"
 
-/* Resource caps (PROTOCOL.md 7.21); generous, so that no sane plugin meets them. */
+/* Resource caps (docs/protocol.md §7.21); generous, so that no sane plugin meets them. */
 #define VM_MAX_CONNECTIONS 256u
 #define VM_MAX_OBJECTS 4096u
 #define VM_MAX_MEM_SLOTS 512u
@@ -86,6 +86,12 @@ struct vm {
 
 	unsigned n_vcpus;
 	struct vcpu *vcpus; /* n_vcpus entries, pipes made before the spawn */
+	/*
+	 * Wakes every started vcpu thread (vcpus_kick(), installed by
+	 * vcpus_prepare()); NULL while there are none.  The VM knows its vcpus
+	 * only through this, so vm.c does not depend on vcpu.c.
+	 */
+	void (*kick_vcpus)(struct vm *vm);
 
 	struct objects objects;
 	uint64_t guest_mem; /* bytes of all memory objects, <= VM_MAX_GUEST_MEMORY */
@@ -119,7 +125,7 @@ struct vm {
 	char fail_msg[256];
 };
 
-/* Opens the KVM device, creates the VM with its irqchip and PIT (PROTOCOL.md 1.2 step 5). */
+/* Opens the KVM device, creates the VM with its irqchip and PIT (docs/protocol.md §1.2 step 5). */
 int vm_init(struct vm *vm, const struct host_config *cfg);
 /* The same with another KVM backend (the fake one of kvm-fake.h, for fuzzing and tests). */
 int vm_init_ops(struct vm *vm, const struct host_config *cfg, const struct kvm_ops *kvm);
@@ -165,7 +171,7 @@ void vm_dirty_log_unmap(struct object *obj);
 /* Bytes KVM writes for @obj's log: one bit per 4 KiB page, in whole 64-bit words. */
 uint64_t vm_dirty_log_bytes(const struct object *obj);
 
-/* VM state images (PROTOCOL.md 2.4); set is the wire StateSet value. */
+/* VM state images (docs/protocol.md §2.4); set is the wire StateSet value. */
 int vm_state_size(uint32_t set);
 int vm_get_state(struct vm *vm, uint32_t set, void *buf);
 int vm_set_state(struct vm *vm, uint32_t set, const void *buf, size_t len);

@@ -44,37 +44,7 @@ struct shm_chan {
 	struct shm_spin spin;
 
 	/* The response handed out by recv, built on private copies. */
-	struct shm_msg_hdr h;
-	Plugvm__VcpuResponse resp;
-	Plugvm__VcpuResponse__Wait wait;
-	union {
-		Plugvm__VcpuResponse__Wait__Init init;
-		Plugvm__VcpuResponse__Wait__Io io;
-		Plugvm__VcpuResponse__Wait__User user;
-		Plugvm__VcpuResponse__Wait__HypervCall hyperv_call;
-		Plugvm__VcpuResponse__Wait__HypervSynic hyperv_synic;
-		Plugvm__VcpuResponse__Wait__Reset reset;
-	} w;
-	union {
-		Plugvm__VcpuResponse__GetState get_state;
-		Plugvm__VcpuResponse__SetState set_state;
-		Plugvm__VcpuResponse__GetMsrs get_msrs;
-		Plugvm__VcpuResponse__SetMsrs set_msrs;
-		Plugvm__VcpuResponse__SetCpuid set_cpuid;
-		Plugvm__CpuidResponse get_hyperv_cpuid;
-		Plugvm__VcpuResponse__EnableCapability enable_capability;
-		Plugvm__VcpuResponse__Reset reset;
-	} m;
-	uint8_t regs[SHM_REGS_SIZE];
-	uint8_t sregs[SHM_SREGS_SIZE];
-	uint8_t debugregs[SHM_DEBUGREGS_SIZE];
-	union {
-		uint8_t data[SHM_IO_MAX];
-		uint8_t state[SHM_STATE_MAX];
-		uint64_t msr_data[SHM_MSRS_MAX];
-	} buf;
-	Plugvm__CpuidEntry cpuid[SHM_CPUID_MAX];
-	Plugvm__CpuidEntry *cpuid_ptrs[SHM_CPUID_MAX];
+	struct shm_msg_copy in;
 };
 
 static struct shm_chan *to_shm(struct vcpu_chan *ch)
@@ -114,95 +84,6 @@ static void shm_wake_waiter(struct vcpu_chan *ch)
  * Plugin -> host.
  */
 
-static int fill_resume(struct shm_request *rq, struct shm_req_hdr *h,
-		       const Plugvm__VcpuRequest__Resume *r)
-{
-	bool odd;
-
-	if (r->data.len > SHM_IO_MAX)
-		return -E2BIG;
-	h->regs_mask = shm_images_out((uint8_t *const[3]){ rq->regs, rq->sregs, rq->debugregs },
-				      (const ProtobufCBinaryData *const[3]){ &r->regs, &r->sregs,
-									     &r->debugregs },
-				      &odd);
-	/* The layout has room for exactly one image of each set. */
-	if (odd)
-		return -EINVAL;
-	if (r->data.len)
-		memcpy(rq->u.data, r->data.data, r->data.len);
-	h->len = (uint32_t)r->data.len;
-	return 0;
-}
-
-static int fill_request(struct shm_request *rq, struct shm_req_hdr *h,
-			const Plugvm__VcpuRequest *req)
-{
-	h->kind = (uint32_t)req->message_case;
-	switch (req->message_case) {
-	case PLUGVM__VCPU_REQUEST__MESSAGE_WAIT:
-	case PLUGVM__VCPU_REQUEST__MESSAGE_SHUTDOWN:
-	case PLUGVM__VCPU_REQUEST__MESSAGE_GET_HYPERV_CPUID:
-	case PLUGVM__VCPU_REQUEST__MESSAGE_RESET:
-		return 0;
-	case PLUGVM__VCPU_REQUEST__MESSAGE_RESUME:
-		return fill_resume(rq, h, req->resume);
-	case PLUGVM__VCPU_REQUEST__MESSAGE_GET_STATE:
-		h->set = (uint32_t)req->get_state->set;
-		return 0;
-	case PLUGVM__VCPU_REQUEST__MESSAGE_SET_STATE: {
-		const ProtobufCBinaryData *st = &req->set_state->state;
-
-		if (st->len > SHM_STATE_MAX)
-			return -E2BIG;
-		h->set = (uint32_t)req->set_state->set;
-		h->len = (uint32_t)st->len;
-		if (st->len)
-			memcpy(rq->u.data, st->data, st->len);
-		return 0;
-	}
-	case PLUGVM__VCPU_REQUEST__MESSAGE_GET_MSRS: {
-		const Plugvm__VcpuRequest__GetMsrs *gm = req->get_msrs;
-
-		/* The kernel refuses more in one call too (E2BIG). */
-		if (gm->n_entry_indices > SHM_MSRS_MAX)
-			return -E2BIG;
-		h->len = (uint32_t)gm->n_entry_indices;
-		if (gm->n_entry_indices)
-			memcpy(rq->u.indices, gm->entry_indices,
-			       gm->n_entry_indices * sizeof(uint32_t));
-		return 0;
-	}
-	case PLUGVM__VCPU_REQUEST__MESSAGE_SET_MSRS: {
-		const Plugvm__VcpuRequest__SetMsrs *sm = req->set_msrs;
-
-		if (sm->n_entries > SHM_MSRS_MAX)
-			return -E2BIG;
-		h->len = (uint32_t)sm->n_entries;
-		for (size_t i = 0; i < sm->n_entries; i++)
-			rq->u.msrs[i] = (struct shm_msr_entry){
-				.index = sm->entries[i]->index,
-				.data = sm->entries[i]->data,
-			};
-		return 0;
-	}
-	case PLUGVM__VCPU_REQUEST__MESSAGE_SET_CPUID: {
-		const Plugvm__VcpuRequest__SetCpuid *sc = req->set_cpuid;
-
-		if (sc->n_entries > SHM_CPUID_MAX)
-			return -E2BIG;
-		h->len = (uint32_t)sc->n_entries;
-		for (size_t i = 0; i < sc->n_entries; i++)
-			rq->u.cpuid[i] = shm_cpuid_from_proto(sc->entries[i]);
-		return 0;
-	}
-	case PLUGVM__VCPU_REQUEST__MESSAGE_ENABLE_CAPABILITY:
-		h->capability = req->enable_capability->capability;
-		return 0;
-	default:
-		return -EINVAL;
-	}
-}
-
 static int shm_send(struct vcpu_chan *ch, const Plugvm__VcpuRequest *req)
 {
 	struct shm_chan *sc = to_shm(ch);
@@ -225,7 +106,7 @@ static int shm_send(struct vcpu_chan *ch, const Plugvm__VcpuRequest *req)
 			return ret;
 	}
 	memset(&h, 0, sizeof(h));
-	ret = fill_request(&slot->req, &h, req);
+	ret = shm_request_encode(&slot->req, &h, req);
 	if (ret)
 		return ret;
 	memcpy(&slot->req.h, &h, sizeof(h));
@@ -237,156 +118,6 @@ static int shm_send(struct vcpu_chan *ch, const Plugvm__VcpuRequest *req)
 /* ---------------------------------------------------------------------------
  * Host -> plugin.
  */
-
-static int build_wait(struct shm_chan *sc, const struct shm_msg *m)
-{
-	const struct shm_msg_hdr *h = &sc->h;
-	Plugvm__VcpuResponse__Wait *w = &sc->wait;
-
-	plugvm__vcpu_response__wait__init(w);
-	switch (h->exit) {
-	case SHM_EXIT_INIT:
-		plugvm__vcpu_response__wait__init__init(&sc->w.init);
-		w->exit_case = PLUGVM__VCPU_RESPONSE__WAIT__EXIT_INIT;
-		w->init = &sc->w.init;
-		return 0;
-	case SHM_EXIT_IO: {
-		Plugvm__VcpuResponse__Wait__Io *io = &sc->w.io;
-
-		if (h->len > SHM_IO_MAX)
-			return -EINVAL;
-		plugvm__vcpu_response__wait__io__init(io);
-		io->space = (Plugvm__AddressSpace)h->space;
-		io->address = h->address;
-		io->is_write = (h->flags & SHM_F_IS_WRITE) != 0;
-		io->no_resume = (h->flags & SHM_F_NO_RESUME) != 0;
-		memcpy(sc->buf.data, m->data, h->len);
-		io->data.data = sc->buf.data;
-		io->data.len = h->len;
-		shm_images_in((const uint8_t *const[3]){ m->regs, m->sregs, m->debugregs },
-			      (uint8_t *const[3]){ sc->regs, sc->sregs, sc->debugregs },
-			      (ProtobufCBinaryData *const[3]){ &io->regs, &io->sregs, &io->debugregs },
-			      h->flags);
-		w->exit_case = PLUGVM__VCPU_RESPONSE__WAIT__EXIT_IO;
-		w->io = io;
-		return 0;
-	}
-	case SHM_EXIT_USER:
-		plugvm__vcpu_response__wait__user__init(&sc->w.user);
-		sc->w.user.user = h->u[0];
-		w->exit_case = PLUGVM__VCPU_RESPONSE__WAIT__EXIT_USER;
-		w->user = &sc->w.user;
-		return 0;
-	case SHM_EXIT_HYPERV_CALL:
-		plugvm__vcpu_response__wait__hyperv_call__init(&sc->w.hyperv_call);
-		sc->w.hyperv_call.input = h->u[0];
-		sc->w.hyperv_call.params0 = h->u[1];
-		sc->w.hyperv_call.params1 = h->u[2];
-		w->exit_case = PLUGVM__VCPU_RESPONSE__WAIT__EXIT_HYPERV_CALL;
-		w->hyperv_call = &sc->w.hyperv_call;
-		return 0;
-	case SHM_EXIT_HYPERV_SYNIC:
-		plugvm__vcpu_response__wait__hyperv_synic__init(&sc->w.hyperv_synic);
-		sc->w.hyperv_synic.msr = h->msr;
-		sc->w.hyperv_synic.control = h->u[0];
-		sc->w.hyperv_synic.evt_page = h->u[1];
-		sc->w.hyperv_synic.msg_page = h->u[2];
-		w->exit_case = PLUGVM__VCPU_RESPONSE__WAIT__EXIT_HYPERV_SYNIC;
-		w->hyperv_synic = &sc->w.hyperv_synic;
-		return 0;
-	case SHM_EXIT_RESET:
-		plugvm__vcpu_response__wait__reset__init(&sc->w.reset);
-		/* A reason beyond 32 bits is one the library does not know either. */
-		sc->w.reset.reason = h->u[0] > UINT32_MAX ? UINT32_MAX : (uint32_t)h->u[0];
-		w->exit_case = PLUGVM__VCPU_RESPONSE__WAIT__EXIT_RESET;
-		w->reset = &sc->w.reset;
-		return 0;
-	default:
-		/* Like a Wait without a reason: the vcpu code answers -EPROTO. */
-		return 0;
-	}
-}
-
-static int build_response(struct shm_chan *sc, const struct shm_msg *m)
-{
-	const struct shm_msg_hdr *h = &sc->h;
-	const struct shm_slot *slot = sc->slot;
-	Plugvm__VcpuResponse *resp = &sc->resp;
-
-	plugvm__vcpu_response__init(resp);
-	resp->errnum = h->errnum;
-	switch (h->kind) {
-	case SHM_MSG_NONE:
-		return 0;
-	case SHM_MSG_WAIT:
-		resp->message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_WAIT;
-		resp->wait = &sc->wait;
-		return build_wait(sc, m);
-	case SHM_MSG_GET_STATE:
-		if (h->len > SHM_STATE_MAX)
-			return -EINVAL;
-		plugvm__vcpu_response__get_state__init(&sc->m.get_state);
-		memcpy(sc->buf.state, slot->reply.state, h->len);
-		sc->m.get_state.state.data = sc->buf.state;
-		sc->m.get_state.state.len = h->len;
-		resp->message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_GET_STATE;
-		resp->get_state = &sc->m.get_state;
-		return 0;
-	case SHM_MSG_SET_STATE:
-		plugvm__vcpu_response__set_state__init(&sc->m.set_state);
-		resp->message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_SET_STATE;
-		resp->set_state = &sc->m.set_state;
-		return 0;
-	case SHM_MSG_GET_MSRS:
-		if (h->len > SHM_MSRS_MAX)
-			return -EINVAL;
-		plugvm__vcpu_response__get_msrs__init(&sc->m.get_msrs);
-		memcpy(sc->buf.msr_data, slot->reply.msr_data, h->len * sizeof(uint64_t));
-		sc->m.get_msrs.entry_data = sc->buf.msr_data;
-		sc->m.get_msrs.n_entry_data = h->len;
-		resp->message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_GET_MSRS;
-		resp->get_msrs = &sc->m.get_msrs;
-		return 0;
-	case SHM_MSG_SET_MSRS:
-		plugvm__vcpu_response__set_msrs__init(&sc->m.set_msrs);
-		resp->message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_SET_MSRS;
-		resp->set_msrs = &sc->m.set_msrs;
-		return 0;
-	case SHM_MSG_SET_CPUID:
-		plugvm__vcpu_response__set_cpuid__init(&sc->m.set_cpuid);
-		resp->message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_SET_CPUID;
-		resp->set_cpuid = &sc->m.set_cpuid;
-		return 0;
-	case SHM_MSG_GET_HYPERV_CPUID:
-		if (h->len > SHM_CPUID_MAX)
-			return -EINVAL;
-		plugvm__cpuid_response__init(&sc->m.get_hyperv_cpuid);
-		for (uint32_t i = 0; i < h->len; i++) {
-			/* One read of the shared entry, then the conversion. */
-			struct shm_cpuid_entry e = slot->reply.cpuid[i];
-
-			shm_cpuid_to_proto(&e, &sc->cpuid[i]);
-			sc->cpuid_ptrs[i] = &sc->cpuid[i];
-		}
-		sc->m.get_hyperv_cpuid.entries = sc->cpuid_ptrs;
-		sc->m.get_hyperv_cpuid.n_entries = h->len;
-		resp->message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_GET_HYPERV_CPUID;
-		resp->get_hyperv_cpuid = &sc->m.get_hyperv_cpuid;
-		return 0;
-	case SHM_MSG_ENABLE_CAP:
-		plugvm__vcpu_response__enable_capability__init(&sc->m.enable_capability);
-		resp->message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_ENABLE_CAPABILITY;
-		resp->enable_capability = &sc->m.enable_capability;
-		return 0;
-	case SHM_MSG_RESET:
-		plugvm__vcpu_response__reset__init(&sc->m.reset);
-		resp->message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_RESET;
-		resp->reset = &sc->m.reset;
-		return 0;
-	default:
-		return -EINVAL;
-	}
-}
 
 static int shm_recv(struct vcpu_chan *ch, Plugvm__VcpuResponse **ret_resp)
 {
@@ -420,14 +151,13 @@ static int shm_recv(struct vcpu_chan *ch, Plugvm__VcpuResponse **ret_resp)
 			return ret;
 	}
 	m = &slot->ring[sc->ev_tail % SHM_RING];
-	memcpy(&sc->h, &m->h, sizeof(sc->h));
-	ret = build_response(sc, m);
+	ret = shm_msg_decode(&sc->in, m, &slot->reply);
 	/* Everything was copied: the entry may be reused. */
 	sc->ev_tail++;
 	shm_post(&slot->ev_tail, sc->ev_tail);
 	if (ret)
 		return ret;
-	*ret_resp = &sc->resp;
+	*ret_resp = &sc->in.resp;
 	return 0;
 }
 

@@ -10,17 +10,6 @@
 #include "private.h"
 #include "shm-chan.h"
 
-int errnum_to_ret(int32_t errnum)
-{
-	/*
-	 * The wire carries positive errno values.  Anything else comes from a
-	 * broken host; never hand a positive or out-of-range value to C.
-	 */
-	if (errnum > 0 && errnum < 4096)
-		return -errnum;
-	return -EPROTO;
-}
-
 int ids_alloc(struct family *fam, uint32_t *ret_id)
 {
 	uint_least64_t cur = atomic_load(&fam->next_id);
@@ -160,21 +149,6 @@ int conn_simple(struct crosvm *c, const Plugvm__MainRequest *req)
 		return ret;
 	reply_release(&r);
 	return 0;
-}
-
-void family_get(struct family *fam)
-{
-	atomic_fetch_add(&fam->refs, 1);
-}
-
-void family_put(struct family *fam)
-{
-	if (atomic_fetch_sub(&fam->refs, 1) != 1)
-		return;
-	for (uint32_t i = 0; i < fam->nvcpus; i++)
-		vcpu_release(&fam->vcpus[i]);
-	free(fam->vcpus);
-	free(fam);
 }
 
 static void conn_free(struct crosvm *c)

@@ -177,7 +177,7 @@ EXPORT int crosvm_destroy_memory(struct crosvm *self, struct crosvm_memory **mem
 	return 0;
 }
 
-/* ceil(ceil(length / 4096) / 8): one bit per page (PROTOCOL.md 3.4). */
+/* ceil(ceil(length / 4096) / 8): one bit per page (docs/protocol.md §3.4). */
 static uint64_t dirty_log_size(uint64_t length)
 {
 	uint64_t pages = length / PAGE_SIZE + (length % PAGE_SIZE != 0);

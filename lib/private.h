@@ -10,26 +10,19 @@
 #define PLUGVM_LIB_PRIVATE_H
 
 #include <pthread.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codec.h"
 #include "crosvm.h"
 #include "plugin.pb-c.h"
+#include "util.h"
 #include "wire.h"
 
 #define EXPORT __attribute__((visibility("default")))
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Sizes of the kernel images carried as bytes (PROTOCOL.md 2.4 and 4.2). */
-#define REGS_SIZE 144u
-#define SREGS_SIZE 312u
-#define DEBUGREGS_SIZE 128u
-static_assert(sizeof(struct kvm_regs) == REGS_SIZE, "kvm_regs image size");
-static_assert(sizeof(struct kvm_sregs) == SREGS_SIZE, "kvm_sregs image size");
-static_assert(sizeof(struct kvm_debugregs) == DEBUGREGS_SIZE, "kvm_debugregs image size");
 
 struct vcpu_chan;
 
@@ -43,7 +36,7 @@ struct reg_cache {
 	bool get;
 	bool set;
 	bool bad;
-	uint8_t bytes[SREGS_SIZE]; /* the largest of the three */
+	uint8_t bytes[VCPU_STATE_SREGS_SIZE]; /* the largest of the three */
 };
 
 enum reg_set {
@@ -146,7 +139,7 @@ void reply_release(struct main_reply *r);
 /* Sends a request whose reply carries nothing but an errno. */
 int conn_simple(struct crosvm *c, const Plugvm__MainRequest *req);
 
-/* Object ids (PROTOCOL.md 2.7).  Returns 0 or -ENOSPC when the 32-bit space is used up. */
+/* Object ids (docs/protocol.md §2.7).  Returns 0 or -ENOSPC when the 32-bit space is used up. */
 int ids_alloc(struct family *fam, uint32_t *ret_id);
 void ids_free(struct family *fam, uint32_t id);
 
@@ -154,25 +147,23 @@ void ids_free(struct family *fam, uint32_t id);
  * A family lives while a connection or an in-progress vcpu call holds it.
  * vcpu calls take a reference for their duration, so a plugin that destroys
  * its last connection while a vcpu thread is blocked in crosvm_vcpu_wait()
- * does not pull the pipes and memory out from under that thread.
+ * does not pull the pipes and memory out from under that thread.  Defined in
+ * vcpu.c, which owns the vcpus the last reference releases (so vcpu.c needs
+ * nothing from conn.c).
  */
 void family_get(struct family *fam);
 void family_put(struct family *fam);
 
-/* Releases a vcpu's channel and buffers (when its family dies). */
-void vcpu_release(struct crosvm_vcpu *v);
-
-/* Converts a CpuidEntry into KVM's layout (only the significant-index flag survives). */
-void cpuid_from_proto(const Plugvm__CpuidEntry *e, struct kvm_cpuid_entry2 *k);
-
-/*
- * Copies a cpuid list to the caller: sets *out_count to the number of
- * entries and returns -E2BIG (copying nothing) if more than n arrived.
- */
-int cpuid_copy_out(const Plugvm__CpuidResponse *resp, uint32_t n, struct kvm_cpuid_entry2 *entries,
-		   uint32_t *out_count);
-
 /* Converts a kernel errno carried in a response (positive) into our return value. */
-int errnum_to_ret(int32_t errnum);
+static inline int errnum_to_ret(int32_t errnum)
+{
+	/*
+	 * The wire carries positive errno values.  Anything else comes from a
+	 * broken host; never hand a positive or out-of-range value to C.
+	 */
+	if (errnum > 0 && errnum < 4096)
+		return -errnum;
+	return -EPROTO;
+}
 
 #endif /* PLUGVM_LIB_PRIVATE_H */

@@ -7,16 +7,10 @@
 #include "chan.h"
 #include "private.h"
 
-static_assert(sizeof(struct kvm_fpu) == 416, "kvm_fpu image size");
-static_assert(sizeof(struct kvm_lapic_state) == 1024, "kvm_lapic_state image size");
-static_assert(sizeof(struct kvm_mp_state) == 4, "kvm_mp_state image size");
-static_assert(sizeof(struct kvm_xcrs) == 392, "kvm_xcrs image size");
-static_assert(sizeof(struct kvm_vcpu_events) == 64, "kvm_vcpu_events image size");
-
 static const size_t reg_sizes[REG_MAX] = {
-	[REG_REGS] = REGS_SIZE,
-	[REG_SREGS] = SREGS_SIZE,
-	[REG_DEBUGREGS] = DEBUGREGS_SIZE,
+	[REG_REGS] = VCPU_STATE_REGS_SIZE,
+	[REG_SREGS] = VCPU_STATE_SREGS_SIZE,
+	[REG_DEBUGREGS] = VCPU_STATE_DEBUGREGS_SIZE,
 };
 
 static const Plugvm__VcpuRequest__StateSet reg_wire_sets[REG_MAX] = {
@@ -37,12 +31,28 @@ static int vcpu_leave(struct crosvm_vcpu *v, int ret)
 	return ret;
 }
 
-void vcpu_release(struct crosvm_vcpu *v)
+/* Releases a vcpu's channel and buffers (when its family dies). */
+static void vcpu_release(struct crosvm_vcpu *v)
 {
 	chan_destroy(v->chan);
 	v->chan = NULL;
 	free(v->io_data);
 	v->io_data = NULL;
+}
+
+void family_get(struct family *fam)
+{
+	atomic_fetch_add(&fam->refs, 1);
+}
+
+void family_put(struct family *fam)
+{
+	if (atomic_fetch_sub(&fam->refs, 1) != 1)
+		return;
+	for (uint32_t i = 0; i < fam->nvcpus; i++)
+		vcpu_release(&fam->vcpus[i]);
+	free(fam->vcpus);
+	free(fam);
 }
 
 static int vcpu_send(struct crosvm_vcpu *v, const Plugvm__VcpuRequest *req)
@@ -569,42 +579,22 @@ EXPORT int crosvm_vcpu_set_cpuid(struct crosvm_vcpu *v, uint32_t cpuid_count,
 {
 	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
 	Plugvm__VcpuRequest__SetCpuid m = PLUGVM__VCPU_REQUEST__SET_CPUID__INIT;
-	Plugvm__CpuidEntry *ents = NULL, **ptrs = NULL;
+	struct codec_cpuid_list list;
 	int ret;
 
 	if (!v || (cpuid_count > 0 && !cpuid_entries))
 		return -EINVAL;
 	if (cpuid_count > WIRE_VCPU_MESSAGE_MAX / 2)
 		return -E2BIG;
-	if (cpuid_count > 0) {
-		ents = calloc(cpuid_count, sizeof(*ents));
-		ptrs = calloc(cpuid_count, sizeof(*ptrs));
-		if (!ents || !ptrs) {
-			ret = -ENOMEM;
-			goto out;
-		}
-	}
-	for (uint32_t i = 0; i < cpuid_count; i++) {
-		const struct kvm_cpuid_entry2 *k = &cpuid_entries[i];
-
-		plugvm__cpuid_entry__init(&ents[i]);
-		ents[i].function = k->function;
-		ents[i].has_index = (k->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) != 0;
-		ents[i].index = k->index;
-		ents[i].eax = k->eax;
-		ents[i].ebx = k->ebx;
-		ents[i].ecx = k->ecx;
-		ents[i].edx = k->edx;
-		ptrs[i] = &ents[i];
-	}
-	m.n_entries = cpuid_count;
-	m.entries = ptrs;
+	ret = codec_cpuid_list_from_kvm(cpuid_entries, cpuid_count, &list);
+	if (ret)
+		return ret;
+	m.n_entries = list.n;
+	m.entries = list.ptrs;
 	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_SET_CPUID;
 	req.set_cpuid = &m;
 	ret = vcpu_transact(v, &req, PLUGVM__VCPU_RESPONSE__MESSAGE_SET_CPUID, false, NULL);
-out:
-	free(ptrs);
-	free(ents);
+	codec_cpuid_list_free(&list);
 	return ret;
 }
 
@@ -626,7 +616,9 @@ EXPORT int crosvm_get_hyperv_cpuid(struct crosvm_vcpu *v, uint32_t entry_count,
 	ret = vcpu_transact(v, &req, PLUGVM__VCPU_RESPONSE__MESSAGE_GET_HYPERV_CPUID, true, &resp);
 	if (ret)
 		return ret;
-	ret = cpuid_copy_out(resp->get_hyperv_cpuid, entry_count, cpuid_entries, out_count);
+	ret = codec_cpuid_list_to_kvm(resp->get_hyperv_cpuid->entries,
+				      resp->get_hyperv_cpuid->n_entries, entry_count, cpuid_entries,
+				      out_count);
 	vcpu_free(v, resp);
 	return ret;
 }

@@ -74,31 +74,6 @@ EXPORT int crosvm_enable_capability(struct crosvm *self, uint32_t capability, ui
 	return -EINVAL;
 }
 
-void cpuid_from_proto(const Plugvm__CpuidEntry *e, struct kvm_cpuid_entry2 *k)
-{
-	memset(k, 0, sizeof(*k));
-	k->function = e->function;
-	k->index = e->index;
-	k->flags = e->has_index ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX : 0;
-	k->eax = e->eax;
-	k->ebx = e->ebx;
-	k->ecx = e->ecx;
-	k->edx = e->edx;
-}
-
-int cpuid_copy_out(const Plugvm__CpuidResponse *resp, uint32_t n, struct kvm_cpuid_entry2 *entries,
-		   uint32_t *out_count)
-{
-	size_t count = resp->n_entries;
-
-	*out_count = count > UINT32_MAX ? UINT32_MAX : (uint32_t)count;
-	if (count > n)
-		return -E2BIG;
-	for (size_t i = 0; i < count; i++)
-		cpuid_from_proto(resp->entries[i], &entries[i]);
-	return 0;
-}
-
 static int cpuid_list(struct crosvm *self, bool emulated, uint32_t n,
 		      struct kvm_cpuid_entry2 *entries, uint32_t *out_count)
 {
@@ -130,7 +105,8 @@ static int cpuid_list(struct crosvm *self, bool emulated, uint32_t n,
 		resp = r.msg->get_supported_cpuid;
 	else
 		resp = NULL;
-	ret = resp ? cpuid_copy_out(resp, n, entries, out_count) : -EPROTO;
+	ret = resp ? codec_cpuid_list_to_kvm(resp->entries, resp->n_entries, n, entries, out_count)
+		   : -EPROTO;
 	reply_release(&r);
 	return ret;
 }
@@ -214,7 +190,9 @@ EXPORT int crosvm_net_get_config(struct crosvm *self, struct crosvm_net_config *
 	}
 	memset(config, 0, sizeof(*config));
 	config->tap_fd = fd;
-	/* The wire value is s_addr read as a native u32; stored unchanged (PROTOCOL.md 3.12). */
+	/*
+	 * The wire value is s_addr read as a native u32; stored unchanged (docs/protocol.md §3.12).
+	 */
 	config->host_ip = nc->host_ipv4_address;
 	config->netmask = nc->netmask;
 	memcpy(config->host_mac_address, nc->host_mac_address.data,

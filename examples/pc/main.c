@@ -2696,7 +2696,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->mem_mib = 128;
 	o->linuxboot_rom = DEFAULT_LINUXBOOT_ROM;
 	o->migrate_downtime = MIG_DEFAULT_DOWNTIME_MS;
-	/* Sandboxed hosts may start us with argc 0 (see PROTOCOL.md section 7, item 13). */
+	/* Sandboxed hosts may start us with argc 0 (docs/protocol.md §7.13). */
 	if (argc < 1)
 		return 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {

@@ -3,7 +3,7 @@
  * Copyright 2026 The plugvm Authors.
  *
  * Connection functions and VM-wide requests of libcrosvm_plugin against a
- * scripted fake host.  Golden request bytes come from PROTOCOL.md 4.6 and
+ * scripted fake host.  Golden request bytes come from docs/protocol.md §4.6 and
  * from encoding the same messages with protoc's own encoder.
  */
 #include <arpa/inet.h>
@@ -557,7 +557,7 @@ static void get_msr_index_list(void **state)
 	uint32_t idx[4] = { 0 }, out = 99;
 
 	(void)state;
-	/* Packed, as PROTOCOL.md 4.6 shows it. */
+	/* Packed, as docs/protocol.md §4.6 shows it. */
 	fh_send("4a 05 0a 03 10 1b 3a");
 	assert_int_equal(crosvm_get_msr_index_list(F.c, 4, idx, &out), 0);
 	fh_expect("42 00");
@@ -649,7 +649,7 @@ static void reserve_range(void **state)
 	fh_send("5a 00");
 	assert_int_equal(crosvm_reserve_range(F.c, CROSVM_ADDRESS_SPACE_IOPORT, 0x3f8, 1), 0);
 	fh_expect("52 05 10 f8 07 18 01");
-	/* EPERM reply, as in PROTOCOL.md 4.6. */
+	/* EPERM reply, as in docs/protocol.md §4.6. */
 	fh_send("08 02 5a 00");
 	assert_int_equal(crosvm_reserve_range(F.c, CROSVM_ADDRESS_SPACE_IOPORT, 0x3f8, 1), -EPERM);
 	fh_expect("52 05 10 f8 07 18 01");
@@ -986,7 +986,7 @@ static void start(void **state)
 	fh_send("9a 01 00");
 	assert_int_equal(crosvm_start(F.c), 0);
 	fh_expect("92 01 00");
-	/* The second Start, as in PROTOCOL.md 4.6. */
+	/* The second Start, as in docs/protocol.md §4.6. */
 	fh_send("08 2c 9a 01 00");
 	assert_int_equal(crosvm_start(F.c), -EINVAL);
 	fh_expect("92 01 00");

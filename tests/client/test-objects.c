@@ -233,7 +233,7 @@ static void dirty_log(void **state)
 	m0 = make_memory(0x1000, "0a 07 1a 05 18 80 20 28 01");
 	m1 = make_memory(0x1000, "0a 09 08 01 1a 05 18 80 20 28 01");
 	m2 = make_memory(0x1000, "0a 09 08 02 1a 05 18 80 20 28 01");
-	/* 0x9000 bytes: 9 pages, 2 bitmap bytes (PROTOCOL.md appendix A). */
+	/* 0x9000 bytes: 9 pages, 2 bitmap bytes (docs/protocol.md Appendix A). */
 	m3 = make_memory(0x9000, "0a 0a 08 03 1a 06 18 80 a0 02 28 01");
 
 	memset(log, 0xee, sizeof(log));
@@ -407,7 +407,7 @@ static void irq_event(void **state)
 	same_file(crosvm_irq_event_get_fd(q), fds[0]);
 	same_file(crosvm_irq_event_get_resample_fd(q), fds[1]);
 
-	/* Three descriptors: the last two are used (PROTOCOL.md 2.6); id 1 as in 4.6. */
+	/* Three descriptors: the last two are used (docs/protocol.md §2.6); id 1 as in §4.6. */
 	fh_send_fds("12 00", fds, 3);
 	assert_int_equal(crosvm_create_irq_event(F.c, 4, &q2), 0);
 	fh_expect("0a 08 08 01 22 04 08 04 10 01");

@@ -81,7 +81,7 @@ static void io_events(void **state)
 	assert_int_equal(crosvm_vcpu_resume(F.v[0]), 0);
 	fh_vcpu_expect(0, "12 00");
 
-	/* PIO write of "9" to 0x3f8 (PROTOCOL.md 4.6). */
+	/* PIO write of "9" to 0x3f8 (docs/protocol.md §4.6). */
 	memset(&ev, 0x5a, sizeof(ev));
 	fh_vcpu_send(0, "12 0a 12 08 10 f8 07 18 01 2a 01 39");
 	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), 0);
@@ -172,7 +172,7 @@ static void wait_errors(void **state)
 	struct crosvm_vcpu_event ev;
 
 	(void)state;
-	/* The host's EPROTO (e.g. a request during Init), PROTOCOL.md 4.6. */
+	/* The host's EPROTO (e.g. a request during Init), docs/protocol.md §4.6. */
 	fh_vcpu_send(0, "08 8e 01");
 	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), -EPROTO);
 	fh_vcpu_expect(0, "0a 00");

@@ -542,7 +542,7 @@ static int scenario_vcpu(void)
 	return h_failures ? 1 : 0;
 }
 
-/* Main-request errno semantics (PROTOCOL.md 2.8) before Start. */
+/* Main-request errno semantics (docs/protocol.md §2.8) before Start. */
 static int scenario_errors(void)
 {
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
@@ -586,7 +586,7 @@ static int scenario_errors(void)
 		CHECK(r.resp->errnum == E2BIG, "huge request errnum %d", r.resp->errnum);
 		h_reply_free(&r);
 	}
-	/* Ranges: the worked examples of PROTOCOL.md 3.1 plus the stricter overlap check. */
+	/* Ranges: the worked examples of docs/protocol.md §3.1 plus the stricter overlap check. */
 	CHECK(h_reserve(0, 0x10, 0, false) == ENOENT, "unreserve nothing");
 	CHECK(h_reserve(0, 0x10, 0x10, false) == 0, "a");
 	CHECK(h_reserve(0, 0x0f, 0x10, false) == EPERM, "b");

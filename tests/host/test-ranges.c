@@ -12,7 +12,7 @@
 #include "objects.h"
 #include "ranges.h"
 
-/* The worked examples of PROTOCOL.md 3.1, in order, on one space. */
+/* The worked examples of docs/protocol.md §3.1, in order, on one space. */
 static void test_worked_examples(void **state)
 {
 	struct ranges rs;
@@ -36,7 +36,10 @@ static void test_worked_examples(void **state)
 	ranges_free(&rs);
 }
 
-/* The original let [0x10, len 0x11] overlap [0x20, len 5] at 0x20 (7.10); we refuse. */
+/*
+ * The original let [0x10, len 0x11] overlap [0x20, len 5] at 0x20 (docs/protocol.md §7.10); we
+ * refuse.
+ */
 static void test_off_by_one_rejected(void **state)
 {
 	struct ranges rs;

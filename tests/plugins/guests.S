@@ -98,7 +98,7 @@
 .endm
 
 /*
- * Adder (PROTOCOL.md Appendix A): the plugin preloads al = 2 and bl = 7;
+ * Adder (docs/protocol.md Appendix A): the plugin preloads al = 2 and bl = 7;
  * the guest prints the sum and a newline on 0x3f8, then writes 1 to 0x3f9.
  * Uses no stack and no memory, so it runs from a one-page memory object.
  */

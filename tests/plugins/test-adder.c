@@ -2,7 +2,7 @@
 /* Copyright 2026 The plugvm Authors. */
 
 /*
- * The adder (PROTOCOL.md Appendix A): one page of sealed memfd at guest
+ * The adder (docs/protocol.md Appendix A): one page of sealed memfd at guest
  * physical 0x1000 holding code that prints 2 + 7 on port 0x3f8 and writes 1
  * to port 0x3f9.  Everything after connecting goes through a second
  * connection, the vcpu runs on its own thread, and the main thread tears

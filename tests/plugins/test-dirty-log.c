@@ -3,7 +3,7 @@
 
 /*
  * Dirty logging and read-only memory.  Guest RAM is a 0x9000-byte region at
- * 0 with dirty logging (PROTOCOL.md Appendix A): after the guest writes
+ * 0 with dirty logging (docs/protocol.md Appendix A): after the guest writes
  * 0x8000 the 2-byte bitmap is {0x00, 0x01}, and reading it clears it.  A
  * read-only region at 0x20000 reads as its memfd contents, and a guest
  * write to it is an MMIO exit (reserved here, so the plugin sees it) that

@@ -2,7 +2,7 @@
 /* Copyright 2026 The plugvm Authors. */
 
 /*
- * Hypercall hints (PROTOCOL.md Appendix A): with a hint on writes to port
+ * Hypercall hints (docs/protocol.md Appendix A): with a hint on writes to port
  * 0x500 whose detail matches rax == 0x77 and asks for sregs and debugregs,
  * the event carries all three register sets.  To prove the plugin then needs
  * no round trip, it SIGSTOPs the host (its parent) and only then gets regs,

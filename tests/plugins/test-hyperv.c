@@ -2,7 +2,7 @@
 /* Copyright 2026 The plugvm Authors. */
 
 /*
- * Hyper-V SynIC (PROTOCOL.md Appendix A): after INIT the plugin enables
+ * Hyper-V SynIC (docs/protocol.md Appendix A): after INIT the plugin enables
  * KVM_CAP_HYPERV_SYNIC on the vcpu and gives it KVM's Hyper-V CPUID leaves;
  * the guest's writes to SCONTROL, SIEFP and SIMP (0x40000080/82/83) arrive
  * as three HYPERV_SYNIC events carrying the values written so far.  Skipped

@@ -91,7 +91,10 @@ static void check_reserve_rules(struct crosvm *c)
 	TEST_OK(crosvm_reserve_range(c, pio, PIO_BASE, 8));
 	TEST_RET(-EPERM, crosvm_reserve_range(c, pio, PIO_BASE + 2, 1));
 	TEST_RET(-EPERM, crosvm_reserve_range(c, pio, PIO_BASE - 2, 4));
-	/* Ends exactly on the first byte of a range: the original missed this (PROTOCOL.md §7.10). */
+	/*
+	 * Ends exactly on the first byte of a range: the original missed this (docs/protocol.md
+	 * §7.10).
+	 */
 	TEST_RET(-EPERM, crosvm_reserve_range(c, pio, PIO_BASE - 1, 2));
 	TEST_RET(-EPERM, crosvm_reserve_range(c, pio, PIO_BASE, 8));
 	TEST_RET(-EPERM, crosvm_reserve_async_write_range(c, pio, PIO_BASE + 7, 1));

@@ -2,7 +2,7 @@
 /* Copyright 2026 The plugvm Authors. */
 
 /*
- * Net config (PROTOCOL.md Appendix A), run with --host-ip 100.115.92.5
+ * Net config (docs/protocol.md Appendix A), run with --host-ip 100.115.92.5
  * --netmask 255.255.255.252 --mac de:21:e8:47:6b:6a: the addresses come back
  * in network byte order, the MAC as given, and the descriptor is a working
  * tap (TUNGETFEATURES) owned by the caller.

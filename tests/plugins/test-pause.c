@@ -2,7 +2,7 @@
 /* Copyright 2026 The plugvm Authors. */
 
 /*
- * Pausing (PROTOCOL.md Appendix A), repeated to shake out deadlocks: a pause
+ * Pausing (docs/protocol.md Appendix A), repeated to shake out deadlocks: a pause
  * of a spinning vcpu arrives as PAUSED with its user pointer; a second pause
  * while paused returns at once and is delivered right after the resume; a
  * pause issued right after a resume is not lost.  Setting rbx during the last

@@ -2,7 +2,7 @@
 /* Copyright 2026 The plugvm Authors. */
 
 /*
- * VM state round trips (PROTOCOL.md Appendix A): secondary PIC auto_eoi,
+ * VM state round trips (docs/protocol.md Appendix A): secondary PIC auto_eoi,
  * IOAPIC id and the PIT's HPET_LEGACY flag read back as set; the clock
  * accepts flags 0 and refuses -1.  The primary PIC's mask is also checked
  * from the guest in both directions: the guest reads the mask the plugin
