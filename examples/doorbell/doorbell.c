@@ -221,6 +221,15 @@ static void *device_thread(void *arg)
 			check(-errno, "poll");
 		}
 		/*
+		 * EOIs first: one seen together with a new ring belongs to the
+		 * previous request (the guest EOIs before it rings again), and
+		 * serving the new one first would make that EOI look like an
+		 * unacknowledged event.  Several EOIs may come before we look:
+		 * the counter has them all.
+		 */
+		if (pfd[1].revents & POLLIN)
+			device_eoi(b, eventfd_drain(pfd[1].fd));
+		/*
 		 * An eventfd counts: several rings before we look are one
 		 * wake-up.  That is fine, the mailbox holds one request.
 		 */
@@ -228,9 +237,6 @@ static void *device_thread(void *arg)
 			eventfd_drain(pfd[0].fd);
 			device_serve(b);
 		}
-		/* Several EOIs may come before we look: the counter has them all. */
-		if (pfd[1].revents & POLLIN)
-			device_eoi(b, eventfd_drain(pfd[1].fd));
 		/*
 		 * Stop last: the guest's final EOI happened before it powered
 		 * off, so it is already counted by the time we are told to stop.
