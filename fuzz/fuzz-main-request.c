@@ -30,7 +30,7 @@
 #include "kvm-fake.h"
 #include "log.h"
 #include "objects.h"
-#include "plugin-main.h"
+#include "main-request.h"
 #include "vcpu-shm.h"
 #include "vcpu.h"
 #include "vm.h"

@@ -28,8 +28,8 @@
  * that does not decode (pipe) or cannot be taken apart (slot) must end
  * serving with a VM failure, never an answer.
  */
-#include "../host/vcpu.c"
-#include "../host/vcpu-shm.c"
+#include "../host/vm/vcpu.c"
+#include "../host/vm/vcpu-shm.c"
 
 #include <sys/eventfd.h>
 

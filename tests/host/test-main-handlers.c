@@ -30,7 +30,7 @@
 #include "kvm-fake.h"
 #include "log.h"
 #include "objects.h"
-#include "plugin-main.h"
+#include "main-request.h"
 #include "shm-chan.h"
 #include "util.h"
 #include "vcpu-shm.h"

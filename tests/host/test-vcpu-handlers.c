@@ -14,8 +14,8 @@
  * vcpu.c and vcpu-shm.c are included, not linked, to reach the state
  * machine's static functions.
  */
-#include "../../host/vcpu.c"
-#include "../../host/vcpu-shm.c"
+#include "../../host/vm/vcpu.c"
+#include "../../host/vm/vcpu-shm.c"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -26,7 +26,7 @@
 #include "jail.h"
 #include "log.h"
 #include "net.h"
-#include "plugin-main.h"
+#include "main-request.h"
 #include "seccomp-audit.h"
 #include "seccomp-notify.h"
 #include "spawn.h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* Copyright 2026 The plugvm Authors. */
-#include "plugin-main.h"
+#include "main-request.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
