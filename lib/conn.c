@@ -34,7 +34,7 @@ void ids_free(struct family *fam, uint32_t id)
 	atomic_compare_exchange_strong(&fam->next_id, &expected, id);
 }
 
-int reply_take_last_fd(struct main_reply *r)
+int reply_take_last_fd(struct conn_reply *r)
 {
 	int fd;
 
@@ -45,7 +45,7 @@ int reply_take_last_fd(struct main_reply *r)
 	return fd;
 }
 
-void reply_release(struct main_reply *r)
+void reply_release(struct conn_reply *r)
 {
 	wire_close_fds(r->fds, r->nfds);
 	r->nfds = 0;
@@ -68,7 +68,7 @@ static int conn_grow(struct crosvm *c, size_t need)
 	return 0;
 }
 
-static int conn_recv(struct crosvm *c, size_t max_reply, struct main_reply *r)
+static int conn_recv(struct crosvm *c, size_t max_reply, struct conn_reply *r)
 {
 	unsigned flags;
 	ssize_t size, n;
@@ -105,7 +105,7 @@ static int conn_recv(struct crosvm *c, size_t max_reply, struct main_reply *r)
 }
 
 int conn_transact(struct crosvm *c, const Plugvm__MainRequest *req, const int *fds, size_t nfds,
-		  size_t max_reply, struct main_reply *r)
+		  size_t max_reply, struct conn_reply *r)
 {
 	uint8_t buf[WIRE_ORIG_REQUEST_MAX];
 	size_t len;
@@ -141,7 +141,7 @@ err_release:
 
 int conn_simple(struct crosvm *c, const Plugvm__MainRequest *req)
 {
-	struct main_reply r;
+	struct conn_reply r;
 	int ret;
 
 	ret = conn_transact(c, req, NULL, 0, WIRE_MAIN_RESPONSE_MAX, &r);
@@ -178,7 +178,7 @@ static struct crosvm *conn_new(int sock, struct family *fam)
  * end.  With a shared-memory map the pipes only watch the host's life.
  * Takes the descriptors out of r as it goes.
  */
-static int family_add_vcpus(struct family *fam, struct main_reply *r, struct shm_map *map)
+static int family_add_vcpus(struct family *fam, struct conn_reply *r, struct shm_map *map)
 {
 	uint32_t n = (uint32_t)(r->nfds / 2);
 	int ret;
@@ -203,7 +203,7 @@ static int family_add_vcpus(struct family *fam, struct main_reply *r, struct shm
 	return 0;
 }
 
-static int channel_request(struct crosvm *c, uint32_t version, struct main_reply *r)
+static int channel_request(struct crosvm *c, uint32_t version, struct conn_reply *r)
 {
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
 	Plugvm__MainRequest__VcpuChannel vc = PLUGVM__MAIN_REQUEST__VCPU_CHANNEL__INIT;
@@ -225,7 +225,7 @@ static int conn_negotiate_channel(struct crosvm *c, uint32_t nvcpus, struct shm_
 {
 	const char *env = getenv("CROSVM_PLUGIN_CHANNEL");
 	const Plugvm__MainResponse__VcpuChannel *vc;
-	struct main_reply r;
+	struct conn_reply r;
 	int ret, fd;
 
 	*ret_map = NULL;
@@ -280,7 +280,7 @@ EXPORT int crosvm_connect(struct crosvm **out)
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
 	Plugvm__MainRequest__GetVcpus gv = PLUGVM__MAIN_REQUEST__GET_VCPUS__INIT;
 	struct shm_map *map = NULL;
-	struct main_reply r;
+	struct conn_reply r;
 	struct family *fam;
 	struct crosvm *c;
 	int ret, sock;
@@ -341,7 +341,7 @@ EXPORT int crosvm_new_connection(struct crosvm *self, struct crosvm **out)
 {
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
 	Plugvm__MainRequest__NewConnection nc = PLUGVM__MAIN_REQUEST__NEW_CONNECTION__INIT;
-	struct main_reply r;
+	struct conn_reply r;
 	struct crosvm *c;
 	int ret, sock;
 

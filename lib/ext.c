@@ -32,7 +32,7 @@ EXPORT int crosvm_get_extensions(struct crosvm *self, uint64_t *mask)
 {
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
 	Plugvm__MainRequest__Extensions m = PLUGVM__MAIN_REQUEST__EXTENSIONS__INIT;
-	struct main_reply r;
+	struct conn_reply r;
 	int ret;
 
 	if (!self || !mask)

@@ -14,7 +14,7 @@
 
 /* Sends Create{id, <constructor>} and frees the id again if that fails. */
 static int create_object(struct crosvm *self, Plugvm__MainRequest__Create *create, const int *fds,
-			 size_t nfds, struct main_reply *r)
+			 size_t nfds, struct conn_reply *r)
 {
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
 	int ret;
@@ -50,7 +50,7 @@ EXPORT int crosvm_create_io_event(struct crosvm *self, uint32_t space, uint64_t 
 {
 	Plugvm__MainRequest__Create create = PLUGVM__MAIN_REQUEST__CREATE__INIT;
 	Plugvm__MainRequest__Create__IoEvent m = PLUGVM__MAIN_REQUEST__CREATE__IO_EVENT__INIT;
-	struct main_reply r;
+	struct conn_reply r;
 	struct crosvm_io *io;
 	uint64_t dm = 0;
 	int ret, fd;
@@ -124,7 +124,7 @@ EXPORT int crosvm_create_memory(struct crosvm *self, int fd, uint64_t offset, ui
 	Plugvm__MainRequest__Create create = PLUGVM__MAIN_REQUEST__CREATE__INIT;
 	Plugvm__MainRequest__Create__Memory m = PLUGVM__MAIN_REQUEST__CREATE__MEMORY__INIT;
 	struct crosvm_memory *mem;
-	struct main_reply r;
+	struct conn_reply r;
 	int ret;
 
 	if (!self || !out)
@@ -248,7 +248,7 @@ EXPORT int crosvm_memory_get_dirty_log(struct crosvm *self, struct crosvm_memory
 	const Plugvm__MainResponse__MemoryDirtyLog *d;
 	uint64_t size;
 	size_t max_reply;
-	struct main_reply r;
+	struct conn_reply r;
 	bool shared;
 	int ret;
 
@@ -306,7 +306,7 @@ static int create_irq_event(struct crosvm *self, uint32_t irq_id, bool edge,
 {
 	Plugvm__MainRequest__Create create = PLUGVM__MAIN_REQUEST__CREATE__INIT;
 	Plugvm__MainRequest__Create__IrqEvent m = PLUGVM__MAIN_REQUEST__CREATE__IRQ_EVENT__INIT;
-	struct main_reply r;
+	struct conn_reply r;
 	struct crosvm_irq *irq;
 	int ret;
 

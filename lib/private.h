@@ -113,8 +113,12 @@ struct crosvm_irq {
 	int resample_fd;
 };
 
-/* A decoded main response and the descriptors that came with it. */
-struct main_reply {
+/*
+ * What conn_transact() received: a decoded main response and the descriptors
+ * that came with it (not the host's struct main_reply, host/vm/main-request.h,
+ * which is a reply under construction).
+ */
+struct conn_reply {
 	Plugvm__MainResponse *msg;
 	int fds[WIRE_MAX_FDS];
 	size_t nfds;
@@ -128,13 +132,13 @@ struct main_reply {
  * original host's 4096-byte buffer fail with -E2BIG without being sent.
  */
 int conn_transact(struct crosvm *c, const Plugvm__MainRequest *req, const int *fds, size_t nfds,
-		  size_t max_reply, struct main_reply *r);
+		  size_t max_reply, struct conn_reply *r);
 
 /* Takes the last received descriptor out of `r` (the caller owns it), or returns -EPROTO. */
-int reply_take_last_fd(struct main_reply *r);
+int reply_take_last_fd(struct conn_reply *r);
 
 /* Frees the decoded message and closes every descriptor not taken. */
-void reply_release(struct main_reply *r);
+void reply_release(struct conn_reply *r);
 
 /* Sends a request whose reply carries nothing but an errno. */
 int conn_simple(struct crosvm *c, const Plugvm__MainRequest *req);

@@ -24,7 +24,7 @@ EXPORT int crosvm_get_shutdown_eventfd(struct crosvm *self)
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
 	Plugvm__MainRequest__GetShutdownEventfd m =
 		PLUGVM__MAIN_REQUEST__GET_SHUTDOWN_EVENTFD__INIT;
-	struct main_reply r;
+	struct conn_reply r;
 	int ret;
 
 	if (!self)
@@ -43,7 +43,7 @@ EXPORT int crosvm_check_extension(struct crosvm *self, uint32_t extension, bool 
 {
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
 	Plugvm__MainRequest__CheckExtension m = PLUGVM__MAIN_REQUEST__CHECK_EXTENSION__INIT;
-	struct main_reply r;
+	struct conn_reply r;
 	int ret;
 
 	if (!self || !has_extension)
@@ -80,7 +80,7 @@ static int cpuid_list(struct crosvm *self, bool emulated, uint32_t n,
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
 	Plugvm__CpuidRequest m = PLUGVM__CPUID_REQUEST__INIT;
 	const Plugvm__CpuidResponse *resp;
-	struct main_reply r;
+	struct conn_reply r;
 	int ret;
 
 	if (!out_count)
@@ -129,7 +129,7 @@ EXPORT int crosvm_get_msr_index_list(struct crosvm *self, uint32_t entry_count,
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
 	Plugvm__MainRequest__MsrListRequest m = PLUGVM__MAIN_REQUEST__MSR_LIST_REQUEST__INIT;
 	const Plugvm__MainResponse__GetMsrIndexList *list;
-	struct main_reply r;
+	struct conn_reply r;
 	int ret;
 
 	if (!out_count)
@@ -164,7 +164,7 @@ EXPORT int crosvm_net_get_config(struct crosvm *self, struct crosvm_net_config *
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
 	Plugvm__MainRequest__GetNetConfig m = PLUGVM__MAIN_REQUEST__GET_NET_CONFIG__INIT;
 	const Plugvm__MainResponse__GetNetConfig *nc;
-	struct main_reply r;
+	struct conn_reply r;
 	int ret, fd;
 
 	if (!self || !config)
@@ -373,7 +373,7 @@ static int vm_get_state(struct crosvm *self, Plugvm__MainRequest__StateSet set, 
 {
 	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
 	Plugvm__MainRequest__GetState m = PLUGVM__MAIN_REQUEST__GET_STATE__INIT;
-	struct main_reply r;
+	struct conn_reply r;
 	int ret;
 
 	if (!self || !out)
