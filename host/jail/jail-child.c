@@ -32,6 +32,7 @@
 #include "jail-internal.h"
 #include "jail.h"
 #include "seccomp-policy.h"
+#include "util.h"
 
 /* ---- child ---- */
 
@@ -349,7 +350,7 @@ static int child_pivot(struct jail_plan *p, struct child_state *st)
 	 * through the host's /proc because ours is read-only.  Best effort:
 	 * seccomp blocks unshare and clone with namespace flags as well.
 	 */
-	for (size_t i = 0; i < sizeof(ns_limits) / sizeof(ns_limits[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(ns_limits); i++)
 		(void)child_write_file(ns_limits[i], "0");
 	if (chdir(p->staging) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
 		return fail_at(st, STEP_PIVOT, errno, -1);
@@ -494,7 +495,7 @@ void __attribute__((noreturn)) child_main(struct jail_plan *p)
 	struct child_state st = { .proc_fd = -1, .root_fd = -1, .step = STEP_SYNC, .item = -1 };
 	sigset_t none;
 
-	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
 		int r = steps[i](p, &st);
 
 		if (r == CHILD_HOST_GONE)

@@ -30,6 +30,7 @@
 #include "seccomp-audit.h"
 #include "seccomp-notify.h"
 #include "spawn.h"
+#include "util.h"
 #include "vcpu.h"
 #include "vm.h"
 #include "wire.h"
@@ -47,6 +48,10 @@ struct host {
 	struct vm vm;
 	int sig_fd;
 	int stderr_rd;
+	int stderr_wr; /* the plugin's stderr until the spawn */
+	int sock[2];   /* the first connection: ours, and the plugin's until the spawn */
+	int *tap_fds;  /* until vm_init() ran, then owned by vm */
+	bool vm_ready; /* vm_init() ran: vcpus_free() and vm_release() apply */
 	char line[RUN_LINE_MAX];
 	size_t line_len;
 	int conns[VM_MAX_CONNECTIONS];
@@ -670,66 +675,88 @@ static int run_setup_signals(struct host *h)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	/* Blocked before anything is spawned, so an early plugin death is not lost. */
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
+		log_err("cannot set up signal handling: %s", strerror(EINVAL));
 		return -EINVAL;
+	}
 	h->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (h->sig_fd < 0)
+	if (h->sig_fd < 0) {
+		log_err("cannot set up signal handling: %m");
 		return -errno;
+	}
 	return 0;
 }
 
-int run_vm(const struct host_config *cfg)
-{
-	struct host *h;
-	int stderr_pipe[2] = { -1, -1 }, sock[2] = { -1, -1 };
-	int *tap_fds = NULL;
-	int r, ret = 1, notify_fd = -1;
+/*
+ * run_vm() in steps.  Each setup step returns 0, or -errno after logging the
+ * cause; whatever it leaves behind is in *h, for run_release() alone.
+ */
 
-	h = calloc(1, sizeof(*h));
-	if (!h) {
-		log_err("out of memory");
-		return 1;
-	}
+/* The state with nothing acquired (every descriptor -1), or NULL without memory. */
+static struct host *run_host_new(const struct host_config *cfg)
+{
+	struct host *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
 	h->cfg = cfg;
-	spawn_raise_host_nofile(cfg->cpus);
-	h->sig_fd = h->stderr_rd = h->pidfd = h->audit_fd = h->notify.fd = h->children_fd = -1;
+	h->sig_fd = h->stderr_rd = h->stderr_wr = h->pidfd = h->audit_fd = h->notify.fd = -1;
+	h->children_fd = h->sock[0] = h->sock[1] = -1;
 	h->pid = -1;
 	h->vm.kvm_fd = h->vm.vm_fd = h->vm.kill_efd = h->vm.exit_efd = h->vm.stop_efd = -1;
 	h->rx = malloc(WIRE_MAIN_REQUEST_MAX);
 	if (!h->rx) {
-		log_err("out of memory");
-		goto out_free;
+		free(h);
+		return NULL;
 	}
+	return h;
+}
 
-	r = run_setup_signals(h);
-	if (r < 0) {
-		log_err("cannot set up signal handling: %s", strerror(-r));
-		goto out_free;
-	}
-	if (pipe2(stderr_pipe, O_CLOEXEC) < 0 || fcntl(stderr_pipe[0], F_SETFL, O_NONBLOCK) < 0) {
+/* The pipe the plugin's stderr comes through (relay_stderr()). */
+static int run_open_stderr(struct host *h)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) < 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
+		int r = -errno;
+
 		log_err("cannot create the plugin stderr pipe: %m");
-		goto out_signals;
+		return r;
 	}
-	h->stderr_rd = stderr_pipe[0];
-	stderr_pipe[0] = -1;
+	h->stderr_rd = p[0];
+	h->stderr_wr = p[1];
+	return 0;
+}
 
-	r = net_open_taps(cfg, &tap_fds);
-	if (r < 0)
-		goto out_signals; /* net_open_taps() logged the tap that failed */
-	r = vm_init(&h->vm, cfg);
-	h->vm.tap_fds = tap_fds;
-	h->vm.n_taps = tap_fds ? cfg->n_taps : 0;
-	if (r < 0)
-		goto out_vm; /* vm_init() logged the cause */
+/* The taps, the VM, the plugin's socket and the vcpus (not yet running). */
+static int run_open_vm(struct host *h)
+{
+	int r = net_open_taps(h->cfg, &h->tap_fds);
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sock) < 0 ||
-	    ioctl(sock[0], FIOCLEX) < 0) {
+	if (r < 0)
+		return r; /* net_open_taps() logged the tap that failed */
+	r = vm_init(&h->vm, h->cfg);
+	h->vm_ready = true;
+	h->vm.tap_fds = h->tap_fds;
+	h->vm.n_taps = h->tap_fds ? h->cfg->n_taps : 0;
+	h->tap_fds = NULL;
+	if (r < 0)
+		return r; /* vm_init() logged the cause */
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, h->sock) < 0 ||
+	    ioctl(h->sock[0], FIOCLEX) < 0) {
+		r = -errno;
 		log_err("cannot create the plugin socket: %m");
-		goto out_vm;
+		return r;
 	}
-	r = vcpus_prepare(&h->vm);
-	if (r < 0)
-		goto out_vm;
+	return vcpus_prepare(&h->vm);
+}
+
+/* The plugin, jailed unless --disable-sandbox, and what watches it. */
+static int run_spawn(struct host *h)
+{
+	const struct host_config *cfg = h->cfg;
+	int r, notify_fd = -1;
 
 	/*
 	 * Whatever the plugin forks ends up below us when its parent dies, so
@@ -745,19 +772,19 @@ int run_vm(const struct host_config *cfg)
 	if (!cfg->disable_sandbox && !seccomp_notify_available())
 		h->audit_fd = seccomp_audit_open();
 	run_save_tty(h);
-	r = spawn_plugin(cfg, sock[1], stderr_pipe[1], &h->pid, &h->pidfd, &notify_fd);
+	r = spawn_plugin(cfg, h->sock[1], h->stderr_wr, &h->pid, &h->pidfd, &notify_fd);
 	/* From here on EOF on these means the plugin (and its children) are gone. */
-	close(sock[1]);
-	sock[1] = -1;
-	close(stderr_pipe[1]);
-	stderr_pipe[1] = -1;
+	close(h->sock[1]);
+	h->sock[1] = -1;
+	close(h->stderr_wr);
+	h->stderr_wr = -1;
 	if (r < 0) {
 		/* spawn_plugin() has said why. */
 		h->pid = -1;
-		goto out_vm;
+		return r;
 	}
-	h->conns[h->n_conns++] = sock[0];
-	sock[0] = -1;
+	h->conns[h->n_conns++] = h->sock[0];
+	h->sock[0] = -1;
 	if (notify_fd >= 0) {
 		h->notify_mode = true;
 		if (seccomp_notify_init(&h->notify, notify_fd, cfg->seccomp_log_failures) < 0) {
@@ -765,23 +792,34 @@ int run_vm(const struct host_config *cfg)
 			run_start_dying(h);
 		}
 	}
+	return 0;
+}
+
+/*
+ * The kill eventfd, then the host's own privilege drop and seccomp filters.
+ * A failure here fails the VM (the plugin is running and learns of it).
+ */
+static void run_arm(struct host *h)
+{
+	int r;
 
 	/* Made after the spawn, so it is never inherited; the plugin gets it on request. */
 	h->vm.kill_efd = eventfd(0, EFD_CLOEXEC);
 	if (h->vm.kill_efd < 0) {
 		vm_fail(&h->vm, "cannot create the kill eventfd: %s", strerror(errno));
 		run_start_dying(h);
-	} else {
-		/* The host needs no privilege from here on (KVM fds are already open). */
-		r = host_drop_privileges();
-		if (r < 0)
-			log_warn("cannot drop all privileges: %s", strerror(-r));
-		run_install_filters(h);
+		return;
 	}
+	/* The host needs no privilege from here on (KVM fds are already open). */
+	r = host_drop_privileges();
+	if (r < 0)
+		log_warn("cannot drop all privileges: %s", strerror(-r));
+	run_install_filters(h);
+}
 
-	if (!h->dying)
-		run_loop(h);
-
+/* Stops the vcpus and the plugin, relays its last words; the exit status. */
+static int run_finish(struct host *h)
+{
 	vm_signal_kill(&h->vm);
 	vcpus_join(&h->vm);
 	vcpus_print_stats(&h->vm);
@@ -790,9 +828,12 @@ int run_vm(const struct host_config *cfg)
 	/* The plugin's last words; bounded in case its descendants keep writing. */
 	relay_stderr(h, RUN_STDERR_FINAL_BURST);
 	relay_flush(h);
-	ret = run_result(h);
+	return run_result(h);
+}
 
-out_vm:
+/* The one unwind path: releases whatever the steps acquired, in any state. */
+static void run_release(struct host *h)
+{
 	if (h->pid > 0 && !h->plugin_exited) {
 		/* Only reached on setup failures after a successful spawn. */
 		kill(h->pid, SIGKILL);
@@ -802,17 +843,18 @@ out_vm:
 	run_restore_tty(h);
 	for (size_t i = 0; i < h->n_conns; i++)
 		close(h->conns[i]);
-	wire_close_fds(sock, 2);
-	vcpus_free(&h->vm);
-	vm_release(&h->vm);
-	tap_fds = NULL;
-out_signals:
-	if (tap_fds) {
-		for (size_t i = 0; i < cfg->n_taps; i++)
-			close(tap_fds[i]);
-		free(tap_fds);
+	wire_close_fds(h->sock, 2);
+	if (h->vm_ready) {
+		vcpus_free(&h->vm);
+		vm_release(&h->vm); /* and the taps */
 	}
-	wire_close_fds(stderr_pipe, 2);
+	if (h->tap_fds) {
+		for (size_t i = 0; i < h->cfg->n_taps; i++)
+			close(h->tap_fds[i]);
+		free(h->tap_fds);
+	}
+	if (h->stderr_wr >= 0)
+		close(h->stderr_wr);
 	if (h->stderr_rd >= 0)
 		close(h->stderr_rd);
 	if (h->pidfd >= 0)
@@ -824,8 +866,34 @@ out_signals:
 	seccomp_notify_release(&h->notify);
 	if (h->children_fd >= 0)
 		close(h->children_fd);
-out_free:
 	free(h->rx);
 	free(h);
+}
+
+int run_vm(const struct host_config *cfg)
+{
+	/* In this order: signals before the spawn, the VM before the plugin can ask for it. */
+	static int (*const setup[])(struct host *) = {
+		run_setup_signals, run_open_stderr, run_open_vm, run_spawn,
+	};
+	struct host *h;
+	int ret = 1;
+
+	spawn_raise_host_nofile(cfg->cpus);
+	h = run_host_new(cfg);
+	if (!h) {
+		log_err("out of memory");
+		return 1;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(setup); i++) {
+		if (setup[i](h) < 0)
+			goto out;
+	}
+	run_arm(h);
+	if (!h->dying)
+		run_loop(h);
+	ret = run_finish(h);
+out:
+	run_release(h);
 	return ret;
 }
