@@ -28,7 +28,7 @@ struct seccomp_policy {
 enum seccomp_fail {
 	SECCOMP_FAIL_KILL = 0,   /* SECCOMP_RET_KILL_PROCESS */
 	SECCOMP_FAIL_LOG = 1,    /* SECCOMP_RET_LOG: the kernel logs it and lets it run */
-	SECCOMP_FAIL_NOTIFY = 2, /* SECCOMP_RET_USER_NOTIF: the host decides (host/seccomp-notify.h) */
+	SECCOMP_FAIL_NOTIFY = 2, /* SECCOMP_RET_USER_NOTIF: the host decides (host/jail/seccomp-notify.h) */
 };
 
 /*
@@ -43,7 +43,7 @@ extern const char *const seccomp_added_calls[];
 
 /*
  * Builds the plugin filter.  With dir == NULL the built-in default policy
- * (host/policy/plugin.policy, compiled into the host) is used.  Otherwise
+ * (host/jail/policy/plugin.policy, compiled into the host) is used.  Otherwise
  * DIR/plugin.bpf is used if it exists and fail is SECCOMP_FAIL_KILL or
  * SECCOMP_FAIL_NOTIFY (then ret->notify stays false: the file has its own
  * default action), else DIR/plugin.policy.  fail chooses the default action.

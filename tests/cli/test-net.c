@@ -2,7 +2,7 @@
 /* Copyright 2026 The plugvm Authors. */
 
 /*
- * host/net.c against real tap devices (needs /dev/net/tun and CAP_NET_ADMIN;
+ * host/vm/net.c against real tap devices (needs /dev/net/tun and CAP_NET_ADMIN;
  * the test exits 77, meson's SKIP, without them).  Every tap created here is
  * non-persistent or made non-persistent again, so it vanishes with its fds.
  */

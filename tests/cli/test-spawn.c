@@ -355,7 +355,7 @@ static void jailed_by_default(void **state)
 	close(logp[1]);
 	read_all(logp[0], text, sizeof(text));
 	close(logp[0]);
-	/* The jail (host/jail.c) runs it now: no "unjailed" warning any more. */
+	/* The jail (host/jail/jail.c) runs it now: no "unjailed" warning any more. */
 	assert_null(strstr(text, "unjailed"));
 }
 

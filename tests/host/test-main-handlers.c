@@ -2,8 +2,8 @@
 /*
  * Copyright 2026 The plugvm Authors.
  *
- * Every MainRequest handler (host/plugin-main.c) driven through the fake KVM
- * (host/kvm-fake.c): no /dev/kvm, no plugin process, a few milliseconds.
+ * Every MainRequest handler (host/vm/main-request.c) driven through the fake KVM
+ * (tests/lib/kvm-fake.c): no /dev/kvm, no plugin process, a few milliseconds.
  * Each request is packed and unpacked as it would cross the socket, handled,
  * and its reply packed and unpacked again, so what the tests look at is what
  * a client would decode.  After every request the host's object table must

@@ -2,7 +2,7 @@
 /*
  * Copyright 2026 The plugvm Authors.
  *
- * Every vcpu request handler and the vcpu state machine (host/vcpu.c,
+ * Every vcpu request handler and the vcpu state machine (host/vm/vcpu.c,
  * docs/protocol.md §4.3 to §4.5, §4.7) driven through the fake KVM, over both
  * transports: crosvm's pipes (the real pipe channel, a scripted plugin
  * writing encoded requests into to_host and reading the framed responses
