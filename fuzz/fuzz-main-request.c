@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* Copyright 2026 The plugvm Authors. */
 /*
- * Fuzzes the host's main-request handling (host/plugin-main.c and the VM
- * side of host/vm.c) against the fake KVM: a sequence of requests, each
+ * Fuzzes the host's main-request handling (host/vm/main-request.c and the VM
+ * side of host/vm/vm.c) against the fake KVM: a sequence of requests, each
  * decoded as run.c decodes it, handled, and its reply packed and checked.
  *
  * Input: a first byte (the vcpu count in bits 0-1, the host's

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* Copyright 2026 The plugvm Authors. */
 /*
- * Fuzzes the host's vcpu side (host/vcpu.c, host/vcpu-shm.c): the Init
+ * Fuzzes the host's vcpu side (host/vm/vcpu.c, host/vm/vcpu-shm.c): the Init
  * handshake, the SERVING state machine with every VcpuRequest, and the exit
  * handlers (PIO with fuzzed count x size and data offset, MMIO, Hyper-V,
  * fatal exits, pauses) against the fake KVM, through the real channels:

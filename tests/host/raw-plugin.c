@@ -25,7 +25,7 @@
 #include "wire.h"
 
 /*
- * The raw-protocol client is the hostile plugin's (tests/hostile/hostile-lib.c);
+ * The raw-protocol client is the hostile plugin's (tests/lib/hostile-lib.c);
  * what follows adapts it to these scenarios, which pass at most one fd and
  * treat an EOF as fatal.
  */
