@@ -35,7 +35,6 @@
 
 #include "log.h"
 #include "seccomp-parse.h"
-#include "seccomp-policy.h"
 
 struct named_const {
 	const char *name;
