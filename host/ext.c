@@ -103,6 +103,14 @@ int ext_set_reset_events(struct vm *vm, bool enable)
 	return 0;
 }
 
+int ext_set_io_details(struct vm *vm, bool enable)
+{
+	if (vm->start_requested)
+		return -EBUSY;
+	vm->io_details = enable;
+	return 0;
+}
+
 /* What a vcpu looked like when KVM created it, in the order ext_vcpu_reset() restores it. */
 struct ext_power_on {
 	struct kvm_sregs sregs;

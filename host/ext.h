@@ -45,6 +45,12 @@ int ext_vcpu_start(struct vcpu *v);
 int ext_set_reset_events(struct vm *vm, bool enable);
 
 /*
+ * IoDetails{enable}: before Start, port I/O exits carry KVM's element size
+ * and count.  -EBUSY once Start was asked for.
+ */
+int ext_set_io_details(struct vm *vm, bool enable);
+
+/*
  * On v's thread while it is stopped: puts the vcpu back in the state it had
  * when it was created (registers, segments and control registers, FPU,
  * debug registers, XCRs, LAPIC, MP state, pending events).

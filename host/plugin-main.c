@@ -575,6 +575,12 @@ static bool handle_extension(struct main_ctx *ctx, const Plugvm__MainRequest *re
 		reply->resp.reset_events = &reply->u.reset_events;
 		reply_errno(reply, ext_set_reset_events(ctx->vm, req->reset_events->enable));
 		return true;
+	case PLUGVM__MAIN_REQUEST__MESSAGE_IO_DETAILS:
+		plugvm__main_response__io_details__init(&reply->u.io_details);
+		reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_IO_DETAILS;
+		reply->resp.io_details = &reply->u.io_details;
+		reply_errno(reply, ext_set_io_details(ctx->vm, req->io_details->enable));
+		return true;
 	default:
 		return false;
 	}

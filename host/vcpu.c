@@ -729,6 +729,11 @@ static int vcpu_handle_io(struct vcpu *v, uint32_t space, uint64_t addr, bool is
 	/* Reads carry zeros of the access size: the plugin's buffer to fill. */
 	io.data.data = data;
 	io.data.len = size;
+	/* API 0.23 IoDetails (docs/protocol.md §8.3): KVM's element size and count. */
+	if (vm->io_details && space == VM_SPACE_PIO) {
+		io.element_size = v->run->io.size;
+		io.count = v->run->io.count;
+	}
 	if (!async && vm->hint.active && vm->hint.space == space && vm->hint.address == addr &&
 	    vm->hint.on_write == is_write)
 		vcpu_fill_hint(v, &io);

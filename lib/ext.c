@@ -22,6 +22,7 @@
 _Static_assert(CROSVM_EXTENSION_EDGE_IRQ_EVENT == PLUGVM_EXT_EDGE_IRQ_EVENT, "bit differs");
 _Static_assert(CROSVM_EXTENSION_DEFAULT_CPUID == PLUGVM_EXT_DEFAULT_CPUID, "bit differs");
 _Static_assert(CROSVM_EXTENSION_RESET == PLUGVM_EXT_RESET, "bit differs");
+_Static_assert(CROSVM_EXTENSION_IO_DETAILS == PLUGVM_EXT_IO_DETAILS, "bit differs");
 _Static_assert(CROSVM_RESET_TRIPLE_FAULT == PLUGVM_RESET_TRIPLE_FAULT, "reason differs");
 _Static_assert((PLUGVM_EXT_ALL & CROSVM_EXTENSION_VCPU_KICK) == 0, "a host bit is the library's");
 
@@ -79,6 +80,19 @@ EXPORT int crosvm_enable_reset_events(struct crosvm *self)
 	m.enable = true;
 	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_RESET_EVENTS;
 	req.reset_events = &m;
+	return conn_simple(self, &req);
+}
+
+EXPORT int crosvm_enable_io_details(struct crosvm *self)
+{
+	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
+	Plugvm__MainRequest__IoDetails m = PLUGVM__MAIN_REQUEST__IO_DETAILS__INIT;
+
+	if (!self)
+		return -EINVAL;
+	m.enable = true;
+	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_IO_DETAILS;
+	req.io_details = &m;
 	return conn_simple(self, &req);
 }
 

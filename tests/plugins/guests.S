@@ -560,4 +560,27 @@ GUEST_BEGIN(ext_reset)
 	.long	0
 GUEST_END(ext_reset)
 
+/*
+ * I/O details (test-ext.c): "rep insw" of one word, then "rep insb" of two
+ * bytes from port 0x300 (the same two bytes of data each), checks what the
+ * plugin supplied, and writes the four bytes back with "rep outsw".
+ */
+GUEST_BEGIN(ext_io)
+	cld
+	movw	$0x300, %dx
+	movw	$GUEST_DATA, %di
+	movw	$1, %cx
+	rep insw
+	movw	$2, %cx
+	rep insb
+	movw	(GUEST_DATA), %ax
+	CHECK	0x1234, %ax, 0x201
+	movw	(GUEST_DATA + 2), %ax
+	CHECK	0x7856, %ax, 0x202
+	movw	$GUEST_DATA, %si
+	movw	$2, %cx
+	rep outsw
+	DONE
+GUEST_END(ext_io)
+
 	.section .note.GNU-stack, "", @progbits
