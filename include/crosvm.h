@@ -721,6 +721,8 @@ int crosvm_vcpu_set_vcpu_events(struct crosvm_vcpu *, const struct kvm_vcpu_even
 #define CROSVM_EXTENSION_RESET (1ull << 3)
 /* crosvm_enable_io_details(). */
 #define CROSVM_EXTENSION_IO_DETAILS (1ull << 4)
+/* crosvm_reserve_range_mode(). */
+#define CROSVM_EXTENSION_RANGE_MODE (1ull << 5)
 
 /*
  * Sets `*__mask` to the CROSVM_EXTENSION_* bits the host offers, plus the
@@ -796,6 +798,27 @@ int crosvm_vcpu_reset(struct crosvm_vcpu*);
  * two fields then stay 0).
  */
 int crosvm_enable_io_details(struct crosvm*);
+
+/* Trap modes of crosvm_reserve_range_mode(). */
+/* Every access stops the vcpu, as crosvm_reserve_range(). */
+#define CROSVM_RANGE_MODE_SYNC 0
+/* Only writes are trapped, without stopping, as crosvm_reserve_async_write_range(). */
+#define CROSVM_RANGE_MODE_ASYNC_WRITE 1
+/*
+ * Writes arrive as with CROSVM_RANGE_MODE_ASYNC_WRITE (`no_resume` set, no
+ * resume), but reads stop the vcpu as with CROSVM_RANGE_MODE_SYNC: the
+ * plugin fills `io_access.data` and calls crosvm_vcpu_resume().
+ */
+#define CROSVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ 2
+
+/*
+ * As crosvm_reserve_range(), with a trap mode (CROSVM_RANGE_MODE_*); the same
+ * overlap rules, and a `__length` of 0 removes the range starting at
+ * `__start` whatever its mode.  -EINVAL for an unknown mode, -ENOTTY
+ * without CROSVM_EXTENSION_RANGE_MODE.
+ */
+int crosvm_reserve_range_mode(struct crosvm*, uint32_t __space, uint64_t __start,
+			      uint64_t __length, uint32_t __mode);
 
 #ifdef __cplusplus
 }

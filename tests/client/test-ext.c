@@ -273,6 +273,36 @@ static void io_details(void **state)
 	fh_expect_none();
 }
 
+/*
+ * ReserveRangeMode (main 1005, tag ea 3e) {space, start, length, mode}: a new
+ * request, so crosvm's host refuses it (ENOTTY) instead of ignoring a mode.
+ */
+static void range_mode(void **state)
+{
+	(void)state;
+	fh_send("ea 3e 00");
+	assert_int_equal(crosvm_reserve_range_mode(F.c, CROSVM_ADDRESS_SPACE_IOPORT, 0x310, 1,
+						   CROSVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ),
+			 0);
+	fh_expect("ea 3e 07 10 90 06 18 01 20 02");
+	/* MMIO, length 0 (remove), mode 0: only the set fields. */
+	fh_send("ea 3e 00");
+	assert_int_equal(crosvm_reserve_range_mode(F.c, CROSVM_ADDRESS_SPACE_MMIO, 0x1000, 0,
+						   CROSVM_RANGE_MODE_SYNC),
+			 0);
+	fh_expect("ea 3e 05 08 01 10 80 20");
+	fh_send(ENOTTY_REPLY);
+	assert_int_equal(crosvm_reserve_range_mode(F.c, CROSVM_ADDRESS_SPACE_IOPORT, 0x310, 1, 1),
+			 -ENOTTY);
+	fh_expect("ea 3e 07 10 90 06 18 01 20 01");
+	fh_send("08 2c"); /* EINVAL (22): the host's answer to an unknown mode */
+	assert_int_equal(crosvm_reserve_range_mode(F.c, CROSVM_ADDRESS_SPACE_IOPORT, 0x310, 1, 9),
+			 -EINVAL);
+	fh_expect("ea 3e 07 10 90 06 18 01 20 09");
+	assert_int_equal(crosvm_reserve_range_mode(NULL, 0, 0x310, 1, 0), -EINVAL);
+	fh_expect_none();
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fh_setup, fh_teardown)
 
 int main(void)
@@ -284,6 +314,7 @@ int main(void)
 		T(kick),
 		T(reset),
 		T(io_details),
+		T(range_mode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -583,4 +583,25 @@ GUEST_BEGIN(ext_io)
 	DONE
 GUEST_END(ext_io)
 
+/*
+ * Range mode (test-ext.c): three writes to port 0x310, whose writes are
+ * asynchronous, then a read the plugin answers (0x5a), written back, and a
+ * second read (0x5b).
+ */
+GUEST_BEGIN(ext_range)
+	movw	$0x310, %dx
+	movb	$0x11, %al
+	outb	%al, %dx
+	movb	$0x22, %al
+	outb	%al, %dx
+	movb	$0x33, %al
+	outb	%al, %dx
+	inb	%dx, %al
+	CHECK	0x5a, %al, 0x301
+	outb	%al, %dx
+	inb	%dx, %al
+	CHECK	0x5b, %al, 0x302
+	DONE
+GUEST_END(ext_range)
+
 	.section .note.GNU-stack, "", @progbits

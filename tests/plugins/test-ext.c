@@ -20,6 +20,11 @@
  *                  "rep insb" of two bytes reach the plugin with their
  *                  element size and count, and so does "rep outsw" of two
  *                  words; -EBUSY after crosvm_start().
+ *   range-mode     crosvm_reserve_range_mode(): on a range whose writes are
+ *                  asynchronous and reads synchronous, the guest's writes
+ *                  arrive as no_resume events (resume refused) and its reads
+ *                  stop it until the plugin supplies the value the guest
+ *                  checks; bad modes, spaces and overlaps are refused.
  *   off            (host --no-extensions) every host extension answers
  *                  -ENOTTY, the mask is 0, and the VM is crosvm's: a vcpu
  *                  has no CPUID (the guest reads zeros).
@@ -38,11 +43,12 @@ GUEST_DECLARE(ext_cpuid);
 GUEST_DECLARE(ext_wait);
 GUEST_DECLARE(ext_reset);
 GUEST_DECLARE(ext_io);
+GUEST_DECLARE(ext_range);
 
 #define IRQ 5
 #define HOST_EXTENSIONS                                                                            \
 	(CROSVM_EXTENSION_EDGE_IRQ_EVENT | CROSVM_EXTENSION_DEFAULT_CPUID | CROSVM_EXTENSION_RESET | \
-	 CROSVM_EXTENSION_IO_DETAILS)
+	 CROSVM_EXTENSION_IO_DETAILS | CROSVM_EXTENSION_RANGE_MODE)
 
 static struct crosvm_irq *irq;
 
@@ -464,6 +470,74 @@ static void io_details(void)
 	test_vm_destroy(&vm);
 }
 
+#define RANGE_PORT 0x310
+
+struct range_seen {
+	uint8_t writes[8];
+	unsigned nr_writes, nr_reads;
+};
+
+static bool range_mode_io(struct test_vcpu *tv, struct crosvm_vcpu_event *ev)
+{
+	struct range_seen *s = tv->priv;
+
+	if (ev->io_access.address_space != CROSVM_ADDRESS_SPACE_IOPORT ||
+	    ev->io_access.address != RANGE_PORT)
+		return false;
+	TEST_ASSERT(ev->io_access.length == 1, "%u-byte access", ev->io_access.length);
+	if (ev->io_access.is_write) {
+		/* Asynchronous: the vcpu did not stop, so there is nothing to resume. */
+		TEST_ASSERT(ev->io_access.no_resume, "a write stopped the vcpu");
+		TEST_RET(-EINVAL, crosvm_vcpu_resume(tv->vcpu));
+		TEST_ASSERT(s->nr_writes < sizeof(s->writes), "extra write");
+		s->writes[s->nr_writes++] = ev->io_access.data[0];
+	} else {
+		TEST_ASSERT(!ev->io_access.no_resume, "a read did not stop the vcpu");
+		/* All earlier writes arrived before the read (one ordered stream). */
+		TEST_ASSERT(s->nr_writes == (s->nr_reads ? 4u : 3u), "read %u after %u writes",
+			    s->nr_reads, s->nr_writes);
+		ev->io_access.data[0] = (uint8_t)(0x5a + s->nr_reads++);
+	}
+	return true;
+}
+
+static const struct test_vcpu_ops range_mode_ops = {
+	.io = range_mode_io,
+};
+
+static void range_mode(void)
+{
+	const uint32_t pio = CROSVM_ADDRESS_SPACE_IOPORT;
+	struct range_seen s = { 0 };
+	struct test_vcpu tv;
+	struct test_vm vm;
+
+	test_vm_create(&vm, GUEST_CODE(ext_range));
+	check_mask(vm.crosvm, true);
+	TEST_RET(-EINVAL, crosvm_reserve_range_mode(NULL, pio, RANGE_PORT, 1, 0));
+	TEST_RET(-EINVAL, crosvm_reserve_range_mode(vm.crosvm, pio, RANGE_PORT, 1, 3));
+	TEST_RET(-EINVAL, crosvm_reserve_range_mode(vm.crosvm, 2, RANGE_PORT, 1, 2));
+	TEST_OK(crosvm_reserve_range_mode(vm.crosvm, pio, RANGE_PORT, 1,
+					  CROSVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ));
+	/* The usual overlap rules, against ranges of any mode. */
+	TEST_RET(-EPERM, crosvm_reserve_range(vm.crosvm, pio, RANGE_PORT, 1));
+	TEST_RET(-EPERM, crosvm_reserve_range_mode(vm.crosvm, pio, RANGE_PORT - 1, 2,
+						   CROSVM_RANGE_MODE_SYNC));
+	/* Length 0 removes a range of any mode. */
+	TEST_OK(crosvm_reserve_range_mode(vm.crosvm, pio, 0x320, 1, CROSVM_RANGE_MODE_ASYNC_WRITE));
+	TEST_OK(crosvm_reserve_range_mode(vm.crosvm, pio, 0x320, 0, 0));
+	TEST_RET(-ENOENT, crosvm_reserve_range_mode(vm.crosvm, pio, 0x320, 0, 0));
+	test_vcpu_setup(&tv, vm.crosvm, 0, &range_mode_ops, &s);
+	tv.stay_stopped = true;
+	TEST_OK(crosvm_start(vm.crosvm));
+	test_vcpu_run(&tv);
+	TEST_ASSERT(s.nr_reads == 2 && s.nr_writes == 4, "%u reads, %u writes", s.nr_reads,
+		    s.nr_writes);
+	TEST_ASSERT(!memcmp(s.writes, "\x11\x22\x33\x5a", 4), "writes %02x %02x %02x %02x",
+		    s.writes[0], s.writes[1], s.writes[2], s.writes[3]);
+	test_vm_destroy(&vm);
+}
+
 /* crosvm's host answers the unknown vcpu request ENOTTY, and the vcpu runs on. */
 static void off_init(struct test_vcpu *tv)
 {
@@ -491,6 +565,8 @@ static void off(void)
 	TEST_RET(-ENOTTY, crosvm_enable_default_cpuid(vm.crosvm));
 	TEST_RET(-ENOTTY, crosvm_enable_reset_events(vm.crosvm));
 	TEST_RET(-ENOTTY, crosvm_enable_io_details(vm.crosvm));
+	TEST_RET(-ENOTTY, crosvm_reserve_range_mode(vm.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x310, 1,
+						    CROSVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ));
 	/* crosvm's irq events still work. */
 	TEST_OK(crosvm_create_irq_event(vm.crosvm, IRQ, &irq));
 	TEST_ASSERT(crosvm_irq_event_get_resample_fd(irq) >= 0, "no resample fd");
@@ -522,6 +598,8 @@ int main(int argc, char **argv)
 		kick();
 	else if (!strcmp(mode, "io-details"))
 		io_details();
+	else if (!strcmp(mode, "range-mode"))
+		range_mode();
 	else if (!strcmp(mode, "off"))
 		off();
 	else
