@@ -302,6 +302,9 @@ static int msg_encode_wait(struct shm_msg *m, struct shm_msg_hdr *h,
 		h->len = (uint32_t)io->data.len;
 		h->flags = (io->is_write ? SHM_F_IS_WRITE : 0) |
 			   (io->no_resume ? SHM_F_NO_RESUME : 0);
+		/* API 0.23 io details (0 without them). */
+		h->u[0] = io->element_size;
+		h->u[1] = io->count;
 		/* Empty bytes may have data == NULL: no memcpy from it (UB even for 0). */
 		if (io->data.len)
 			memcpy(m->data, io->data.data, io->data.len);
@@ -408,6 +411,9 @@ static int msg_decode_wait(struct shm_msg_copy *c, const struct shm_msg *m)
 		io->address = h->address;
 		io->is_write = (h->flags & SHM_F_IS_WRITE) != 0;
 		io->no_resume = (h->flags & SHM_F_NO_RESUME) != 0;
+		/* Out of range: UINT32_MAX, which the library's size check refuses. */
+		io->element_size = h->u[0] > UINT32_MAX ? UINT32_MAX : (uint32_t)h->u[0];
+		io->count = h->u[1] > UINT32_MAX ? UINT32_MAX : (uint32_t)h->u[1];
 		memcpy(c->buf.data, m->data, h->len);
 		io->data.data = c->buf.data;
 		io->data.len = h->len;

@@ -96,6 +96,11 @@ static void main_op(uint8_t op, uint8_t arg, const uint8_t *p, size_t len, unsig
 			crosvm_enable_default_cpuid(st.f.c);
 		else if (arg == 0xfd)
 			crosvm_enable_reset_events(st.f.c);
+		else if (arg == 0xfc)
+			crosvm_enable_io_details(st.f.c);
+		else if (arg == 0xfb)
+			crosvm_reserve_range_mode(st.f.c, 0, 0x310, 1,
+						  CROSVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ);
 		else
 			crosvm_check_extension(st.f.c, arg, &b);
 		break;

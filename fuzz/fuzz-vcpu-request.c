@@ -376,6 +376,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(v->run, "kvm_run");
 
 	vm.reset_events = (data[0] & 2) != 0;
+	vm.io_details = (data[0] & 4) != 0;
 	FUZZ_CHECK(ext_vcpu_start(v) == 0, "power-on state");
 	r = vcpu_init_handshake(v);
 	/* An undecodable request is a protocol violation: it must have stopped the VM. */

@@ -532,6 +532,16 @@ struct crosvm_vcpu_event {
 			 */
 			uint8_t no_resume;
 			uint8_t _reserved[2];
+			/*
+			 * API 0.23, only after crosvm_enable_io_details() (0
+			 * otherwise, and for MMIO): the size in bytes of one
+			 * port I/O element (1, 2 or 4) and the number of
+			 * elements, KVM's kvm_run.io.size and .count.  `length`
+			 * is their product; a count above 1 is string I/O
+			 * ("rep ins", "rep outs").
+			 */
+			uint32_t element_size;
+			uint32_t count;
 		} io_access;
 		/* CROSVM_VCPU_EVENT_KIND_PAUSED: the pointer given to crosvm_pause_vcpus(). */
 		void *user;
@@ -709,6 +719,10 @@ int crosvm_vcpu_set_vcpu_events(struct crosvm_vcpu *, const struct kvm_vcpu_even
 #define CROSVM_EXTENSION_VCPU_KICK (1ull << 2)
 /* crosvm_enable_reset_events() and crosvm_vcpu_reset(). */
 #define CROSVM_EXTENSION_RESET (1ull << 3)
+/* crosvm_enable_io_details(). */
+#define CROSVM_EXTENSION_IO_DETAILS (1ull << 4)
+/* crosvm_reserve_range_mode(). */
+#define CROSVM_EXTENSION_RANGE_MODE (1ull << 5)
 
 /*
  * Sets `*__mask` to the CROSVM_EXTENSION_* bits the host offers, plus the
@@ -775,6 +789,36 @@ int crosvm_enable_reset_events(struct crosvm*);
  * is not stopped, -ENOTTY without CROSVM_EXTENSION_RESET.
  */
 int crosvm_vcpu_reset(struct crosvm_vcpu*);
+
+/*
+ * Before crosvm_start(): every later CROSVM_VCPU_EVENT_KIND_IO_ACCESS event
+ * of a port access carries `io_access.element_size` and `io_access.count`,
+ * so "rep insw" of one word and "rep insb" of two bytes differ.  -EBUSY
+ * after crosvm_start(), -ENOTTY without CROSVM_EXTENSION_IO_DETAILS (the
+ * two fields then stay 0).
+ */
+int crosvm_enable_io_details(struct crosvm*);
+
+/* Trap modes of crosvm_reserve_range_mode(). */
+/* Every access stops the vcpu, as crosvm_reserve_range(). */
+#define CROSVM_RANGE_MODE_SYNC 0
+/* Only writes are trapped, without stopping, as crosvm_reserve_async_write_range(). */
+#define CROSVM_RANGE_MODE_ASYNC_WRITE 1
+/*
+ * Writes arrive as with CROSVM_RANGE_MODE_ASYNC_WRITE (`no_resume` set, no
+ * resume), but reads stop the vcpu as with CROSVM_RANGE_MODE_SYNC: the
+ * plugin fills `io_access.data` and calls crosvm_vcpu_resume().
+ */
+#define CROSVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ 2
+
+/*
+ * As crosvm_reserve_range(), with a trap mode (CROSVM_RANGE_MODE_*); the same
+ * overlap rules, and a `__length` of 0 removes the range starting at
+ * `__start` whatever its mode.  -EINVAL for an unknown mode, -ENOTTY
+ * without CROSVM_EXTENSION_RANGE_MODE.
+ */
+int crosvm_reserve_range_mode(struct crosvm*, uint32_t __space, uint64_t __start,
+			      uint64_t __length, uint32_t __mode);
 
 #ifdef __cplusplus
 }

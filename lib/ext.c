@@ -22,6 +22,10 @@
 _Static_assert(CROSVM_EXTENSION_EDGE_IRQ_EVENT == PLUGVM_EXT_EDGE_IRQ_EVENT, "bit differs");
 _Static_assert(CROSVM_EXTENSION_DEFAULT_CPUID == PLUGVM_EXT_DEFAULT_CPUID, "bit differs");
 _Static_assert(CROSVM_EXTENSION_RESET == PLUGVM_EXT_RESET, "bit differs");
+_Static_assert(CROSVM_EXTENSION_IO_DETAILS == PLUGVM_EXT_IO_DETAILS, "bit differs");
+_Static_assert(CROSVM_EXTENSION_RANGE_MODE == PLUGVM_EXT_RANGE_MODE, "bit differs");
+_Static_assert(CROSVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ == PLUGVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ,
+	       "mode differs");
 _Static_assert(CROSVM_RESET_TRIPLE_FAULT == PLUGVM_RESET_TRIPLE_FAULT, "reason differs");
 _Static_assert((PLUGVM_EXT_ALL & CROSVM_EXTENSION_VCPU_KICK) == 0, "a host bit is the library's");
 
@@ -79,6 +83,36 @@ EXPORT int crosvm_enable_reset_events(struct crosvm *self)
 	m.enable = true;
 	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_RESET_EVENTS;
 	req.reset_events = &m;
+	return conn_simple(self, &req);
+}
+
+EXPORT int crosvm_enable_io_details(struct crosvm *self)
+{
+	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
+	Plugvm__MainRequest__IoDetails m = PLUGVM__MAIN_REQUEST__IO_DETAILS__INIT;
+
+	if (!self)
+		return -EINVAL;
+	m.enable = true;
+	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_IO_DETAILS;
+	req.io_details = &m;
+	return conn_simple(self, &req);
+}
+
+EXPORT int crosvm_reserve_range_mode(struct crosvm *self, uint32_t space, uint64_t start,
+				     uint64_t length, uint32_t mode)
+{
+	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
+	Plugvm__MainRequest__ReserveRangeMode m = PLUGVM__MAIN_REQUEST__RESERVE_RANGE_MODE__INIT;
+
+	if (!self)
+		return -EINVAL;
+	m.space = (Plugvm__AddressSpace)space;
+	m.start = start;
+	m.length = length;
+	m.mode = mode;
+	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_RESERVE_RANGE_MODE;
+	req.reserve_range_mode = &m;
 	return conn_simple(self, &req);
 }
 

@@ -201,6 +201,10 @@ static int wait_io(struct crosvm_vcpu *v, const Plugvm__VcpuResponse__Wait__Io *
 	/* Check and allocate before changing state: a failure leaves the handle as it was. */
 	if (io->data.len > UINT32_MAX)
 		return -EPROTO;
+	/* API 0.23 io details: when sent, they must describe the data. */
+	if ((io->element_size || io->count) &&
+	    (uint64_t)io->element_size * io->count != io->data.len)
+		return -EPROTO;
 	ret = io_data_reserve(v, io->data.len);
 	if (ret)
 		return ret;
@@ -235,6 +239,9 @@ static int wait_io(struct crosvm_vcpu *v, const Plugvm__VcpuResponse__Wait__Io *
 	ev->io_access.is_write = io->is_write;
 	ev->io_access.no_resume = io->no_resume;
 	memset(ev->io_access._reserved, 0, sizeof(ev->io_access._reserved));
+	/* API 0.23 (crosvm_enable_io_details()): 0 from a host that does not send them. */
+	ev->io_access.element_size = io->element_size;
+	ev->io_access.count = io->count;
 	return 0;
 }
 

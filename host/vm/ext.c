@@ -3,6 +3,7 @@
 #include "ext.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <linux/kvm.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -101,6 +102,36 @@ int ext_set_reset_events(struct vm *vm, bool enable)
 		return -EBUSY;
 	vm->reset_events = enable;
 	return 0;
+}
+
+int ext_set_io_details(struct vm *vm, bool enable)
+{
+	if (vm->start_requested)
+		return -EBUSY;
+	vm->io_details = enable;
+	return 0;
+}
+
+int ext_reserve_range_mode(struct vm *vm, uint32_t space, uint64_t start, uint64_t length,
+			   uint32_t mode)
+{
+	struct ranges *rs;
+	int r;
+
+	if (space > VM_SPACE_MMIO || mode > PLUGVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ)
+		return -EINVAL;
+	rs = &vm->ranges[space];
+	pthread_rwlock_wrlock(&vm->io_lock);
+	if (length == 0) {
+		r = ranges_unreserve(rs, start);
+	} else {
+		r = ranges_reserve(rs, start, length, mode != PLUGVM_RANGE_MODE_SYNC);
+		/* The new range is the one that holds start; set its mode before unlocking. */
+		if (r == 0 && mode == PLUGVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ)
+			((struct range *)ranges_lookup(rs, start))->sync_read = true;
+	}
+	pthread_rwlock_unlock(&vm->io_lock);
+	return r;
 }
 
 /* What a vcpu looked like when KVM created it, in the order ext_vcpu_reset() restores it. */

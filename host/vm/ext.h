@@ -45,6 +45,20 @@ int ext_vcpu_start(struct vcpu *v);
 int ext_set_reset_events(struct vm *vm, bool enable);
 
 /*
+ * IoDetails{enable}: before Start, port I/O exits carry KVM's element size
+ * and count.  -EBUSY once Start was asked for.
+ */
+int ext_set_io_details(struct vm *vm, bool enable);
+
+/*
+ * ReserveRangeMode: reserves (or with length 0 removes) a range of `space`
+ * with trap mode PLUGVM_RANGE_MODE_*.  -EINVAL for a bad space or mode, and
+ * ranges_reserve()'s errors.
+ */
+int ext_reserve_range_mode(struct vm *vm, uint32_t space, uint64_t start, uint64_t length,
+			   uint32_t mode);
+
+/*
  * On v's thread while it is stopped: puts the vcpu back in the state it had
  * when it was created (registers, segments and control registers, FPU,
  * debug registers, XCRs, LAPIC, MP state, pending events).

@@ -575,6 +575,22 @@ static bool handle_extension(struct main_ctx *ctx, const Plugvm__MainRequest *re
 		reply->resp.reset_events = &reply->u.reset_events;
 		reply_errno(reply, ext_set_reset_events(ctx->vm, req->reset_events->enable));
 		return true;
+	case PLUGVM__MAIN_REQUEST__MESSAGE_IO_DETAILS:
+		plugvm__main_response__io_details__init(&reply->u.io_details);
+		reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_IO_DETAILS;
+		reply->resp.io_details = &reply->u.io_details;
+		reply_errno(reply, ext_set_io_details(ctx->vm, req->io_details->enable));
+		return true;
+	case PLUGVM__MAIN_REQUEST__MESSAGE_RESERVE_RANGE_MODE: {
+		const Plugvm__MainRequest__ReserveRangeMode *m = req->reserve_range_mode;
+
+		plugvm__main_response__reserve_range_mode__init(&reply->u.reserve_range_mode);
+		reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_RESERVE_RANGE_MODE;
+		reply->resp.reserve_range_mode = &reply->u.reserve_range_mode;
+		reply_errno(reply, ext_reserve_range_mode(ctx->vm, (uint32_t)m->space, m->start,
+							  m->length, m->mode));
+		return true;
+	}
 	default:
 		return false;
 	}

@@ -52,6 +52,8 @@ struct main_reply {
 		Plugvm__MainResponse__Extensions extensions;
 		Plugvm__MainResponse__DefaultCpuid default_cpuid;
 		Plugvm__MainResponse__ResetEvents reset_events;
+		Plugvm__MainResponse__IoDetails io_details;
+		Plugvm__MainResponse__ReserveRangeMode reserve_range_mode;
 	} u;
 	uint8_t state[256]; /* GetState image (the largest VM state is 216 bytes) */
 	uint8_t mac[6];

@@ -16,6 +16,7 @@ struct range {
 	uint64_t start;
 	uint64_t length; /* never 0 */
 	bool async_write;
+	bool sync_read; /* with async_write: reads still stop the vcpu (API 0.23 range mode) */
 };
 
 struct ranges {

@@ -718,11 +718,12 @@ static int vcpu_handle_io(struct vcpu *v, uint32_t space, uint64_t addr, bool is
 		memset(data, 0, size);
 	pthread_rwlock_rdlock(&vm->io_lock);
 	range = ranges_lookup(&vm->ranges[space], addr);
-	if (!range || (range->async_write && !is_write)) {
+	if (!range || (range->async_write && !is_write && !range->sync_read)) {
 		pthread_rwlock_unlock(&vm->io_lock);
 		return VCPU_CONTINUE;
 	}
-	async = range->async_write;
+	/* A sync_read range (API 0.23 range mode) stops on reads only. */
+	async = range->async_write && is_write;
 	io.space = (Plugvm__AddressSpace)space;
 	io.address = addr;
 	io.is_write = is_write;
@@ -730,6 +731,11 @@ static int vcpu_handle_io(struct vcpu *v, uint32_t space, uint64_t addr, bool is
 	/* Reads carry zeros of the access size: the plugin's buffer to fill. */
 	io.data.data = data;
 	io.data.len = size;
+	/* API 0.23 IoDetails (docs/protocol.md §8.3): KVM's element size and count. */
+	if (vm->io_details && space == VM_SPACE_PIO) {
+		io.element_size = v->run->io.size;
+		io.count = v->run->io.count;
+	}
 	if (!async && vm->hint.active && vm->hint.space == space && vm->hint.address == addr &&
 	    vm->hint.on_write == is_write)
 		vcpu_fill_hint(v, &io);

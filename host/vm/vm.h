@@ -114,6 +114,8 @@ struct vm {
 	struct kvm_cpuid2 *default_cpuid;
 	/* ResetEvents (ext.c): set before Start; a triple fault goes to the plugin. */
 	bool reset_events;
+	/* IoDetails (ext.c): set before Start; port I/O exits carry size and count. */
+	bool io_details;
 
 	bool start_requested; /* main thread only */
 	bool vcpus_started;   /* main thread only */

@@ -98,11 +98,13 @@ static const struct {
 	FN(crosvm_vcpu_wait_timeout),
 	FN(crosvm_enable_reset_events),
 	FN(crosvm_vcpu_reset),
+	FN(crosvm_enable_io_details),
+	FN(crosvm_reserve_range_mode),
 };
 
 static void check_functions(void)
 {
-	CHECK_EQ(sizeof(functions) / sizeof(functions[0]), 67);
+	CHECK_EQ(sizeof(functions) / sizeof(functions[0]), 69);
 	for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
 		if (!functions[i].fn) {
 			fprintf(stderr, "%s has no address\n", functions[i].name);
@@ -184,6 +186,8 @@ static void check_layouts(void)
 	CHECK_EQ((char *)&ev.io_access.length - (char *)&ev, 32);
 	CHECK_EQ((char *)&ev.io_access.is_write - (char *)&ev, 36);
 	CHECK_EQ((char *)&ev.io_access.no_resume - (char *)&ev, 37);
+	CHECK_EQ((char *)&ev.io_access.element_size - (char *)&ev, 40);
+	CHECK_EQ((char *)&ev.io_access.count - (char *)&ev, 44);
 	CHECK_EQ((char *)&ev.user - (char *)&ev, 8);
 	CHECK_EQ((char *)&ev.hyperv_call.input - (char *)&ev, 8);
 	CHECK_EQ((char *)&ev.hyperv_call.result - (char *)&ev, 16);
@@ -213,6 +217,6 @@ int main(void)
 		fprintf(stderr, "%d failure(s)\n", failures);
 		return 1;
 	}
-	printf("67 functions linked, layouts match\n");
+	printf("69 functions linked, layouts match\n");
 	return 0;
 }

@@ -221,6 +221,88 @@ static void reset(void **state)
 	fh_expect_none();
 }
 
+/* A 2-byte port read event on vcpu 0 with the given io details, answered with zeros. */
+static void io_read_event(const char *wire, uint32_t element_size, uint32_t count)
+{
+	struct crosvm_vcpu_event ev;
+
+	fh_vcpu_send(0, wire);
+	memset(&ev, 0xa5, sizeof(ev));
+	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), 0);
+	assert_int_equal(ev.kind, CROSVM_VCPU_EVENT_KIND_IO_ACCESS);
+	assert_int_equal(ev.io_access.length, 2);
+	assert_int_equal(ev.io_access.element_size, element_size);
+	assert_int_equal(ev.io_access.count, count);
+	assert_int_equal(crosvm_vcpu_resume(F.v[0]), 0);
+	fh_vcpu_expect(0, "12 04 0a 02 00 00");
+}
+
+/*
+ * IoDetails (main 1004) and Wait.Io.element_size (1000, tag c0 3e) and
+ * count (1001, tag c8 3e): "rep insw" of one word and "rep insb" of two
+ * bytes carry the same two data bytes but differ in the event.
+ */
+static void io_details(void **state)
+{
+	struct crosvm_vcpu_event ev;
+
+	(void)state;
+	fh_send("e2 3e 00");
+	assert_int_equal(crosvm_enable_io_details(F.c), 0);
+	fh_expect("e2 3e 02 08 01");
+	fh_send(ENOTTY_REPLY);
+	assert_int_equal(crosvm_enable_io_details(F.c), -ENOTTY);
+	fh_expect("e2 3e 02 08 01");
+	fh_send("08 20"); /* EBUSY (16) after Start */
+	assert_int_equal(crosvm_enable_io_details(F.c), -EBUSY);
+	fh_expect("e2 3e 02 08 01");
+	assert_int_equal(crosvm_enable_io_details(NULL), -EINVAL);
+
+	fh_vcpu_init(0);
+	assert_int_equal(crosvm_vcpu_resume(F.v[0]), 0);
+	fh_vcpu_expect(0, "12 00");
+	/* rep insw, one element, at port 0x3f8. */
+	io_read_event("12 0f 12 0d 10 f8 07 2a 02 00 00 c0 3e 02 c8 3e 01", 2, 1);
+	/* rep insb, two elements. */
+	io_read_event("12 0f 12 0d 10 f8 07 2a 02 00 00 c0 3e 01 c8 3e 02", 1, 2);
+	/* Without the fields (any host that was not asked): both 0, whatever the memory held. */
+	io_read_event("12 09 12 07 10 f8 07 2a 02 00 00", 0, 0);
+	/* Details that do not describe the data (2 x 2 for 2 bytes): a protocol error. */
+	fh_vcpu_send(0, "12 0f 12 0d 10 f8 07 2a 02 00 00 c0 3e 02 c8 3e 02");
+	assert_int_equal(crosvm_vcpu_wait(F.v[0], &ev), -EPROTO);
+	fh_expect_none();
+}
+
+/*
+ * ReserveRangeMode (main 1005, tag ea 3e) {space, start, length, mode}: a new
+ * request, so crosvm's host refuses it (ENOTTY) instead of ignoring a mode.
+ */
+static void range_mode(void **state)
+{
+	(void)state;
+	fh_send("ea 3e 00");
+	assert_int_equal(crosvm_reserve_range_mode(F.c, CROSVM_ADDRESS_SPACE_IOPORT, 0x310, 1,
+						   CROSVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ),
+			 0);
+	fh_expect("ea 3e 07 10 90 06 18 01 20 02");
+	/* MMIO, length 0 (remove), mode 0: only the set fields. */
+	fh_send("ea 3e 00");
+	assert_int_equal(crosvm_reserve_range_mode(F.c, CROSVM_ADDRESS_SPACE_MMIO, 0x1000, 0,
+						   CROSVM_RANGE_MODE_SYNC),
+			 0);
+	fh_expect("ea 3e 05 08 01 10 80 20");
+	fh_send(ENOTTY_REPLY);
+	assert_int_equal(crosvm_reserve_range_mode(F.c, CROSVM_ADDRESS_SPACE_IOPORT, 0x310, 1, 1),
+			 -ENOTTY);
+	fh_expect("ea 3e 07 10 90 06 18 01 20 01");
+	fh_send("08 2c"); /* EINVAL (22): the host's answer to an unknown mode */
+	assert_int_equal(crosvm_reserve_range_mode(F.c, CROSVM_ADDRESS_SPACE_IOPORT, 0x310, 1, 9),
+			 -EINVAL);
+	fh_expect("ea 3e 07 10 90 06 18 01 20 09");
+	assert_int_equal(crosvm_reserve_range_mode(NULL, 0, 0x310, 1, 0), -EINVAL);
+	fh_expect_none();
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fh_setup, fh_teardown)
 
 int main(void)
@@ -231,6 +313,8 @@ int main(void)
 		T(edge_irq_event),
 		T(kick),
 		T(reset),
+		T(io_details),
+		T(range_mode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

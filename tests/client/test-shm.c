@@ -309,7 +309,24 @@ static void shm_events_and_requests(void **state)
 		assert_true(ev.io_access.no_resume && ev.io_access.is_write);
 		assert_int_equal(ev.io_access.length, 1);
 		assert_int_equal(ev.io_access.data[0], 'a' + i);
+		/* No io details from a host that was not asked (API 0.23). */
+		assert_int_equal(ev.io_access.element_size, 0);
+		assert_int_equal(ev.io_access.count, 0);
 	}
+	/* API 0.23 io details: a "rep outsw" of two words, size in u[0] and count in u[1]. */
+	{
+		struct shm_msg_hdr io = { .kind = SHM_MSG_WAIT, .exit = SHM_EXIT_IO,
+					  .space = 0, .address = 0x3f8, .len = 4,
+					  .flags = SHM_F_IS_WRITE | SHM_F_NO_RESUME,
+					  .u = { 2, 2 } };
+
+		host_post(&io, "wxyz", 4);
+	}
+	assert_int_equal(crosvm_vcpu_wait(E.v, &ev), 0);
+	assert_int_equal(ev.io_access.length, 4);
+	assert_int_equal(ev.io_access.element_size, 2);
+	assert_int_equal(ev.io_access.count, 2);
+	assert_memory_equal(ev.io_access.data, "wxyz", 4);
 	/* After a no_resume event resume is refused and nothing is sent. */
 	assert_int_equal(crosvm_vcpu_resume(E.v), -EINVAL);
 	host_expect_none();

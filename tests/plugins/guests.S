@@ -560,4 +560,48 @@ GUEST_BEGIN(ext_reset)
 	.long	0
 GUEST_END(ext_reset)
 
+/*
+ * I/O details (test-ext.c): "rep insw" of one word, then "rep insb" of two
+ * bytes from port 0x300 (the same two bytes of data each), checks what the
+ * plugin supplied, and writes the four bytes back with "rep outsw".
+ */
+GUEST_BEGIN(ext_io)
+	cld
+	movw	$0x300, %dx
+	movw	$GUEST_DATA, %di
+	movw	$1, %cx
+	rep insw
+	movw	$2, %cx
+	rep insb
+	movw	(GUEST_DATA), %ax
+	CHECK	0x1234, %ax, 0x201
+	movw	(GUEST_DATA + 2), %ax
+	CHECK	0x7856, %ax, 0x202
+	movw	$GUEST_DATA, %si
+	movw	$2, %cx
+	rep outsw
+	DONE
+GUEST_END(ext_io)
+
+/*
+ * Range mode (test-ext.c): three writes to port 0x310, whose writes are
+ * asynchronous, then a read the plugin answers (0x5a), written back, and a
+ * second read (0x5b).
+ */
+GUEST_BEGIN(ext_range)
+	movw	$0x310, %dx
+	movb	$0x11, %al
+	outb	%al, %dx
+	movb	$0x22, %al
+	outb	%al, %dx
+	movb	$0x33, %al
+	outb	%al, %dx
+	inb	%dx, %al
+	CHECK	0x5a, %al, 0x301
+	outb	%al, %dx
+	inb	%dx, %al
+	CHECK	0x5b, %al, 0x302
+	DONE
+GUEST_END(ext_range)
+
 	.section .note.GNU-stack, "", @progbits

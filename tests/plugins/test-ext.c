@@ -16,6 +16,15 @@
  *                  reset event, puts the vcpu back in its power-on state
  *                  (checked: registers, segments, LAPIC, MP state, events)
  *                  and boots it again; RAM keeps the guest's boot count.
+ *   io-details     crosvm_enable_io_details(): "rep insw" of one word and
+ *                  "rep insb" of two bytes reach the plugin with their
+ *                  element size and count, and so does "rep outsw" of two
+ *                  words; -EBUSY after crosvm_start().
+ *   range-mode     crosvm_reserve_range_mode(): on a range whose writes are
+ *                  asynchronous and reads synchronous, the guest's writes
+ *                  arrive as no_resume events (resume refused) and its reads
+ *                  stop it until the plugin supplies the value the guest
+ *                  checks; bad modes, spaces and overlaps are refused.
  *   off            (host --no-extensions) every host extension answers
  *                  -ENOTTY, the mask is 0, and the VM is crosvm's: a vcpu
  *                  has no CPUID (the guest reads zeros).
@@ -33,10 +42,13 @@ GUEST_DECLARE(irqfd);
 GUEST_DECLARE(ext_cpuid);
 GUEST_DECLARE(ext_wait);
 GUEST_DECLARE(ext_reset);
+GUEST_DECLARE(ext_io);
+GUEST_DECLARE(ext_range);
 
 #define IRQ 5
 #define HOST_EXTENSIONS                                                                            \
-	(CROSVM_EXTENSION_EDGE_IRQ_EVENT | CROSVM_EXTENSION_DEFAULT_CPUID | CROSVM_EXTENSION_RESET)
+	(CROSVM_EXTENSION_EDGE_IRQ_EVENT | CROSVM_EXTENSION_DEFAULT_CPUID | CROSVM_EXTENSION_RESET | \
+	 CROSVM_EXTENSION_IO_DETAILS | CROSVM_EXTENSION_RANGE_MODE)
 
 static struct crosvm_irq *irq;
 
@@ -378,6 +390,10 @@ static void reset(void)
 				break;
 			TEST_ASSERT(ev.io_access.address == PORT_REPORT, "port %#lx",
 				    (unsigned long)ev.io_access.address);
+			/* Not asked for: no io details. */
+			TEST_ASSERT(ev.io_access.element_size == 0 && ev.io_access.count == 0,
+				    "io details %u x %u", ev.io_access.element_size,
+				    ev.io_access.count);
 			reports++;
 			TEST_ASSERT(ev.io_access.data[0] == reports, "boot %u reported %u", reports,
 				    ev.io_access.data[0]);
@@ -385,6 +401,140 @@ static void reset(void)
 		TEST_OK(crosvm_vcpu_resume(tv.vcpu));
 	}
 	TEST_ASSERT(resets == 2 && reports == 3, "%u resets, %u boots", resets, reports);
+	test_vm_destroy(&vm);
+}
+
+#define IO_PORT 0x300
+
+/* What the guest's string I/O at IO_PORT looked like: elements seen per element size. */
+struct io_seen {
+	unsigned reads[5], writes[5];
+	size_t in_pos, out_pos;
+	uint8_t out[4];
+};
+
+static bool io_details_io(struct test_vcpu *tv, struct crosvm_vcpu_event *ev)
+{
+	static const uint8_t in[4] = { 0x34, 0x12, 0x56, 0x78 };
+	struct io_seen *s = tv->priv;
+	uint32_t size = ev->io_access.element_size, count = ev->io_access.count;
+
+	if (ev->io_access.address_space != CROSVM_ADDRESS_SPACE_IOPORT ||
+	    ev->io_access.address != IO_PORT)
+		return false;
+	TEST_ASSERT((size == 1 || size == 2) && count >= 1 && size * count == ev->io_access.length,
+		    "io details %u x %u for %u bytes", size, count, ev->io_access.length);
+	if (ev->io_access.is_write) {
+		TEST_ASSERT(s->out_pos + ev->io_access.length <= sizeof(s->out), "extra write");
+		memcpy(s->out + s->out_pos, ev->io_access.data, ev->io_access.length);
+		s->out_pos += ev->io_access.length;
+		s->writes[size] += count;
+	} else {
+		/* The word comes first: the plugin must see size 2 before any size 1. */
+		TEST_ASSERT(size == (s->in_pos == 0 ? 2u : 1u), "read %zu has element size %u",
+			    s->in_pos, size);
+		TEST_ASSERT(s->in_pos + ev->io_access.length <= sizeof(in), "extra read");
+		memcpy(ev->io_access.data, in + s->in_pos, ev->io_access.length);
+		s->in_pos += ev->io_access.length;
+		s->reads[size] += count;
+	}
+	return true;
+}
+
+static const struct test_vcpu_ops io_details_ops = {
+	.io = io_details_io,
+};
+
+static void io_details(void)
+{
+	struct io_seen s = { 0 };
+	struct test_vcpu tv;
+	struct test_vm vm;
+
+	test_vm_create(&vm, GUEST_CODE(ext_io));
+	check_mask(vm.crosvm, true);
+	TEST_RET(-EINVAL, crosvm_enable_io_details(NULL));
+	TEST_OK(crosvm_reserve_range(vm.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, IO_PORT, 1));
+	TEST_OK(crosvm_enable_io_details(vm.crosvm));
+	test_vcpu_setup(&tv, vm.crosvm, 0, &io_details_ops, &s);
+	tv.stay_stopped = true;
+	TEST_OK(crosvm_start(vm.crosvm));
+	TEST_RET(-EBUSY, crosvm_enable_io_details(vm.crosvm));
+	test_vcpu_run(&tv);
+	TEST_ASSERT(s.reads[2] == 1 && s.reads[1] == 2, "read %u words and %u bytes", s.reads[2],
+		    s.reads[1]);
+	TEST_ASSERT(s.writes[2] == 2 && s.writes[1] == 0, "wrote %u words and %u bytes",
+		    s.writes[2], s.writes[1]);
+	TEST_ASSERT(!memcmp(s.out, "\x34\x12\x56\x78", 4),
+		    "the guest wrote back %02x %02x %02x %02x", s.out[0], s.out[1], s.out[2], s.out[3]);
+	test_vm_destroy(&vm);
+}
+
+#define RANGE_PORT 0x310
+
+struct range_seen {
+	uint8_t writes[8];
+	unsigned nr_writes, nr_reads;
+};
+
+static bool range_mode_io(struct test_vcpu *tv, struct crosvm_vcpu_event *ev)
+{
+	struct range_seen *s = tv->priv;
+
+	if (ev->io_access.address_space != CROSVM_ADDRESS_SPACE_IOPORT ||
+	    ev->io_access.address != RANGE_PORT)
+		return false;
+	TEST_ASSERT(ev->io_access.length == 1, "%u-byte access", ev->io_access.length);
+	if (ev->io_access.is_write) {
+		/* Asynchronous: the vcpu did not stop, so there is nothing to resume. */
+		TEST_ASSERT(ev->io_access.no_resume, "a write stopped the vcpu");
+		TEST_RET(-EINVAL, crosvm_vcpu_resume(tv->vcpu));
+		TEST_ASSERT(s->nr_writes < sizeof(s->writes), "extra write");
+		s->writes[s->nr_writes++] = ev->io_access.data[0];
+	} else {
+		TEST_ASSERT(!ev->io_access.no_resume, "a read did not stop the vcpu");
+		/* All earlier writes arrived before the read (one ordered stream). */
+		TEST_ASSERT(s->nr_writes == (s->nr_reads ? 4u : 3u), "read %u after %u writes",
+			    s->nr_reads, s->nr_writes);
+		ev->io_access.data[0] = (uint8_t)(0x5a + s->nr_reads++);
+	}
+	return true;
+}
+
+static const struct test_vcpu_ops range_mode_ops = {
+	.io = range_mode_io,
+};
+
+static void range_mode(void)
+{
+	const uint32_t pio = CROSVM_ADDRESS_SPACE_IOPORT;
+	struct range_seen s = { 0 };
+	struct test_vcpu tv;
+	struct test_vm vm;
+
+	test_vm_create(&vm, GUEST_CODE(ext_range));
+	check_mask(vm.crosvm, true);
+	TEST_RET(-EINVAL, crosvm_reserve_range_mode(NULL, pio, RANGE_PORT, 1, 0));
+	TEST_RET(-EINVAL, crosvm_reserve_range_mode(vm.crosvm, pio, RANGE_PORT, 1, 3));
+	TEST_RET(-EINVAL, crosvm_reserve_range_mode(vm.crosvm, 2, RANGE_PORT, 1, 2));
+	TEST_OK(crosvm_reserve_range_mode(vm.crosvm, pio, RANGE_PORT, 1,
+					  CROSVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ));
+	/* The usual overlap rules, against ranges of any mode. */
+	TEST_RET(-EPERM, crosvm_reserve_range(vm.crosvm, pio, RANGE_PORT, 1));
+	TEST_RET(-EPERM, crosvm_reserve_range_mode(vm.crosvm, pio, RANGE_PORT - 1, 2,
+						   CROSVM_RANGE_MODE_SYNC));
+	/* Length 0 removes a range of any mode. */
+	TEST_OK(crosvm_reserve_range_mode(vm.crosvm, pio, 0x320, 1, CROSVM_RANGE_MODE_ASYNC_WRITE));
+	TEST_OK(crosvm_reserve_range_mode(vm.crosvm, pio, 0x320, 0, 0));
+	TEST_RET(-ENOENT, crosvm_reserve_range_mode(vm.crosvm, pio, 0x320, 0, 0));
+	test_vcpu_setup(&tv, vm.crosvm, 0, &range_mode_ops, &s);
+	tv.stay_stopped = true;
+	TEST_OK(crosvm_start(vm.crosvm));
+	test_vcpu_run(&tv);
+	TEST_ASSERT(s.nr_reads == 2 && s.nr_writes == 4, "%u reads, %u writes", s.nr_reads,
+		    s.nr_writes);
+	TEST_ASSERT(!memcmp(s.writes, "\x11\x22\x33\x5a", 4), "writes %02x %02x %02x %02x",
+		    s.writes[0], s.writes[1], s.writes[2], s.writes[3]);
 	test_vm_destroy(&vm);
 }
 
@@ -414,6 +564,9 @@ static void off(void)
 	TEST_ASSERT(none == NULL, "a refused edge irq event left an object");
 	TEST_RET(-ENOTTY, crosvm_enable_default_cpuid(vm.crosvm));
 	TEST_RET(-ENOTTY, crosvm_enable_reset_events(vm.crosvm));
+	TEST_RET(-ENOTTY, crosvm_enable_io_details(vm.crosvm));
+	TEST_RET(-ENOTTY, crosvm_reserve_range_mode(vm.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x310, 1,
+						    CROSVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ));
 	/* crosvm's irq events still work. */
 	TEST_OK(crosvm_create_irq_event(vm.crosvm, IRQ, &irq));
 	TEST_ASSERT(crosvm_irq_event_get_resample_fd(irq) >= 0, "no resample fd");
@@ -443,6 +596,10 @@ int main(int argc, char **argv)
 		reset();
 	else if (!strcmp(mode, "kick"))
 		kick();
+	else if (!strcmp(mode, "io-details"))
+		io_details();
+	else if (!strcmp(mode, "range-mode"))
+		range_mode();
 	else if (!strcmp(mode, "off"))
 		off();
 	else

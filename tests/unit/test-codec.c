@@ -659,6 +659,13 @@ static void msg_wait_roundtrip(void **state)
 		x.no_resume = 1;
 		x.data = (ProtobufCBinaryData){ SHM_IO_MAX, data };
 		assert_same_wire(&resp.base, &msg_through(f, &resp)->base);
+		/* API 0.23 io details (u[0], u[1]): a string write of 2-byte elements. */
+		x.element_size = 2;
+		x.count = SHM_IO_MAX / 2;
+		assert_same_wire(&resp.base, &msg_through(f, &resp)->base);
+		assert_int_equal(f->c->resp.wait->io->count, SHM_IO_MAX / 2);
+		x.element_size = 0;
+		x.count = 0;
 		x.space = PLUGVM__ADDRESS_SPACE__MMIO;
 		x.address = UINT64_MAX - 7;
 		x.is_write = 0;
