@@ -23,18 +23,8 @@ PC=$2
 IMAGE=$(realpath "$3")
 BOOTS=$4
 MODE=$5
-BIOS=/usr/share/seabios/bios.bin
 
-[ -r "$BIOS" ] || { echo "SKIP: $BIOS not installed (apt-get install seabios)"; exit 77; }
-if ! (exec 3<>/dev/kvm) 2>/dev/null; then
-	echo "SKIP: /dev/kvm is not usable"
-	exit 77
-fi
-
-OUT=$(mktemp)
-ERR=$(mktemp)
-trap 'rm -f "$OUT" "$ERR"' EXIT
-fail=0
+. "$(dirname "$0")/pc-test-setup.sh"
 
 # run HOST_OPTIONS... -- PLUGIN_OPTIONS...
 run() {
@@ -134,12 +124,4 @@ no-reboot | no-extensions)
 	;;
 esac
 
-if [ "$fail" -ne 0 ]; then
-	echo "---- stdout"
-	cat "$OUT"
-	echo "---- stderr"
-	cat "$ERR"
-	exit 1
-fi
-echo "ok: $(basename "$IMAGE") $MODE, $BOOTS boots (exit status $status)"
-exit 0
+finish "$(basename "$IMAGE") $MODE, $BOOTS boots"
