@@ -78,7 +78,11 @@ struct vcpu_ctx {
 	struct crosvm *conn;
 	struct crosvm_vcpu *vcpu;
 	pthread_t thread;
-	bool started;
+	/*
+	 * Set by the main thread before it creates the thread (a reset on another vcpu's
+	 * thread reads it: a vcpu whose thread is starting must be paused and reset too).
+	 */
+	atomic_bool started;
 	/* What was given at INIT (crosvm.h cannot read CPUID back), and the parked state. */
 	struct kvm_cpuid_entry2 *cpuid;
 	uint32_t ncpuid;
@@ -671,7 +675,7 @@ static void machine_reset(struct vcpu_ctx *v)
 	pthread_mutex_unlock(&pc->reset_lock);
 
 	for (i = 0; i < pc->nvcpus; i++) {
-		if (i != v->id && pc->vcpus[i].started) {
+		if (i != v->id && atomic_load(&pc->vcpus[i].started)) {
 			others |= 1ull << i;
 			n++;
 		}
@@ -2429,12 +2433,13 @@ static int start_threads(struct pc *pc, char *err, size_t errlen)
 		pc->input_started = true;
 	}
 	for (i = 0; i < pc->nvcpus; i++) {
+		atomic_store(&pc->vcpus[i].started, true);
 		r = pthread_create(&pc->vcpus[i].thread, NULL, vcpu_thread, &pc->vcpus[i]);
 		if (r) {
+			atomic_store(&pc->vcpus[i].started, false);
 			snprintf(err, errlen, "vcpu thread %u: %s", i, strerror(r));
 			return -r;
 		}
-		pc->vcpus[i].started = true;
 	}
 	return 0;
 }
@@ -2547,7 +2552,7 @@ static void stop_threads(struct pc *pc)
 			pc->nvcpus = 0;
 			return;
 		}
-		pc->vcpus[i].started = false;
+		atomic_store(&pc->vcpus[i].started, false);
 	}
 }
 

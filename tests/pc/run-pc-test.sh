@@ -11,20 +11,10 @@ PLUGVM=$1
 PC=$2
 BOOTSECT=$3
 CASE=$4
-BIOS=/usr/share/seabios/bios.bin
 # Debian's linux-image-cloud-amd64 (scripts/install-deps.sh), for the bad-input case.
 KERNEL=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | tail -n 1)
 
-[ -r "$BIOS" ] || { echo "SKIP: $BIOS not installed (apt-get install seabios)"; exit 77; }
-if ! (exec 3<>/dev/kvm) 2>/dev/null; then
-	echo "SKIP: /dev/kvm is not usable"
-	exit 77
-fi
-
-OUT=$(mktemp)
-ERR=$(mktemp)
-trap 'rm -f "$OUT" "$ERR"' EXIT
-fail=0
+. "$(dirname "$0")/pc-test-setup.sh"
 
 # run [host options] -- [plugin options]; the host never needs more than the plugin's timeout.
 run() {
@@ -170,12 +160,4 @@ bad-input)
 	;;
 esac
 
-if [ "$fail" -ne 0 ]; then
-	echo "---- stdout"
-	cat "$OUT"
-	echo "---- stderr"
-	cat "$ERR"
-	exit 1
-fi
-echo "ok: $CASE (exit status $status)"
-exit 0
+finish "$CASE"
