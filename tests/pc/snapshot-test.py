@@ -26,6 +26,7 @@ CASE:
   migrate-smp    the same with 2 vcpus
   migrate-jailed migrate in the default jail, with the policy the pc README gives for it (the
              default one plus examples/pc/migrate.policy): the socket's directory mounted
+  migrate-jailed-smp  the same with 2 vcpus
   migrate-16g    a 16 GiB guest (mostly never touched: its holes are not read or sent); the
              destination's plugin must hold the whole 16 GiB of guest RAM
   migrate-sweep  the guest built with -DSWEEP keeps 512 KiB dirty, and a downtime target of
@@ -466,7 +467,7 @@ def main():
         os.close(os.open("/dev/kvm", os.O_RDWR))
     except OSError:
         skip("/dev/kvm is not usable")
-    jailed = case in ("jailed", "migrate-jailed")
+    jailed = case in ("jailed", "migrate-jailed", "migrate-jailed-smp")
     if jailed and os.environ.get("PLUGVM_SANITIZE", "none") != "none":
         skip("a sanitized plugin cannot run under the default policy")
     with tempfile.TemporaryDirectory() as d:
@@ -477,14 +478,14 @@ def main():
         with open(os.path.join(os.path.dirname(counter), "counter-sweep.bin"), "rb") as f, \
                 open(sweep, "wb") as g:
             g.write(f.read())
-        r = Runner(plugvm, pc, disk, d, 2 if case in ("smp", "migrate-smp") else 1, jailed)
+        r = Runner(plugvm, pc, disk, d, 2 if case in ("smp", "migrate-smp", "migrate-jailed-smp") else 1, jailed)
         if case in ("chain", "smp", "jailed"):
             chain(r)
         elif case == "bad-files":
             bad_files(r)
         elif case in ("migrate", "migrate-smp"):
             migrate(r, disk, False)
-        elif case == "migrate-jailed":
+        elif case in ("migrate-jailed", "migrate-jailed-smp"):
             # The default policy plus examples/pc/migrate.policy, as its header says.
             r.policy_dir = os.path.join(d, "policy")
             os.mkdir(r.policy_dir)
