@@ -24,6 +24,11 @@ CASE:
   migrate    live migration (--migrate-to / --migrate-listen) on SIGUSR1; the source's and the
              destination's output together must continue exactly
   migrate-smp    the same with 2 vcpus
+  migrate-jailed migrate in the default jail, with the policy the pc README gives for it (the
+             default one plus examples/pc/migrate.policy): the socket's directory mounted
+  migrate-jailed-smp  the same with 2 vcpus
+  migrate-16g    a 16 GiB guest (mostly never touched: its holes are not read or sent); the
+             destination's plugin must hold the whole 16 GiB of guest RAM
   migrate-sweep  the guest built with -DSWEEP keeps 512 KiB dirty, and a downtime target of
              1 us: the pre-copy cannot converge and the stop-and-copy bound must end it, the
              guest intact
@@ -84,12 +89,15 @@ class Runner:
     def __init__(self, plugvm, pc, disk, workdir, cpus, jailed):
         self.plugvm, self.pc, self.disk, self.dir = plugvm, pc, disk, workdir
         self.cpus, self.jailed = cpus, jailed
+        self.policy_dir = None
 
     def host_args(self, cpus=None):
         a = [self.plugvm, "run", "--cpus", str(cpus or self.cpus)]
         if self.jailed:
             a += ["--plugin-mount", os.path.dirname(BIOS),
                   "--plugin-mount", "%s:%s:true" % (self.dir, self.dir)]
+            if self.policy_dir:
+                a += ["--seccomp-policy-dir", self.policy_dir]
         else:
             a += ["--disable-sandbox"]
         return a + ["--plugin", self.pc, "--"]
@@ -256,10 +264,24 @@ def start_pair(r, sock, disk, src_args=()):
     return dest, src
 
 
-def migrate(r, disk, bound):
+def guest_memfd_size(host_pid):
+    """The size of the largest memfd the plugin under this host holds (its guest RAM)."""
+    pid = plugin_pid(host_pid)
+    best = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("/memfd:"):
+                best = max(best, os.stat("/proc/%d/fd/%s" % (pid, fd)).st_size)
+        except OSError:
+            pass
+    return best
+
+
+def migrate(r, disk, bound, src_args=(), mem_mib=None):
     sock = os.path.join(r.dir, "mig.sock")
     # The sweeping guest's 512 KiB cannot be sent within 1 us: the rounds never converge.
-    dest, src = start_pair(r, sock, disk, ["--migrate-downtime", "0.001"] if bound else [])
+    dest, src = start_pair(r, sock, disk,
+                           (["--migrate-downtime", "0.001"] if bound else []) + list(src_args))
     os.kill(plugin_pid(src.p.pid), signal.SIGUSR1)
     rc = src.finish()
     if rc != 0 or b"migrated to" not in src.err:
@@ -270,6 +292,11 @@ def migrate(r, disk, bound):
         dest.kill()
         fail("expected %s: %s" % ("the stop-and-copy bound" if bound else "convergence", stat))
     dest.wait_for(lambda: dest.lines() >= LINES_PER_RUN, "counter lines on the destination")
+    if mem_mib is not None:
+        got = guest_memfd_size(dest.p.pid)
+        if got < mem_mib << 20:
+            dest.kill()
+            fail("the destination's guest RAM is %d MiB, not %d" % (got >> 20, mem_mib))
     dest.p.terminate()
     dest.finish()
     if b"the guest runs here" not in dest.err:
@@ -440,7 +467,7 @@ def main():
         os.close(os.open("/dev/kvm", os.O_RDWR))
     except OSError:
         skip("/dev/kvm is not usable")
-    jailed = case == "jailed"
+    jailed = case in ("jailed", "migrate-jailed", "migrate-jailed-smp")
     if jailed and os.environ.get("PLUGVM_SANITIZE", "none") != "none":
         skip("a sanitized plugin cannot run under the default policy")
     with tempfile.TemporaryDirectory() as d:
@@ -451,13 +478,23 @@ def main():
         with open(os.path.join(os.path.dirname(counter), "counter-sweep.bin"), "rb") as f, \
                 open(sweep, "wb") as g:
             g.write(f.read())
-        r = Runner(plugvm, pc, disk, d, 2 if case in ("smp", "migrate-smp") else 1, jailed)
+        r = Runner(plugvm, pc, disk, d, 2 if case in ("smp", "migrate-smp", "migrate-jailed-smp") else 1, jailed)
         if case in ("chain", "smp", "jailed"):
             chain(r)
         elif case == "bad-files":
             bad_files(r)
         elif case in ("migrate", "migrate-smp"):
             migrate(r, disk, False)
+        elif case in ("migrate-jailed", "migrate-jailed-smp"):
+            # The default policy plus examples/pc/migrate.policy, as its header says.
+            r.policy_dir = os.path.join(d, "policy")
+            os.mkdir(r.policy_dir)
+            with open(os.path.join(r.policy_dir, "plugin.policy"), "w") as f:
+                f.write("@include %s\n@include %s\n" % (os.environ["PLUGVM_DEFAULT_POLICY"],
+                                                       os.environ["PC_MIGRATE_POLICY"]))
+            migrate(r, disk, False)
+        elif case == "migrate-16g":
+            migrate(r, disk, False, ["--mem", "16384"], 16384)
         elif case == "migrate-sweep":
             migrate(r, sweep, True)
         elif case == "migrate-fail":
