@@ -101,28 +101,35 @@ struct jail_plan {
 /* ---- jail-plan.c ---- */
 
 /*
- * Fills *p (zeroed by the caller) for cfg: argv, environment, the mount plan
- * and the seccomp policy.  notify: compile the policy's notify actions.
- * Returns 0 or -errno after logging one line; plan_free() in either case.
+ * Fills *p (zeroed by the caller) for cfg: the seccomp policy, the mount
+ * plan, the staging directory, RLIMIT_NOFILE, argv and environment.  notify:
+ * compile the policy with notify actions.  Returns 0 or -errno (a bad policy
+ * or mount is logged); plan_free() in either case.
  */
 int plan_build(struct jail_plan *p, const struct host_config *cfg, int sock_fd,
 	       int stderr_fd, bool notify);
-/* Picks the socket's number in the child (p->go_fd and p->report_fd set) and adds
- * CROSVM_SOCKET to the environment.  0 or -ENOMEM. */
+/*
+ * Picks the socket's number in the child (p->go_fd and p->report_fd set) and
+ * adds CROSVM_SOCKET to the environment.  0 or -ENOMEM.
+ */
 int plan_socket_number(struct jail_plan *p);
 /* Releases what plan_build() and plan_socket_number() allocated; zeroes *p. */
 void plan_free(struct jail_plan *p);
 
 /* ---- jail-child.c ---- */
 
-/* The child after clone(): carries out *p and executes the plugin, or reports
- * the failed step on p->report_fd and exits 127.  Raw system calls only. */
+/*
+ * The child after clone(): carries out *p and executes the plugin, or reports
+ * the failed step on p->report_fd and exits 127.  Raw system calls only.
+ */
 void __attribute__((noreturn)) child_main(struct jail_plan *p);
 
 /* ---- jail-cgroup.c ---- */
 
-/* Puts the child in a fresh pids cgroup limited to JAIL_MAX_TASKS where the
- * host can make one (best effort; warns once when running as root without). */
+/*
+ * Puts the child in a fresh pids cgroup limited to JAIL_MAX_TASKS where the
+ * host can make one (best effort; warns once when running as root without).
+ */
 void jail_pid_cgroup(pid_t child);
 
 /* ---- caps.c ---- */

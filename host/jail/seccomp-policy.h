@@ -28,7 +28,7 @@ struct seccomp_policy {
 enum seccomp_fail {
 	SECCOMP_FAIL_KILL = 0,   /* SECCOMP_RET_KILL_PROCESS */
 	SECCOMP_FAIL_LOG = 1,    /* SECCOMP_RET_LOG: the kernel logs it and lets it run */
-	SECCOMP_FAIL_NOTIFY = 2, /* SECCOMP_RET_USER_NOTIF: the host decides (host/jail/seccomp-notify.h) */
+	SECCOMP_FAIL_NOTIFY = 2, /* SECCOMP_RET_USER_NOTIF: the host decides (seccomp-notify.h) */
 };
 
 /*

@@ -26,7 +26,6 @@
 #include "jail.h"
 #include "log.h"
 #include "spawn.h"
-#include "vm.h"
 
 #ifndef SYS_close_range
 #define SYS_close_range 436
@@ -56,10 +55,8 @@ static struct {
 	struct rlimit rl;
 } plugin_nofile;
 
-void spawn_raise_host_nofile(unsigned nvcpus)
+void spawn_raise_host_nofile(unsigned long long want)
 {
-	/* Objects and connections, 8 per vcpu (its fd, pipes, kick), and room for the rest. */
-	const rlim_t want = VM_MAX_OBJECTS + VM_MAX_CONNECTIONS + 8ull * nvcpus + 256;
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||

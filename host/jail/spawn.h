@@ -33,12 +33,12 @@ int spawn_plugin(const struct host_config *cfg, int sock_fd, int stderr_fd, pid_
 		 int *ret_pidfd, int *ret_notify_fd);
 
 /*
- * Raises the host's own soft RLIMIT_NOFILE to what a VM with nvcpus vcpus
- * may make it hold (every object's eventfd, every connection, the vcpus'
- * descriptors), within the hard limit; warns once if the hard limit is
- * lower.  An unjailed plugin still starts with the soft limit the host
- * was given (the jail sets its own).
+ * Raises the host's own soft RLIMIT_NOFILE to want, the descriptors a VM may
+ * make it hold (run_vm() counts them: every object's eventfd, every
+ * connection, the vcpus' descriptors), within the hard limit; warns once if
+ * the hard limit is lower.  An unjailed plugin still starts with the soft
+ * limit the host was given (the jail sets its own).
  */
-void spawn_raise_host_nofile(unsigned nvcpus);
+void spawn_raise_host_nofile(unsigned long long want);
 
 #endif /* PLUGVM_HOST_SPAWN_H */

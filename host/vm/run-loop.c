@@ -141,7 +141,10 @@ static int conn_send(int sock, const Plugvm__MainResponse *resp, const int *fds,
 	return r;
 }
 
-/* Serves one request on connection i; any transport or codec failure closes that connection only. */
+/*
+ * Serves one request on connection i; any transport or codec failure closes
+ * that connection only.
+ */
 static void conn_serve_one(struct host *h, size_t i)
 {
 	int sock = h->conns[i], fd_in = -1, fds[1];

@@ -482,7 +482,8 @@ int run_vm(const struct host_config *cfg)
 	struct host *h;
 	int ret = 1;
 
-	spawn_raise_host_nofile(cfg->cpus);
+	/* Objects and connections, 8 per vcpu (its fd, pipes, kick), and room for the rest. */
+	spawn_raise_host_nofile(VM_MAX_OBJECTS + VM_MAX_CONNECTIONS + 8ull * cfg->cpus + 256);
 	h = run_host_new(cfg);
 	if (!h) {
 		log_err("out of memory");
