@@ -723,6 +723,8 @@ int crosvm_vcpu_set_vcpu_events(struct crosvm_vcpu *, const struct kvm_vcpu_even
 #define CROSVM_EXTENSION_IO_DETAILS (1ull << 4)
 /* crosvm_reserve_range_mode(). */
 #define CROSVM_EXTENSION_RANGE_MODE (1ull << 5)
+/* crosvm_memory_set_read_only(). */
+#define CROSVM_EXTENSION_MEMORY_READ_ONLY (1ull << 6)
 
 /*
  * Sets `*__mask` to the CROSVM_EXTENSION_* bits the host offers, plus the
@@ -819,6 +821,16 @@ int crosvm_enable_io_details(struct crosvm*);
  */
 int crosvm_reserve_range_mode(struct crosvm*, uint32_t __space, uint64_t __start,
 			      uint64_t __length, uint32_t __mode);
+
+/*
+ * Makes a memory object read-only (guest writes then exit as MMIO writes,
+ * as with crosvm_create_memory()'s `__read_only`) or writable again, at any
+ * time, as one step: the host holds every vcpu out of the guest while it
+ * replaces KVM's slot, so no vcpu ever finds the range unmapped.  A dirty
+ * log restarts clear.  -ENOENT for an unknown object, -ENOTTY without
+ * CROSVM_EXTENSION_MEMORY_READ_ONLY.
+ */
+int crosvm_memory_set_read_only(struct crosvm*, struct crosvm_memory*, bool __read_only);
 
 #ifdef __cplusplus
 }

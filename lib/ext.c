@@ -24,6 +24,7 @@ _Static_assert(CROSVM_EXTENSION_DEFAULT_CPUID == PLUGVM_EXT_DEFAULT_CPUID, "bit 
 _Static_assert(CROSVM_EXTENSION_RESET == PLUGVM_EXT_RESET, "bit differs");
 _Static_assert(CROSVM_EXTENSION_IO_DETAILS == PLUGVM_EXT_IO_DETAILS, "bit differs");
 _Static_assert(CROSVM_EXTENSION_RANGE_MODE == PLUGVM_EXT_RANGE_MODE, "bit differs");
+_Static_assert(CROSVM_EXTENSION_MEMORY_READ_ONLY == PLUGVM_EXT_MEMORY_READ_ONLY, "bit differs");
 _Static_assert(CROSVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ == PLUGVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ,
 	       "mode differs");
 _Static_assert(CROSVM_RESET_TRIPLE_FAULT == PLUGVM_RESET_TRIPLE_FAULT, "reason differs");
@@ -113,6 +114,21 @@ EXPORT int crosvm_reserve_range_mode(struct crosvm *self, uint32_t space, uint64
 	m.mode = mode;
 	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_RESERVE_RANGE_MODE;
 	req.reserve_range_mode = &m;
+	return conn_simple(self, &req);
+}
+
+EXPORT int crosvm_memory_set_read_only(struct crosvm *self, struct crosvm_memory *mem,
+				       bool read_only)
+{
+	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
+	Plugvm__MainRequest__MemoryReadOnly m = PLUGVM__MAIN_REQUEST__MEMORY_READ_ONLY__INIT;
+
+	if (!self || !mem)
+		return -EINVAL;
+	m.id = mem->id;
+	m.read_only = read_only;
+	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_MEMORY_READ_ONLY;
+	req.memory_read_only = &m;
 	return conn_simple(self, &req);
 }
 

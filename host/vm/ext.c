@@ -134,6 +134,32 @@ int ext_reserve_range_mode(struct vm *vm, uint32_t space, uint64_t start, uint64
 	return r;
 }
 
+int ext_memory_set_read_only(struct vm *vm, uint32_t id, bool read_only)
+{
+	struct object *obj = objects_find(&vm->objects, id);
+	struct kvm_userspace_memory_region region = { 0 };
+	int r;
+
+	if (!obj || obj->kind != OBJECT_MEMORY)
+		return -ENOENT;
+	region.slot = obj->mem.slot;
+	region.guest_phys_addr = obj->mem.start;
+	/* KVM cannot change KVM_MEM_READONLY in place: delete, then add again. */
+	vcpus_hold(vm);
+	r = vm->kvm->ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
+	if (r == 0) {
+		region.flags = (read_only ? KVM_MEM_READONLY : 0) |
+			       (obj->mem.dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0);
+		region.memory_size = obj->mem.length;
+		region.userspace_addr = (uint64_t)(uintptr_t)obj->mem.map;
+		r = vm->kvm->ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
+		if (r < 0)
+			vm_fail(vm, "memory %u: KVM refused the slot back: %s", id, strerror(-r));
+	}
+	vcpus_release(vm);
+	return r < 0 ? r : 0;
+}
+
 /* What a vcpu looked like when KVM created it, in the order ext_vcpu_reset() restores it. */
 struct ext_power_on {
 	struct kvm_sregs sregs;

@@ -59,6 +59,14 @@ int ext_reserve_range_mode(struct vm *vm, uint32_t space, uint64_t start, uint64
 			   uint32_t mode);
 
 /*
+ * MemoryReadOnly: replaces memory object id's KVM slot by one with or
+ * without KVM_MEM_READONLY while every vcpu is held out of KVM_RUN.
+ * -ENOENT unless id is a memory object; a slot KVM refuses to re-add
+ * fails the VM (the range would be a hole).
+ */
+int ext_memory_set_read_only(struct vm *vm, uint32_t id, bool read_only);
+
+/*
  * On v's thread while it is stopped: puts the vcpu back in the state it had
  * when it was created (registers, segments and control registers, FPU,
  * debug registers, XCRs, LAPIC, MP state, pending events).

@@ -591,6 +591,13 @@ static bool handle_extension(struct main_ctx *ctx, const Plugvm__MainRequest *re
 							  m->length, m->mode));
 		return true;
 	}
+	case PLUGVM__MAIN_REQUEST__MESSAGE_MEMORY_READ_ONLY:
+		plugvm__main_response__memory_read_only__init(&reply->u.memory_read_only);
+		reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_MEMORY_READ_ONLY;
+		reply->resp.memory_read_only = &reply->u.memory_read_only;
+		reply_errno(reply, ext_memory_set_read_only(ctx->vm, req->memory_read_only->id,
+							    req->memory_read_only->read_only));
+		return true;
 	default:
 		return false;
 	}

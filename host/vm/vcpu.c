@@ -1034,6 +1034,36 @@ static enum vcpu_stat_kind vcpu_stat_kind(const struct kvm_run *run, bool interr
 	}
 }
 
+/* Leaves KVM_RUN; the last one out wakes a vcpus_hold() waiting for it. */
+static void vcpu_hold_leave(struct vm *vm)
+{
+	if (atomic_fetch_sub(&vm->n_in_run, 1) == 1 && atomic_load(&vm->hold)) {
+		pthread_mutex_lock(&vm->hold_lock);
+		pthread_cond_broadcast(&vm->hold_cond);
+		pthread_mutex_unlock(&vm->hold_lock);
+	}
+}
+
+/*
+ * Before KVM_RUN: counted in first, then checks `hold` (both sequentially
+ * consistent), so either vcpus_hold() sees this vcpu counted and its kick,
+ * sent after `hold` was set, ends the run at once, or the vcpu sees `hold`
+ * and waits here until vcpus_release().
+ */
+static void vcpu_hold_enter(struct vm *vm)
+{
+	for (;;) {
+		atomic_fetch_add(&vm->n_in_run, 1);
+		if (!atomic_load(&vm->hold))
+			return;
+		vcpu_hold_leave(vm);
+		pthread_mutex_lock(&vm->hold_lock);
+		while (atomic_load(&vm->hold))
+			pthread_cond_wait(&vm->hold_cond, &vm->hold_lock);
+		pthread_mutex_unlock(&vm->hold_lock);
+	}
+}
+
 static void vcpu_run_loop(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
@@ -1048,6 +1078,7 @@ static void vcpu_run_loop(struct vcpu *v)
 
 		if (atomic_load(&vm->kill_signaled))
 			return;
+		vcpu_hold_enter(vm);
 		if (st && t_exit) {
 			uint64_t t_entry = vcpu_now_ns();
 
@@ -1060,6 +1091,7 @@ static void vcpu_run_loop(struct vcpu *v)
 			if (st)
 				t_exit = vcpu_now_ns();
 		}
+		vcpu_hold_leave(vm);
 		if (st)
 			kind = vcpu_stat_kind(v->run, r == -EINTR);
 		if (r < 0) {
@@ -1391,6 +1423,26 @@ void vcpus_pause(struct vm *vm, uint64_t mask, uint64_t user)
 		pthread_mutex_unlock(&v->pause_lock);
 		pthread_kill(v->thread, SIGRTMIN);
 	}
+}
+
+void vcpus_hold(struct vm *vm)
+{
+	atomic_store(&vm->hold, true);
+	for (unsigned i = 0; vm->vcpus && i < vm->n_vcpus; i++)
+		if (vm->vcpus[i].thread_started)
+			pthread_kill(vm->vcpus[i].thread, SIGRTMIN);
+	pthread_mutex_lock(&vm->hold_lock);
+	while (atomic_load(&vm->n_in_run))
+		pthread_cond_wait(&vm->hold_cond, &vm->hold_lock);
+	pthread_mutex_unlock(&vm->hold_lock);
+}
+
+void vcpus_release(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->hold_lock);
+	atomic_store(&vm->hold, false);
+	pthread_cond_broadcast(&vm->hold_cond);
+	pthread_mutex_unlock(&vm->hold_lock);
 }
 
 void vcpus_kick(struct vm *vm)

@@ -128,6 +128,13 @@ void vcpus_pause(struct vm *vm, uint64_t mask, uint64_t user);
 /* Kicks every started vcpu thread out of KVM_RUN. */
 void vcpus_kick(struct vm *vm);
 
+/*
+ * Main thread: keeps every vcpu out of KVM_RUN (kicking those inside) and
+ * returns once none is inside; vcpus_release() lets them run again.
+ */
+void vcpus_hold(struct vm *vm);
+void vcpus_release(struct vm *vm);
+
 /* Joins every started vcpu thread (after vm_signal_kill()). */
 void vcpus_join(struct vm *vm);
 

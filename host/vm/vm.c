@@ -64,6 +64,10 @@ int vm_init_ops(struct vm *vm, const struct host_config *cfg, const struct kvm_o
 	vm->n_vcpus = cfg->cpus;
 	atomic_init(&vm->kill_signaled, false);
 	pthread_mutex_init(&vm->fail_lock, NULL);
+	pthread_mutex_init(&vm->hold_lock, NULL);
+	pthread_cond_init(&vm->hold_cond, NULL);
+	atomic_init(&vm->hold, false);
+	atomic_init(&vm->n_in_run, 0);
 	pthread_mutex_init(&vm->barrier.lock, NULL);
 	pthread_cond_init(&vm->barrier.cond, NULL);
 	vm->barrier.count = cfg->cpus;

@@ -116,6 +116,14 @@ struct vm {
 	bool reset_events;
 	/* IoDetails (ext.c): set before Start; port I/O exits carry size and count. */
 	bool io_details;
+	/*
+	 * MemoryReadOnly (ext.c): while `hold` is set no vcpu enters KVM_RUN;
+	 * n_in_run counts those inside (vcpu.c, vcpus_hold()).
+	 */
+	pthread_mutex_t hold_lock;
+	pthread_cond_t hold_cond;
+	atomic_bool hold;
+	atomic_uint n_in_run;
 
 	bool start_requested; /* main thread only */
 	bool vcpus_started;   /* main thread only */

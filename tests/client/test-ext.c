@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -303,6 +304,35 @@ static void range_mode(void **state)
 	fh_expect_none();
 }
 
+/* MemoryReadOnly (main 1006, tag f2 3e) {id, read_only} of the first memory object (id 0). */
+static void memory_read_only(void **state)
+{
+	struct crosvm_memory *m = NULL;
+	int mfd = memfd_create("guest", MFD_CLOEXEC | MFD_ALLOW_SEALING), got;
+
+	(void)state;
+	assert_true(mfd >= 0);
+	assert_int_equal(ftruncate(mfd, 0x1000), 0);
+	fh_send("12 00");
+	assert_int_equal(crosvm_create_memory(F.c, mfd, 0, 0x1000, 0x10000, false, false, &m), 0);
+	fh_expect_fds("0a 09 1a 07 10 80 80 04 18 80 20", &got, 1);
+	close(got);
+	fh_send("f2 3e 00");
+	assert_int_equal(crosvm_memory_set_read_only(F.c, m, true), 0);
+	fh_expect("f2 3e 02 10 01");
+	/* read_only false: an empty member. */
+	fh_send(ENOTTY_REPLY);
+	assert_int_equal(crosvm_memory_set_read_only(F.c, m, false), -ENOTTY);
+	fh_expect("f2 3e 00");
+	assert_int_equal(crosvm_memory_set_read_only(F.c, NULL, true), -EINVAL);
+	assert_int_equal(crosvm_memory_set_read_only(NULL, m, true), -EINVAL);
+	fh_expect_none();
+	fh_send("1a 00");
+	assert_int_equal(crosvm_destroy_memory(F.c, &m), 0);
+	fh_expect("12 00");
+	close(mfd);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fh_setup, fh_teardown)
 
 int main(void)
@@ -315,6 +345,7 @@ int main(void)
 		T(reset),
 		T(io_details),
 		T(range_mode),
+		T(memory_read_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -604,4 +604,30 @@ GUEST_BEGIN(ext_range)
 	DONE
 GUEST_END(ext_range)
 
+/*
+ * Read-only toggling (test-ext.c, 2 vcpus, bx = vcpu index): memory object
+ * M at 0x10000 holds 0xa5.  vcpu 0 reads M until the plugin sets
+ * GUEST_DATA, checking every byte it reads; vcpu 1 waits for GUEST_DATA,
+ * then writes 0x5a to M + 8, which is read-only by then.
+ */
+GUEST_BEGIN(ext_mem)
+	movw	$0x1000, %ax
+	movw	%ax, %es
+	cmpw	$0, %bx
+	jne	2f
+1:	movb	%es:(0), %al
+	CHECK	0xa5, %al, 0x401
+	cmpb	$0, (GUEST_DATA)
+	je	1b
+	DONE
+2:	cmpb	$0, (GUEST_DATA)
+	je	2b
+	movw	%es, %ax
+	movw	%ax, %ds
+	movb	$0x5a, (8)
+	xorw	%ax, %ax
+	movw	%ax, %ds
+	DONE
+GUEST_END(ext_mem)
+
 	.section .note.GNU-stack, "", @progbits

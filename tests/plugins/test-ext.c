@@ -25,6 +25,11 @@
  *                  arrive as no_resume events (resume refused) and its reads
  *                  stop it until the plugin supplies the value the guest
  *                  checks; bad modes, spaces and overlaps are refused.
+ *   memory-ro      (--cpus 2) crosvm_memory_set_read_only(): vcpu 0 keeps
+ *                  reading a memory object while the plugin toggles it
+ *                  read-only 400 times and never sees an exit or wrong
+ *                  data; vcpu 1's write once it is read-only is an MMIO
+ *                  write exit and does not reach the memory.
  *   off            (host --no-extensions) every host extension answers
  *                  -ENOTTY, the mask is 0, and the VM is crosvm's: a vcpu
  *                  has no CPUID (the guest reads zeros).
@@ -44,11 +49,13 @@ GUEST_DECLARE(ext_wait);
 GUEST_DECLARE(ext_reset);
 GUEST_DECLARE(ext_io);
 GUEST_DECLARE(ext_range);
+GUEST_DECLARE(ext_mem);
 
 #define IRQ 5
 #define HOST_EXTENSIONS                                                                            \
 	(CROSVM_EXTENSION_EDGE_IRQ_EVENT | CROSVM_EXTENSION_DEFAULT_CPUID | CROSVM_EXTENSION_RESET | \
-	 CROSVM_EXTENSION_IO_DETAILS | CROSVM_EXTENSION_RANGE_MODE)
+	 CROSVM_EXTENSION_IO_DETAILS | CROSVM_EXTENSION_RANGE_MODE |                              \
+	 CROSVM_EXTENSION_MEMORY_READ_ONLY)
 
 static struct crosvm_irq *irq;
 
@@ -538,6 +545,93 @@ static void range_mode(void)
 	test_vm_destroy(&vm);
 }
 
+#define MEM_BASE 0x10000
+
+struct mem_vcpu {
+	struct test_vcpu tv;
+	pthread_t thread;
+	unsigned mmio_writes;
+};
+
+static void mem_init(struct test_vcpu *tv)
+{
+	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+	struct kvm_regs regs;
+
+	/* vcpu 1 would otherwise wait for INIT/SIPI. */
+	TEST_OK(crosvm_vcpu_set_mp_state(tv->vcpu, &mp));
+	TEST_OK(crosvm_vcpu_get_regs(tv->vcpu, &regs));
+	regs.rbx = tv->id;
+	TEST_OK(crosvm_vcpu_set_regs(tv->vcpu, &regs));
+}
+
+static bool mem_io(struct test_vcpu *tv, struct crosvm_vcpu_event *ev)
+{
+	struct mem_vcpu *m = tv->priv;
+
+	if (ev->io_access.address_space != CROSVM_ADDRESS_SPACE_MMIO)
+		return false;
+	/* The reader must never leave the guest for the memory: no hole, no exit. */
+	TEST_ASSERT(tv->id == 1 && ev->io_access.is_write && ev->io_access.address == MEM_BASE + 8 &&
+			    ev->io_access.length == 1 && ev->io_access.data[0] == 0x5a,
+		    "vcpu %u: MMIO %s at %#lx", tv->id, ev->io_access.is_write ? "write" : "read",
+		    (unsigned long)ev->io_access.address);
+	m->mmio_writes++;
+	return true;
+}
+
+static const struct test_vcpu_ops mem_ops = {
+	.init = mem_init,
+	.io = mem_io,
+};
+
+static void *mem_thread(void *arg)
+{
+	struct mem_vcpu *m = arg;
+
+	test_vcpu_run(&m->tv);
+	return NULL;
+}
+
+static void memory_ro(void)
+{
+	static struct mem_vcpu vcpus[2];
+	struct crosvm_memory *mem;
+	struct test_memfd mfd;
+	struct test_vm vm;
+
+	test_vm_create(&vm, GUEST_CODE(ext_mem));
+	TEST_ASSERT(vm.nr_vcpus == 2, "%u vcpus (run with --cpus 2)", vm.nr_vcpus);
+	check_mask(vm.crosvm, true);
+	test_memfd_create(&mfd, 0x1000);
+	memset(mfd.ptr, 0xa5, 0x1000);
+	TEST_OK(crosvm_create_memory(vm.crosvm, mfd.fd, 0, 0x1000, MEM_BASE, false, false, &mem));
+	/* Any exit at the memory reaches the plugin (mem_io), not zeros. */
+	TEST_OK(crosvm_reserve_range(vm.crosvm, CROSVM_ADDRESS_SPACE_MMIO, MEM_BASE, 0x1000));
+	TEST_RET(-EINVAL, crosvm_memory_set_read_only(vm.crosvm, NULL, true));
+	TEST_OK(crosvm_memory_set_read_only(vm.crosvm, mem, true));
+	for (uint32_t i = 0; i < 2; i++) {
+		test_vcpu_setup(&vcpus[i].tv, vm.crosvm, i, &mem_ops, &vcpus[i]);
+		vcpus[i].tv.stay_stopped = true;
+	}
+	TEST_OK(crosvm_start(vm.crosvm));
+	for (uint32_t i = 0; i < 2; i++)
+		TEST_ASSERT(pthread_create(&vcpus[i].thread, NULL, mem_thread, &vcpus[i]) == 0,
+			    "pthread_create");
+	/* 400 changes while vcpu 0 reads; the last one leaves the memory read-only. */
+	for (int i = 0; i < 400; i++)
+		TEST_OK(crosvm_memory_set_read_only(vm.crosvm, mem, i % 2 != 0));
+	__atomic_store_n(&vm.ram.ptr[GUEST_DATA], 1, __ATOMIC_SEQ_CST);
+	for (uint32_t i = 0; i < 2; i++)
+		TEST_ASSERT(pthread_join(vcpus[i].thread, NULL) == 0, "pthread_join");
+	TEST_ASSERT(vcpus[1].mmio_writes == 1 && vcpus[0].mmio_writes == 0,
+		    "MMIO writes: vcpu 0 %u, vcpu 1 %u", vcpus[0].mmio_writes, vcpus[1].mmio_writes);
+	TEST_ASSERT(mfd.ptr[8] == 0xa5, "a write to read-only memory landed (%#x)", mfd.ptr[8]);
+	TEST_OK(crosvm_destroy_memory(vm.crosvm, &mem));
+	test_memfd_destroy(&mfd);
+	test_vm_destroy(&vm);
+}
+
 /* crosvm's host answers the unknown vcpu request ENOTTY, and the vcpu runs on. */
 static void off_init(struct test_vcpu *tv)
 {
@@ -567,6 +661,7 @@ static void off(void)
 	TEST_RET(-ENOTTY, crosvm_enable_io_details(vm.crosvm));
 	TEST_RET(-ENOTTY, crosvm_reserve_range_mode(vm.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x310, 1,
 						    CROSVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ));
+	TEST_RET(-ENOTTY, crosvm_memory_set_read_only(vm.crosvm, vm.ram_obj, true));
 	/* crosvm's irq events still work. */
 	TEST_OK(crosvm_create_irq_event(vm.crosvm, IRQ, &irq));
 	TEST_ASSERT(crosvm_irq_event_get_resample_fd(irq) >= 0, "no resample fd");
@@ -600,6 +695,8 @@ int main(int argc, char **argv)
 		io_details();
 	else if (!strcmp(mode, "range-mode"))
 		range_mode();
+	else if (!strcmp(mode, "memory-ro"))
+		memory_ro();
 	else if (!strcmp(mode, "off"))
 		off();
 	else
