@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* Copyright 2026 The plugvm Authors. */
+
+	.text
+	.code16
+	.global	start
 /*
  * A boot sector that measures the rate of the RTC's periodic interrupt:
  * it programs the RTC to 64 Hz (register A rate 10, register B PIE), takes
@@ -11,18 +15,15 @@
  *   plugvm rtc rate: NNN interrupts in 2 s
  * on COM1 and halts.
  */
-
-	.code16
-	.text
-	.globl start
 start:
-	cli
 	xorw	%ax, %ax
-	movw	%ax, %ds
+	cli
 	movw	%ax, %ss
 	movw	$0x7c00, %sp
-	movw	$rtc_irq, 0x70 * 4
+	/* The vector of IRQ 8 (int 70h) at 0:rtc_irq. */
+	movw	%ax, %ds
 	movw	%ax, 0x70 * 4 + 2
+	movw	$rtc_irq, 0x70 * 4
 	/* 64 Hz, periodic interrupt on, flags cleared; IRQ 8 and the cascade unmasked. */
 	movb	$0x0a, %al
 	outb	%al, $0x70
@@ -119,27 +120,7 @@ putdec:
 	addb	$'0', %al
 	jmp	putc
 
-/* Prints the NUL-terminated string at %si on COM1, polling LSR.THRE. */
-puts:
-	lodsb
-	testb	%al, %al
-	jz	2f
-	call	putc
-	jmp	puts
-2:	ret
-
-putc:
-	pushw	%dx
-	movb	%al, %ah
-	movw	$0x3fd, %dx
-3:	inb	%dx, %al
-	testb	$0x20, %al
-	jz	3b
-	movw	$0x3f8, %dx
-	movb	%ah, %al
-	outb	%al, %dx
-	popw	%dx
-	ret
+#include "com1.inc"
 
 msg_ok:		.asciz	"plugvm rtc rate: "
 msg_end:	.asciz	" interrupts in 2 s\r\n"
