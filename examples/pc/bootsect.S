@@ -41,15 +41,6 @@ halt:
 	hlt
 	jmp	halt
 
-/* Prints the NUL-terminated string at %si on COM1, polling LSR.THRE. */
-puts:
-	lodsb
-	testb	%al, %al
-	jz	2f
-	call	putc
-	jmp	puts
-2:	ret
-
 /* Prints %al as two hex digits. */
 puthex:
 	pushw	%ax
@@ -63,18 +54,9 @@ nibble:
 	cmpb	$'9', %al
 	jbe	putc
 	addb	$('a' - '9' - 1), %al
-putc:
-	pushw	%dx
-	movb	%al, %ah
-	movw	$0x3fd, %dx
-3:	inb	%dx, %al
-	testb	$0x20, %al
-	jz	3b
-	movw	$0x3f8, %dx
-	movb	%ah, %al
-	outb	%al, %dx
-	popw	%dx
-	ret
+	jmp	putc
+
+#include "com1.inc"
 
 msg_ok:		.asciz	"plugvm boot sector: slept 20 ms, booted from drive 0x"
 msg_end:	.asciz	"\r\n"

@@ -63,7 +63,7 @@ struct options {
 	uint64_t mem_mib;
 	double timeout;
 	bool stay, quiet, verbose, no_fwcfg, boot_menu, sercon, sync_debugcon;
-	bool no_stdin, disk_writable, no_reboot;
+	bool no_stdin, disk_writable, no_reboot, rtc_thread;
 	const char *kernel, *initrd, *append, *linuxboot_rom;
 	const char *save, *restore; /* snapshot files */
 	double save_after;          /* seconds; 0: only on SIGUSR1 */
@@ -123,6 +123,12 @@ struct pc {
 
 	struct crosvm_irq *rtc_irq;
 	int rtc_kick_fd; /* wakes the RTC thread when the periodic rate changes */
+	/*
+	 * Without --rtc-thread (and where the library has crosvm_vcpu_wait_timeout()):
+	 * vcpu 0's thread fires the RTC's periodic ticks between its events, and a rate
+	 * change kicks it (rtc_rate_changed()).  Set before the threads start.
+	 */
+	bool rtc_on_vcpu0;
 	pthread_t rtc_thread;
 	bool rtc_started;
 
@@ -392,6 +398,21 @@ static void port61_io(struct pc *pc, uint8_t *data, uint32_t len, bool is_write)
 				      (int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
 }
 
+/* The RTC's periodic rate may have changed: the thread that times it recomputes it. */
+static void rtc_rate_changed(struct pc *pc)
+{
+	uint64_t one = 1;
+	int r;
+
+	if (pc->rtc_on_vcpu0) {
+		r = crosvm_vcpu_kick(pc->vcpus[0].vcpu);
+		if (r < 0)
+			say("cannot kick vcpu 0 for the RTC: %s", strerror(-r));
+	} else if (write(pc->rtc_kick_fd, &one, sizeof(one)) < 0) {
+		say("cannot wake the RTC thread: %s", strerror(errno));
+	}
+}
+
 static void pc_io(struct pc *pc, uint16_t port, uint8_t *data, uint32_t len, bool is_write)
 {
 	unsigned int hz;
@@ -409,12 +430,8 @@ static void pc_io(struct pc *pc, uint16_t port, uint8_t *data, uint32_t len, boo
 	else if (port == 0x70 || port == 0x71) {
 		hz = cmos_periodic_hz(&pc->cmos);
 		cmos_io(&pc->cmos, port, data, len, is_write);
-		if (cmos_periodic_hz(&pc->cmos) != hz) {
-			uint64_t one = 1;
-
-			if (write(pc->rtc_kick_fd, &one, sizeof(one)) < 0)
-				say("cannot wake the RTC thread: %s", strerror(errno));
-		}
+		if (cmos_periodic_hz(&pc->cmos) != hz)
+			rtc_rate_changed(pc);
 	} else if (port == 0x92)
 		port92_io(&pc->port92, port, data, len, is_write);
 	else if (port == 0x61)
@@ -552,7 +569,6 @@ static int devices_reset(struct pc *pc, struct crosvm *conn)
 	void (*rx_space)(void *) = pc->uart.rx_space;
 	void *rx_opaque = pc->uart.rx_space_opaque;
 	struct ata saved = pc->ata;
-	uint64_t one = 1;
 	int r;
 
 	pci_init(&pc->pci, &pc->env, pc->have_disk);
@@ -565,8 +581,7 @@ static int devices_reset(struct pc *pc, struct crosvm *conn)
 	}
 	cmos_init(&pc->cmos, &pc->env, pc->mem.below_4g, pc->mem.above_4g, pc->nvcpus,
 		  pc->have_disk);
-	if (write(pc->rtc_kick_fd, &one, sizeof(one)) < 0)
-		say("cannot wake the RTC thread: %s", strerror(errno));
+	rtc_rate_changed(pc);
 	ps2_init(&pc->ps2, &pc->env);
 	port92_init(&pc->port92, &pc->env);
 	memset(&pc->port61, 0, sizeof(pc->port61));
@@ -709,17 +724,91 @@ static void machine_reset(struct vcpu_ctx *v)
 	pthread_mutex_unlock(&pc->reset_lock);
 }
 
+/* ---- RTC periodic interrupt ---- */
+
+/*
+ * One periodic tick.  The flag and its interrupt go together under the lock,
+ * so that a snapshot never holds one without the other.  Ticks while the
+ * line is still raised are lost, as on real chips.
+ */
+static void rtc_tick(struct pc *pc)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&pc->lock);
+	if (cmos_periodic_tick(&pc->cmos) &&
+	    write(crosvm_irq_event_get_fd(pc->rtc_irq), &one, sizeof(one)) < 0)
+		say("RTC: irqfd: %s", strerror(errno));
+	pthread_mutex_unlock(&pc->lock);
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* The RTC's periodic timer as vcpu 0's thread keeps it (pc.rtc_on_vcpu0). */
+struct rtc_clock {
+	unsigned int hz;
+	int64_t next; /* CLOCK_MONOTONIC ns of the next tick, when hz */
+};
+
+/*
+ * vcpu 0's wait for its next event (pc.rtc_on_vcpu0): crosvm_vcpu_wait_timeout()
+ * up to the RTC's next periodic tick, which fires here.  A kick (a rate change,
+ * rtc_rate_changed()) only makes it look at the rate again.  Ticks that a long
+ * event handler made it miss fire once, as the timerfd of the RTC thread does.
+ */
+static int vcpu0_wait(struct vcpu_ctx *v, struct rtc_clock *rc, struct crosvm_vcpu_event *ev)
+{
+	struct pc *pc = v->pc;
+	int64_t now, period, timeout;
+	unsigned int hz;
+	int r;
+
+	for (;;) {
+		pthread_mutex_lock(&pc->lock);
+		hz = cmos_periodic_hz(&pc->cmos);
+		pthread_mutex_unlock(&pc->lock);
+		now = mono_ns();
+		timeout = -1;
+		if (hz) {
+			period = 1000000000 / hz;
+			if (hz != rc->hz) {
+				rc->next = now + period;
+			} else if (now >= rc->next) {
+				rtc_tick(pc);
+				rc->next += period;
+				if (rc->next <= now)
+					rc->next = now + period;
+			}
+			timeout = rc->next - now;
+		}
+		rc->hz = hz;
+		r = crosvm_vcpu_wait_timeout(v->vcpu, ev, timeout);
+		if (r != -ETIMEDOUT && r != -EINTR)
+			return r;
+	}
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu_ctx *v = arg;
 	struct pc *pc = v->pc;
 	struct crosvm_vcpu_event ev;
+	struct rtc_clock rc = { 0, 0 };
 	int r;
 
 	tls_conn = v->conn;
 	for (;;) {
 		memset(&ev, 0, sizeof(ev));
-		r = crosvm_vcpu_wait(v->vcpu, &ev);
+		if (v->id == 0 && pc->rtc_on_vcpu0)
+			r = vcpu0_wait(v, &rc, &ev);
+		else
+			r = crosvm_vcpu_wait(v->vcpu, &ev);
 		if (r < 0) {
 			if (!atomic_load(&pc->stopping)) {
 				say("vcpu %u: wait: %s", v->id, strerror(-r));
@@ -774,8 +863,7 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
-/* ---- RTC periodic interrupt ---- */
-
+/* The RTC's periodic ticks on a thread of their own (--rtc-thread). */
 static void *rtc_thread(void *arg)
 {
 	struct pc *pc = arg;
@@ -801,21 +889,9 @@ static void *rtc_thread(void *arg)
 			if (read(pc->rtc_kick_fd, &n, sizeof(n)) < 0)
 				break;
 		if (pfd[1].revents & POLLIN) {
-			bool fire;
-
 			if (read(tfd, &n, sizeof(n)) < 0)
 				continue;
-			/*
-			 * The flag and its interrupt go together under the lock, so
-			 * that a snapshot never holds one without the other.  Ticks
-			 * while the line is still raised are lost, as on real chips.
-			 */
-			pthread_mutex_lock(&pc->lock);
-			fire = cmos_periodic_tick(&pc->cmos);
-			n = 1;
-			if (fire && write(crosvm_irq_event_get_fd(pc->rtc_irq), &n, sizeof(n)) < 0)
-				say("RTC: irqfd: %s", strerror(errno));
-			pthread_mutex_unlock(&pc->lock);
+			rtc_tick(pc);
 		}
 		pthread_mutex_lock(&pc->lock);
 		now = cmos_periodic_hz(&pc->cmos);
@@ -2356,6 +2432,18 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 		return r;
 	}
 	/*
+	 * The RTC on vcpu 0's thread needs crosvm_vcpu_wait_timeout() and
+	 * crosvm_vcpu_kick(), which the library (API 0.23) provides with any host.
+	 */
+	if (!pc->opt.rtc_thread) {
+		uint64_t ext = 0;
+
+		if (crosvm_get_extensions(pc->crosvm, &ext) == 0 && (ext & CROSVM_EXTENSION_VCPU_KICK))
+			pc->rtc_on_vcpu0 = true;
+		else
+			say("the library cannot kick vcpus: the RTC runs on a thread of its own");
+	}
+	/*
 	 * Reboots need the host's reset extension (API 0.23); without it (crosvm's
 	 * host) a reset ends the run and a triple fault ends the VM, as before.
 	 */
@@ -2411,12 +2499,14 @@ static int start_threads(struct pc *pc, char *err, size_t errlen)
 	unsigned int i;
 	int r;
 
-	r = pthread_create(&pc->rtc_thread, NULL, rtc_thread, pc);
-	if (r) {
-		snprintf(err, errlen, "RTC thread: %s", strerror(r));
-		return -r;
+	if (!pc->rtc_on_vcpu0) {
+		r = pthread_create(&pc->rtc_thread, NULL, rtc_thread, pc);
+		if (r) {
+			snprintf(err, errlen, "RTC thread: %s", strerror(r));
+			return -r;
+		}
+		pc->rtc_started = true;
 	}
-	pc->rtc_started = true;
 	if (pc->input_conn) {
 		if (isatty(STDIN_FILENO)) {
 			r = tty_make_raw();
@@ -2624,6 +2714,7 @@ static void usage(FILE *f)
 		"usage: pc [--bios FILE] [--mem MIB] [--disk IMAGE [--disk-writable]] [--timeout SECONDS]\n"
 		"          [--expect TEXT] [--stay] [--quiet] [--verbose] [--no-fw-cfg]\n"
 		"          [--boot-menu] [--sercon] [--sync-debugcon] [--no-stdin] [--no-reboot]\n"
+		"          [--rtc-thread]\n"
 		"          [--kernel BZIMAGE [--initrd FILE] [--append CMDLINE]]\n"
 		"          [--save FILE [--save-after SECONDS]] [--restore FILE]\n"
 		"          [--migrate-to PATH [--migrate-after SECONDS]] [--migrate-listen PATH]\n"
@@ -2633,6 +2724,7 @@ static void usage(FILE *f)
 		"  --disk-writable   guest writes to the disk go to IMAGE\n"
 		"  --no-stdin        COM1 receives nothing (stdin is not read)\n"
 		"  --no-reboot       a guest reset ends the run instead of rebooting\n"
+		"  --rtc-thread      time the RTC on a thread of its own, not on vcpu 0's\n"
 		"  --kernel BZIMAGE  boot Linux through fw_cfg and the linuxboot option ROM\n"
 		"  --initrd FILE     initial ramdisk for --kernel\n"
 		"  --append CMDLINE  kernel command line for --kernel\n"
@@ -2677,6 +2769,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "sync-debugcon", no_argument, NULL, 'D' },
 		{ "no-stdin", no_argument, NULL, 'N' },
 		{ "no-reboot", no_argument, NULL, 'r' },
+		{ "rtc-thread", no_argument, NULL, 'C' },
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'i' },
 		{ "append", required_argument, NULL, 'a' },
@@ -2766,6 +2859,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'r':
 			o->no_reboot = true;
+			break;
+		case 'C':
+			o->rtc_thread = true;
 			break;
 		case 'k':
 			o->kernel = optarg;

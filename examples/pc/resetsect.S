@@ -102,27 +102,7 @@ reset:
 	loop	2b
 	ret
 
-/* Prints the NUL-terminated string at %si on COM1. */
-puts:
-	lodsb
-	testb	%al, %al
-	jz	3f
-	call	putc
-	jmp	puts
-3:	ret
-
-putc:
-	pushw	%dx
-	movb	%al, %ah
-	movw	$0x3fd, %dx
-4:	inb	%dx, %al
-	testb	$0x20, %al
-	jz	4b
-	movw	$0x3f8, %dx
-	movb	%ah, %al
-	outb	%al, %dx
-	popw	%dx
-	ret
+#include "com1.inc"
 
 	.balign	8
 gdt:		.quad	0

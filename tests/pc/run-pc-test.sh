@@ -4,7 +4,8 @@
 #
 # Runs the pc example under the real host and checks what SeaBIOS printed.
 #   run-pc-test.sh PLUGVM PC_PLUGIN BOOTSECT CASE
-# CASE: post | post-jailed | cmos | bootsector | smp | fail | bad-input
+# CASE: post | post-jailed | cmos | bootsector | smp | rtc-rate | rtc-rate-smp | rtc-rate-thread |
+#       fail | bad-input
 # Exit 77 (skip) only when /usr/share/seabios/bios.bin is missing or /dev/kvm unusable.
 set -u
 PLUGVM=$1
@@ -94,6 +95,28 @@ smp)
 	expect_status 0
 	expect_line "Found 2 cpu(s) max supported 2 cpu(s)"
 	expect_line "No bootable device."
+	;;
+rtc-rate | rtc-rate-smp | rtc-rate-thread)
+	# BOOTSECT is tests/pc/rtcrate.S: the RTC at 64 Hz must interrupt 128 times (one off
+	# at either end, a little slack for a loaded machine) in 2 s of the RTC's own clock,
+	# timed on vcpu 0's thread (the default, one or two vcpus) or on its own (--rtc-thread).
+	cpus=1
+	[ "$CASE" = rtc-rate-smp ] && cpus=2
+	opt=
+	[ "$CASE" = rtc-rate-thread ] && opt=--rtc-thread
+	# shellcheck disable=SC2086
+	run --cpus "$cpus" --plugin "$PC" -- --bios "$BIOS" --disk "$BOOTSECT" $opt --timeout 60 \
+		--expect " interrupts in 2 s"
+	expect_status 0
+	n=$(sed -n 's/^plugvm rtc rate: \([0-9]*\) interrupts in 2 s.*/\1/p' "$OUT")
+	if [ -z "$n" ] || [ "$n" -lt 122 ] || [ "$n" -gt 134 ]; then
+		echo "FAIL: '$n' RTC interrupts in 2 s at 64 Hz, expected 122..134"
+		fail=1
+	fi
+	if grep -q "the RTC runs on a thread of its own" "$ERR"; then
+		echo "FAIL: the library's vcpu kick was not used"
+		fail=1
+	fi
 	;;
 fail)
 	# The run must fail cleanly when the expected text never comes.
