@@ -97,9 +97,12 @@ smp)
 	expect_line "No bootable device."
 	;;
 rtc-rate | rtc-rate-smp | rtc-rate-thread)
-	# BOOTSECT is tests/pc/rtcrate.S: the RTC at 64 Hz must interrupt 128 times (one off
-	# at either end, a little slack for a loaded machine) in 2 s of the RTC's own clock,
-	# timed on vcpu 0's thread (the default, one or two vcpus) or on its own (--rtc-thread).
+	# BOOTSECT is tests/pc/rtcrate.S: the RTC at 64 Hz must interrupt 128 times in 2 s of
+	# the RTC's own clock, timed on vcpu 0's thread (the default, one or two vcpus) or on
+	# its own (--rtc-thread).  The window allows one off at either end and the ticks a
+	# loaded machine loses (a thread not scheduled for a whole period fires one tick, as
+	# an RTC whose interrupt is not acknowledged does; 114 seen once in 30 runs); half or
+	# double the rate, or no interrupts, fall far outside.
 	cpus=1
 	[ "$CASE" = rtc-rate-smp ] && cpus=2
 	opt=
@@ -109,8 +112,8 @@ rtc-rate | rtc-rate-smp | rtc-rate-thread)
 		--expect " interrupts in 2 s"
 	expect_status 0
 	n=$(sed -n 's/^plugvm rtc rate: \([0-9]*\) interrupts in 2 s.*/\1/p' "$OUT")
-	if [ -z "$n" ] || [ "$n" -lt 122 ] || [ "$n" -gt 134 ]; then
-		echo "FAIL: '$n' RTC interrupts in 2 s at 64 Hz, expected 122..134"
+	if [ -z "$n" ] || [ "$n" -lt 108 ] || [ "$n" -gt 134 ]; then
+		echo "FAIL: '$n' RTC interrupts in 2 s at 64 Hz, expected 108..134"
 		fail=1
 	fi
 	if grep -q "the RTC runs on a thread of its own" "$ERR"; then
