@@ -100,6 +100,8 @@ static void main_op(uint8_t op, uint8_t arg, const uint8_t *p, size_t len, unsig
 			crosvm_enable_io_details(st.f.c);
 		else if (arg == 0xfa)
 			crosvm_memory_set_read_only(st.f.c, NULL, true);
+		else if (arg == 0xf9)
+			crosvm_memory_replace(st.f.c, NULL, 0, 0, true);
 		else if (arg == 0xfb)
 			crosvm_reserve_range_mode(st.f.c, 0, 0x310, 1,
 						  CROSVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ);

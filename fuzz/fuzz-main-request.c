@@ -144,6 +144,7 @@ static void check_no_extension(const Plugvm__MainRequest *req, const struct main
 		   req->message_case == PLUGVM__MAIN_REQUEST__MESSAGE_IO_DETAILS ||
 		   req->message_case == PLUGVM__MAIN_REQUEST__MESSAGE_RESERVE_RANGE_MODE ||
 		   req->message_case == PLUGVM__MAIN_REQUEST__MESSAGE_MEMORY_READ_ONLY ||
+		   req->message_case == PLUGVM__MAIN_REQUEST__MESSAGE_MEMORY_REPLACE ||
 		   (req->message_case == PLUGVM__MAIN_REQUEST__MESSAGE_CREATE &&
 		    req->create->constructor_case ==
 			    PLUGVM__MAIN_REQUEST__CREATE__CONSTRUCTOR_EDGE_IRQ_EVENT);

@@ -723,7 +723,7 @@ int crosvm_vcpu_set_vcpu_events(struct crosvm_vcpu *, const struct kvm_vcpu_even
 #define CROSVM_EXTENSION_IO_DETAILS (1ull << 4)
 /* crosvm_reserve_range_mode(). */
 #define CROSVM_EXTENSION_RANGE_MODE (1ull << 5)
-/* crosvm_memory_set_read_only(). */
+/* crosvm_memory_set_read_only() and crosvm_memory_replace(). */
 #define CROSVM_EXTENSION_MEMORY_READ_ONLY (1ull << 6)
 
 /*
@@ -831,6 +831,19 @@ int crosvm_reserve_range_mode(struct crosvm*, uint32_t __space, uint64_t __start
  * CROSVM_EXTENSION_MEMORY_READ_ONLY.
  */
 int crosvm_memory_set_read_only(struct crosvm*, struct crosvm_memory*, bool __read_only);
+
+/*
+ * Maps the memfd `__fd` from byte `__offset` (a multiple of 4096; the memfd
+ * sealed with F_SEAL_SHRINK and long enough) at the memory object's guest
+ * range in place of its memory, read-only or not, as one step no running
+ * vcpu can observe half-done (as crosvm_memory_set_read_only()).  The
+ * object keeps its id and length; the caller keeps `__fd`.  A dirty log
+ * restarts clear.  -EBADF, -EPERM (no shrink seal), -EINVAL (alignment or
+ * size), -ENOENT for an unknown object, -ENOTTY without
+ * CROSVM_EXTENSION_MEMORY_READ_ONLY.
+ */
+int crosvm_memory_replace(struct crosvm*, struct crosvm_memory*, int __fd, uint64_t __offset,
+			  bool __read_only);
 
 #ifdef __cplusplus
 }

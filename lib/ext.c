@@ -132,6 +132,30 @@ EXPORT int crosvm_memory_set_read_only(struct crosvm *self, struct crosvm_memory
 	return conn_simple(self, &req);
 }
 
+EXPORT int crosvm_memory_replace(struct crosvm *self, struct crosvm_memory *mem, int fd,
+				 uint64_t offset, bool read_only)
+{
+	Plugvm__MainRequest req = PLUGVM__MAIN_REQUEST__INIT;
+	Plugvm__MainRequest__MemoryReplace m = PLUGVM__MAIN_REQUEST__MEMORY_REPLACE__INIT;
+	struct conn_reply r;
+	int ret;
+
+	if (!self || !mem || offset % 4096)
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	m.id = mem->id;
+	m.offset = offset;
+	m.read_only = read_only;
+	req.message_case = PLUGVM__MAIN_REQUEST__MESSAGE_MEMORY_REPLACE;
+	req.memory_replace = &m;
+	ret = conn_transact(self, &req, &fd, 1, WIRE_MAIN_RESPONSE_MAX, &r);
+	if (ret)
+		return ret;
+	reply_release(&r);
+	return 0;
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;

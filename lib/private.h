@@ -4,7 +4,7 @@
  *
  * Internals of libcrosvm_plugin shared by its source files.  Nothing here is
  * exported: the library is built with hidden visibility and only functions
- * marked EXPORT (the 70 of crosvm.h) leave the shared object.
+ * marked EXPORT (the 71 of crosvm.h) leave the shared object.
  */
 #ifndef PLUGVM_LIB_PRIVATE_H
 #define PLUGVM_LIB_PRIVATE_H

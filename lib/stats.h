@@ -22,7 +22,7 @@
 #include "crosvm.h"
 
 #define EXPORT __attribute__((visibility("default")))
-#define STATS_NFUNCS 70
+#define STATS_NFUNCS 71
 
 extern const char *const stats_names[STATS_NFUNCS];
 

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -134,30 +136,86 @@ int ext_reserve_range_mode(struct vm *vm, uint32_t space, uint64_t start, uint64
 	return r;
 }
 
-int ext_memory_set_read_only(struct vm *vm, uint32_t id, bool read_only)
+/*
+ * Replaces obj's slot by one of map with or without KVM_MEM_READONLY, every
+ * vcpu held; *deleted says whether the old slot is gone (then map is KVM's,
+ * or the VM failed).
+ */
+static int ext_memory_reslot(struct vm *vm, struct object *obj, void *map, bool read_only,
+			     bool *deleted)
 {
-	struct object *obj = objects_find(&vm->objects, id);
 	struct kvm_userspace_memory_region region = { 0 };
 	int r;
 
-	if (!obj || obj->kind != OBJECT_MEMORY)
-		return -ENOENT;
 	region.slot = obj->mem.slot;
 	region.guest_phys_addr = obj->mem.start;
 	/* KVM cannot change KVM_MEM_READONLY in place: delete, then add again. */
 	vcpus_hold(vm);
 	r = vm->kvm->ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
+	*deleted = r == 0;
 	if (r == 0) {
 		region.flags = (read_only ? KVM_MEM_READONLY : 0) |
 			       (obj->mem.dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0);
 		region.memory_size = obj->mem.length;
-		region.userspace_addr = (uint64_t)(uintptr_t)obj->mem.map;
+		region.userspace_addr = (uint64_t)(uintptr_t)map;
 		r = vm->kvm->ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
 		if (r < 0)
-			vm_fail(vm, "memory %u: KVM refused the slot back: %s", id, strerror(-r));
+			vm_fail(vm, "memory %u: KVM refused the slot back: %s", obj->id,
+				strerror(-r));
 	}
 	vcpus_release(vm);
 	return r < 0 ? r : 0;
+}
+
+int ext_memory_set_read_only(struct vm *vm, uint32_t id, bool read_only)
+{
+	struct object *obj = objects_find(&vm->objects, id);
+	bool deleted;
+
+	if (!obj || obj->kind != OBJECT_MEMORY)
+		return -ENOENT;
+	return ext_memory_reslot(vm, obj, obj->mem.map, read_only, &deleted);
+}
+
+int ext_memory_replace(struct vm *vm, uint32_t id, int fd, uint64_t offset, bool read_only)
+{
+	struct object *obj = objects_find(&vm->objects, id);
+	int seals, r, mflags = MAP_SHARED;
+	bool deleted;
+	uint64_t length;
+	off_t size;
+	void *map;
+
+	if (!obj || obj->kind != OBJECT_MEMORY)
+		return -ENOENT;
+	if (fd < 0)
+		return -EBADF;
+	length = obj->mem.length;
+	size = lseek(fd, 0, SEEK_END);
+	seals = fcntl(fd, F_GET_SEALS);
+	if (size < 0 || seals < 0)
+		return -errno;
+	/* As for Create memory (vm.c): no truncation under the mapping, whole pages. */
+	if (!(seals & F_SEAL_SHRINK))
+		return -EPERM;
+	if (offset % 4096 || offset > (uint64_t)size || length > (uint64_t)size - offset)
+		return -EINVAL;
+	if (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))
+		mflags = MAP_PRIVATE;
+	map = mmap(NULL, (size_t)length, PROT_READ | PROT_WRITE, mflags, fd, (off_t)offset);
+	if (map == MAP_FAILED)
+		return -errno;
+	madvise(map, (size_t)length, MADV_DONTDUMP);
+	r = ext_memory_reslot(vm, obj, map, read_only, &deleted);
+	if (!deleted) {
+		/* KVM refused to delete the old slot: it is still there, keep it. */
+		munmap(map, (size_t)length);
+		return r;
+	}
+	/* The old slot is gone: the object now owns the new map, even after a failure. */
+	munmap(obj->mem.map, (size_t)length);
+	obj->mem.map = map;
+	return r;
 }
 
 /* What a vcpu looked like when KVM created it, in the order ext_vcpu_reset() restores it. */

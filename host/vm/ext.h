@@ -67,6 +67,13 @@ int ext_reserve_range_mode(struct vm *vm, uint32_t space, uint64_t start, uint64
 int ext_memory_set_read_only(struct vm *vm, uint32_t id, bool read_only);
 
 /*
+ * MemoryReplace: maps memfd fd (checked as for Create memory) from offset in
+ * place of memory object id's mapping, in the same way.  The caller keeps
+ * and closes fd.
+ */
+int ext_memory_replace(struct vm *vm, uint32_t id, int fd, uint64_t offset, bool read_only);
+
+/*
  * On v's thread while it is stopped: puts the vcpu back in the state it had
  * when it was created (registers, segments and control registers, FPU,
  * debug registers, XCRs, LAPIC, MP state, pending events).

@@ -552,7 +552,7 @@ static void handle_vcpu_channel(struct main_ctx *ctx, const Plugvm__MainRequest_
 
 /* API 0.23 extensions (docs/protocol.md "Extensions"); ENOTTY with --no-extensions. */
 static bool handle_extension(struct main_ctx *ctx, const Plugvm__MainRequest *req,
-			     struct main_reply *reply)
+			     const int *fd_in, struct main_reply *reply)
 {
 	if (!ext_offered(ctx->vm))
 		return false;
@@ -597,6 +597,15 @@ static bool handle_extension(struct main_ctx *ctx, const Plugvm__MainRequest *re
 		reply->resp.memory_read_only = &reply->u.memory_read_only;
 		reply_errno(reply, ext_memory_set_read_only(ctx->vm, req->memory_read_only->id,
 							    req->memory_read_only->read_only));
+		return true;
+	case PLUGVM__MAIN_REQUEST__MESSAGE_MEMORY_REPLACE:
+		plugvm__main_response__memory_replace__init(&reply->u.memory_replace);
+		reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_MEMORY_REPLACE;
+		reply->resp.memory_replace = &reply->u.memory_replace;
+		/* The caller closes *fd_in. */
+		reply_errno(reply, ext_memory_replace(ctx->vm, req->memory_replace->id, *fd_in,
+						      req->memory_replace->offset,
+						      req->memory_replace->read_only));
 		return true;
 	default:
 		return false;
@@ -674,7 +683,7 @@ void plugin_main_handle(struct main_ctx *ctx, const Plugvm__MainRequest *req, in
 		handle_vcpu_channel(ctx, req->vcpu_channel, reply);
 		break;
 	default:
-		if (handle_extension(ctx, req, reply))
+		if (handle_extension(ctx, req, fd_in, reply))
 			break;
 		/* The only reply without a member: the request is not one we know. */
 		reply->resp.errnum = ENOTTY;

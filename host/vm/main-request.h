@@ -55,6 +55,7 @@ struct main_reply {
 		Plugvm__MainResponse__IoDetails io_details;
 		Plugvm__MainResponse__ReserveRangeMode reserve_range_mode;
 		Plugvm__MainResponse__MemoryReadOnly memory_read_only;
+		Plugvm__MainResponse__MemoryReplace memory_replace;
 	} u;
 	uint8_t state[256]; /* GetState image (the largest VM state is 216 bytes) */
 	uint8_t mac[6];

@@ -1425,15 +1425,36 @@ void vcpus_pause(struct vm *vm, uint64_t mask, uint64_t user)
 	}
 }
 
-void vcpus_hold(struct vm *vm)
+static void vcpus_hold_kick(struct vm *vm)
 {
-	atomic_store(&vm->hold, true);
 	for (unsigned i = 0; vm->vcpus && i < vm->n_vcpus; i++)
 		if (vm->vcpus[i].thread_started)
 			pthread_kill(vm->vcpus[i].thread, SIGRTMIN);
+}
+
+void vcpus_hold(struct vm *vm)
+{
+	atomic_store(&vm->hold, true);
+	vcpus_hold_kick(vm);
 	pthread_mutex_lock(&vm->hold_lock);
-	while (atomic_load(&vm->n_in_run))
-		pthread_cond_wait(&vm->hold_cond, &vm->hold_lock);
+	while (atomic_load(&vm->n_in_run)) {
+		struct timespec ts;
+
+		/*
+		 * One kick suffices when the handler runs on delivery; a handler
+		 * that runs late (a sanitizer defers signals) can miss the
+		 * KVM_RUN it was meant for, so kick again every 5 ms.
+		 */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 5000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (pthread_cond_timedwait(&vm->hold_cond, &vm->hold_lock, &ts) == ETIMEDOUT &&
+		    atomic_load(&vm->n_in_run))
+			vcpus_hold_kick(vm);
+	}
 	pthread_mutex_unlock(&vm->hold_lock);
 }
 

@@ -101,11 +101,12 @@ static const struct {
 	FN(crosvm_enable_io_details),
 	FN(crosvm_reserve_range_mode),
 	FN(crosvm_memory_set_read_only),
+	FN(crosvm_memory_replace),
 };
 
 static void check_functions(void)
 {
-	CHECK_EQ(sizeof(functions) / sizeof(functions[0]), 70);
+	CHECK_EQ(sizeof(functions) / sizeof(functions[0]), 71);
 	for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
 		if (!functions[i].fn) {
 			fprintf(stderr, "%s has no address\n", functions[i].name);
@@ -218,6 +219,6 @@ int main(void)
 		fprintf(stderr, "%d failure(s)\n", failures);
 		return 1;
 	}
-	printf("70 functions linked, layouts match\n");
+	printf("71 functions linked, layouts match\n");
 	return 0;
 }

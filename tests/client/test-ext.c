@@ -327,6 +327,20 @@ static void memory_read_only(void **state)
 	assert_int_equal(crosvm_memory_set_read_only(F.c, NULL, true), -EINVAL);
 	assert_int_equal(crosvm_memory_set_read_only(NULL, m, true), -EINVAL);
 	fh_expect_none();
+	/* MemoryReplace (1007, tag fa 3e) {id, offset, read_only} with the memfd. */
+	fh_send("fa 3e 00");
+	assert_int_equal(crosvm_memory_replace(F.c, m, mfd, 0x1000, true), 0);
+	fh_expect_fds("fa 3e 05 10 80 20 18 01", &got, 1);
+	close(got);
+	fh_send("08 04"); /* ENOENT (2) from the host */
+	assert_int_equal(crosvm_memory_replace(F.c, m, mfd, 0, false), -ENOENT);
+	fh_expect_fds("fa 3e 00", &got, 1);
+	close(got);
+	/* Local checks: nothing is sent. */
+	assert_int_equal(crosvm_memory_replace(F.c, m, mfd, 0x800, false), -EINVAL);
+	assert_int_equal(crosvm_memory_replace(F.c, m, -1, 0, false), -EBADF);
+	assert_int_equal(crosvm_memory_replace(F.c, NULL, mfd, 0, false), -EINVAL);
+	fh_expect_none();
 	fh_send("1a 00");
 	assert_int_equal(crosvm_destroy_memory(F.c, &m), 0);
 	fh_expect("12 00");

@@ -607,8 +607,9 @@ GUEST_END(ext_range)
 /*
  * Read-only toggling (test-ext.c, 2 vcpus, bx = vcpu index): memory object
  * M at 0x10000 holds 0xa5.  vcpu 0 reads M until the plugin sets
- * GUEST_DATA, checking every byte it reads; vcpu 1 waits for GUEST_DATA,
- * then writes 0x5a to M + 8, which is read-only by then.
+ * GUEST_DATA, checking every byte it reads; vcpu 1 waits for GUEST_DATA 1,
+ * then writes 0x5a to M + 8, which is read-only by then, and after
+ * GUEST_DATA 2 writes 0x5b to M + 9, by then another, writable memfd.
  */
 GUEST_BEGIN(ext_mem)
 	movw	$0x1000, %ax
@@ -620,11 +621,18 @@ GUEST_BEGIN(ext_mem)
 	cmpb	$0, (GUEST_DATA)
 	je	1b
 	DONE
-2:	cmpb	$0, (GUEST_DATA)
-	je	2b
+2:	cmpb	$1, (GUEST_DATA)
+	jb	2b
 	movw	%es, %ax
 	movw	%ax, %ds
 	movb	$0x5a, (8)
+	xorw	%ax, %ax
+	movw	%ax, %ds
+3:	cmpb	$2, (GUEST_DATA)
+	jb	3b
+	movw	%es, %ax
+	movw	%ax, %ds
+	movb	$0x5b, (9)
 	xorw	%ax, %ax
 	movw	%ax, %ds
 	DONE

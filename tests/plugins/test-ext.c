@@ -25,11 +25,13 @@
  *                  arrive as no_resume events (resume refused) and its reads
  *                  stop it until the plugin supplies the value the guest
  *                  checks; bad modes, spaces and overlaps are refused.
- *   memory-ro      (--cpus 2) crosvm_memory_set_read_only(): vcpu 0 keeps
- *                  reading a memory object while the plugin toggles it
- *                  read-only 400 times and never sees an exit or wrong
+ *   memory-ro      (--cpus 2) crosvm_memory_set_read_only() and
+ *                  crosvm_memory_replace(): vcpu 0 keeps reading a memory
+ *                  object while the plugin toggles it read-only and swaps
+ *                  its memfd 400 times, and never sees an exit or wrong
  *                  data; vcpu 1's write once it is read-only is an MMIO
- *                  write exit and does not reach the memory.
+ *                  write exit and does not reach the memory; after a last
+ *                  replace by a writable memfd its write lands there.
  *   off            (host --no-extensions) every host extension answers
  *                  -ENOTTY, the mask is 0, and the VM is crosvm's: a vcpu
  *                  has no CPUID (the guest reads zeros).
@@ -37,6 +39,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -576,7 +579,7 @@ static bool mem_io(struct test_vcpu *tv, struct crosvm_vcpu_event *ev)
 			    ev->io_access.length == 1 && ev->io_access.data[0] == 0x5a,
 		    "vcpu %u: MMIO %s at %#lx", tv->id, ev->io_access.is_write ? "write" : "read",
 		    (unsigned long)ev->io_access.address);
-	m->mmio_writes++;
+	__atomic_fetch_add(&m->mmio_writes, 1, __ATOMIC_SEQ_CST);
 	return true;
 }
 
@@ -597,18 +600,33 @@ static void memory_ro(void)
 {
 	static struct mem_vcpu vcpus[2];
 	struct crosvm_memory *mem;
-	struct test_memfd mfd;
+	struct test_memfd mfd, other;
 	struct test_vm vm;
+	int spins = 0;
 
 	test_vm_create(&vm, GUEST_CODE(ext_mem));
 	TEST_ASSERT(vm.nr_vcpus == 2, "%u vcpus (run with --cpus 2)", vm.nr_vcpus);
 	check_mask(vm.crosvm, true);
 	test_memfd_create(&mfd, 0x1000);
 	memset(mfd.ptr, 0xa5, 0x1000);
+	/* The replacement: the same bytes from its second page. */
+	test_memfd_create(&other, 0x2000);
+	memset(other.ptr, 0xa5, 0x2000);
 	TEST_OK(crosvm_create_memory(vm.crosvm, mfd.fd, 0, 0x1000, MEM_BASE, false, false, &mem));
 	/* Any exit at the memory reaches the plugin (mem_io), not zeros. */
 	TEST_OK(crosvm_reserve_range(vm.crosvm, CROSVM_ADDRESS_SPACE_MMIO, MEM_BASE, 0x1000));
 	TEST_RET(-EINVAL, crosvm_memory_set_read_only(vm.crosvm, NULL, true));
+	TEST_RET(-EINVAL, crosvm_memory_replace(vm.crosvm, mem, other.fd, 0x800, false));
+	TEST_RET(-EBADF, crosvm_memory_replace(vm.crosvm, mem, -1, 0, false));
+	/* The host's checks: past the end of the memfd, a memfd without the shrink seal. */
+	TEST_RET(-EINVAL, crosvm_memory_replace(vm.crosvm, mem, other.fd, 0x2000, false));
+	{
+		int fd = memfd_create("unsealed", MFD_CLOEXEC);
+
+		TEST_ASSERT(fd >= 0 && ftruncate(fd, 0x1000) == 0, "memfd");
+		TEST_RET(-EPERM, crosvm_memory_replace(vm.crosvm, mem, fd, 0, false));
+		close(fd);
+	}
 	TEST_OK(crosvm_memory_set_read_only(vm.crosvm, mem, true));
 	for (uint32_t i = 0; i < 2; i++) {
 		test_vcpu_setup(&vcpus[i].tv, vm.crosvm, i, &mem_ops, &vcpus[i]);
@@ -618,15 +636,33 @@ static void memory_ro(void)
 	for (uint32_t i = 0; i < 2; i++)
 		TEST_ASSERT(pthread_create(&vcpus[i].thread, NULL, mem_thread, &vcpus[i]) == 0,
 			    "pthread_create");
-	/* 400 changes while vcpu 0 reads; the last one leaves the memory read-only. */
-	for (int i = 0; i < 400; i++)
-		TEST_OK(crosvm_memory_set_read_only(vm.crosvm, mem, i % 2 != 0));
+	/*
+	 * 400 changes while vcpu 0 reads: read-only on and off, and the memfd
+	 * swapped; the last one leaves the first memfd mapped read-only.
+	 */
+	for (int i = 0; i < 400; i++) {
+		if (i % 4 == 1)
+			TEST_OK(crosvm_memory_replace(vm.crosvm, mem, other.fd, 0x1000, false));
+		else if (i % 4 == 3)
+			TEST_OK(crosvm_memory_replace(vm.crosvm, mem, mfd.fd, 0, true));
+		else
+			TEST_OK(crosvm_memory_set_read_only(vm.crosvm, mem, i % 4 == 0));
+	}
 	__atomic_store_n(&vm.ram.ptr[GUEST_DATA], 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&vcpus[1].mmio_writes, __ATOMIC_SEQ_CST) == 0) {
+		TEST_ASSERT(++spins < 5000, "no MMIO write from vcpu 1");
+		usleep(1000);
+	}
+	TEST_OK(crosvm_memory_replace(vm.crosvm, mem, other.fd, 0x1000, false));
+	__atomic_store_n(&vm.ram.ptr[GUEST_DATA], 2, __ATOMIC_SEQ_CST);
 	for (uint32_t i = 0; i < 2; i++)
 		TEST_ASSERT(pthread_join(vcpus[i].thread, NULL) == 0, "pthread_join");
 	TEST_ASSERT(vcpus[1].mmio_writes == 1 && vcpus[0].mmio_writes == 0,
 		    "MMIO writes: vcpu 0 %u, vcpu 1 %u", vcpus[0].mmio_writes, vcpus[1].mmio_writes);
 	TEST_ASSERT(mfd.ptr[8] == 0xa5, "a write to read-only memory landed (%#x)", mfd.ptr[8]);
+	TEST_ASSERT(other.ptr[0x1009] == 0x5b && mfd.ptr[9] == 0xa5,
+		    "the write after the replace went to %#x/%#x", other.ptr[0x1009], mfd.ptr[9]);
+	test_memfd_destroy(&other);
 	TEST_OK(crosvm_destroy_memory(vm.crosvm, &mem));
 	test_memfd_destroy(&mfd);
 	test_vm_destroy(&vm);
@@ -662,6 +698,7 @@ static void off(void)
 	TEST_RET(-ENOTTY, crosvm_reserve_range_mode(vm.crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x310, 1,
 						    CROSVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ));
 	TEST_RET(-ENOTTY, crosvm_memory_set_read_only(vm.crosvm, vm.ram_obj, true));
+	TEST_RET(-ENOTTY, crosvm_memory_replace(vm.crosvm, vm.ram_obj, vm.ram.fd, 0, false));
 	/* crosvm's irq events still work. */
 	TEST_OK(crosvm_create_irq_event(vm.crosvm, IRQ, &irq));
 	TEST_ASSERT(crosvm_irq_event_get_resample_fd(irq) >= 0, "no resample fd");
