@@ -768,6 +768,8 @@ int crosvm_vcpu_kick(struct crosvm_vcpu*);
  * As crosvm_vcpu_wait(), but returns -ETIMEDOUT when no event arrived
  * within `__timeout_ns` nanoseconds (CLOCK_MONOTONIC; 0 only looks, a
  * negative value waits forever), consuming nothing, and -EINTR on a kick.
+ * Never returns early; over crosvm's pipe channel the timeout is rounded
+ * up to whole milliseconds (poll(2), which crosvm's plugin policies allow).
  */
 int crosvm_vcpu_wait_timeout(struct crosvm_vcpu*, struct crosvm_vcpu_event*,
 			     int64_t __timeout_ns);

@@ -148,7 +148,12 @@ static int pipe_sleep(struct pipe_chan *pc)
 		if (kfd < 0 && (timeout < 0 || timeout > 1))
 			timeout = 1;
 	}
-	/* POLLHUP (the host is gone) also ends the poll; the next read then sees EOF. */
+	/*
+	 * POLLHUP (the host is gone) also ends the poll; the next read then
+	 * sees EOF.  poll(), not ppoll(): crosvm's own plugin policies allow
+	 * only poll, so a timed wait over the pipes rounds up to the next
+	 * millisecond (never early; the shared-memory channel waits to the ns).
+	 */
 	if (poll(p, 2, timeout) < 0 && errno != EINTR)
 		return -errno;
 	if (p[1].fd >= 0 && (p[1].revents & POLLIN)) {
