@@ -29,6 +29,9 @@
  * serving with a VM failure, never an answer.
  */
 #include "../host/vm/vcpu.c"
+#include "../host/vm/vcpu-pipe.c"
+#include "../host/vm/vcpu-req.c"
+#include "../host/vm/vcpu-exit.c"
 #include "../host/vm/vcpu-shm.c"
 
 #include <sys/eventfd.h>

@@ -15,6 +15,9 @@
  * machine's static functions.
  */
 #include "../../host/vm/vcpu.c"
+#include "../../host/vm/vcpu-pipe.c"
+#include "../../host/vm/vcpu-req.c"
+#include "../../host/vm/vcpu-exit.c"
 #include "../../host/vm/vcpu-shm.c"
 
 #include <setjmp.h>
