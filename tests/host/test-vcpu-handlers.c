@@ -18,6 +18,7 @@
 #include "../../host/vm/vcpu-pipe.c"
 #include "../../host/vm/vcpu-req.c"
 #include "../../host/vm/vcpu-exit.c"
+#include "../../host/vm/vcpu-ext.c"
 #include "../../host/vm/vcpu-shm.c"
 
 #include <setjmp.h>
