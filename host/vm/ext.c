@@ -20,11 +20,6 @@
 #include "vcpu.h"
 #include "vm.h"
 
-uint64_t ext_offered(const struct vm *vm)
-{
-	return vm->cfg->no_extensions ? 0 : PLUGVM_EXT_ALL;
-}
-
 int ext_create_edge_irq_event(struct vm *vm, struct object *obj, uint32_t gsi)
 {
 	struct kvm_irqfd irqfd = { .gsi = gsi };
@@ -180,10 +175,4 @@ int ext_memory_replace(struct vm *vm, uint32_t id, int fd, uint64_t offset, bool
 	munmap(obj->mem.map, (size_t)length);
 	obj->mem.map = map;
 	return r;
-}
-
-void ext_release(struct vm *vm)
-{
-	free(vm->default_cpuid);
-	vm->default_cpuid = NULL;
 }

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "ext-bits.h"
-#include "ext.h"
 
 
 /*
@@ -88,7 +87,7 @@ int ext_vcpu_start(struct vcpu *v)
 	struct ext_power_on *p;
 	int r;
 
-	if (ext_offered(v->vm) & PLUGVM_EXT_RESET) {
+	if (vm_ext_offered(v->vm) & PLUGVM_EXT_RESET) {
 		p = calloc(1, sizeof(*p));
 		if (!p)
 			return -ENOMEM;

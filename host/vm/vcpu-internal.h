@@ -107,4 +107,22 @@ int vcpu_init_handshake(struct vcpu *v);
 /* RUNNING (vcpu-exit.c): KVM_RUN and its exits until the vcpu ends. */
 void vcpu_run_loop(struct vcpu *v);
 
+/* The API 0.23 extensions' vcpu side (vcpu-ext.c). */
+/*
+ * On vcpu v's thread, before its Init event: records v's power-on state
+ * for ext_vcpu_reset() (when the host offers the reset extension), then
+ * installs the default CPUID with v's APIC id, if the plugin asked for it.
+ */
+int ext_vcpu_start(struct vcpu *v);
+
+/*
+ * On v's thread while it is stopped: puts the vcpu back in the state it had
+ * when it was created (registers, segments and control registers, FPU,
+ * debug registers, XCRs, LAPIC, MP state, pending events).
+ */
+int ext_vcpu_reset(struct vcpu *v);
+
+/* Frees v's power-on state (vcpus_free). */
+void ext_vcpu_free(struct vcpu *v);
+
 #endif /* PLUGVM_HOST_VCPU_INTERNAL_H */

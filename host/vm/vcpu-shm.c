@@ -13,7 +13,7 @@
  * EPROTO answers; it cannot make the host read out of bounds or block its
  * stop.
  */
-#include "vcpu-shm.h"
+#include "vcpu-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

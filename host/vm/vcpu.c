@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ext.h"
 #include "util.h"
 #include "wire.h"
 
