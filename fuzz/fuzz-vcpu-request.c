@@ -133,7 +133,7 @@ static void fuzz_pipe_release(struct vcpu *v, Plugvm__VcpuRequest *req)
 	vcpu_pipe_channel.release(v, req);
 }
 
-static const struct vcpu_channel_ops fuzz_pipe = {
+static const struct vcpu_chan_ops fuzz_pipe = {
 	.send = fuzz_pipe_send,
 	.recv = fuzz_pipe_recv,
 	.release = fuzz_pipe_release,
@@ -204,7 +204,7 @@ static void fuzz_shm_release(struct vcpu *v, Plugvm__VcpuRequest *req)
 	vcpu_shm_channel.release(v, req);
 }
 
-static const struct vcpu_channel_ops fuzz_shm = {
+static const struct vcpu_chan_ops fuzz_shm = {
 	.send = fuzz_shm_send,
 	.recv = fuzz_shm_recv,
 	.release = fuzz_shm_release,

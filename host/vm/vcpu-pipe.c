@@ -199,7 +199,7 @@ static void pipe_release(struct vcpu *v, Plugvm__VcpuRequest *req)
 	v->arena.used = 0;
 }
 
-const struct vcpu_channel_ops vcpu_pipe_channel = {
+const struct vcpu_chan_ops vcpu_pipe_channel = {
 	.send = pipe_send,
 	.recv = pipe_recv,
 	.release = pipe_release,

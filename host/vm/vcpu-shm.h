@@ -10,8 +10,8 @@
 
 #include "vcpu.h"
 
-extern const struct vcpu_channel_ops vcpu_pipe_channel;
-extern const struct vcpu_channel_ops vcpu_shm_channel;
+extern const struct vcpu_chan_ops vcpu_pipe_channel;
+extern const struct vcpu_chan_ops vcpu_shm_channel;
 
 /* Wakes v's thread if it sleeps on its slot (the stop path, after kill_signaled). */
 void vcpu_shm_wake(struct vcpu *v);

@@ -32,8 +32,9 @@ struct vcpu;
 
 /*
  * The transport between a vcpu thread and the plugin's thread for that vcpu:
- * crosvm's pipe pair (docs/protocol.md §4.1), or the negotiated shared-memory
- * channel (host/vcpu-shm.c, docs/shm-channel.md).  The state machine works
+ * crosvm's pipe pair (docs/protocol.md §4.1, host/vm/vcpu-pipe.c), or the
+ * negotiated shared-memory channel (host/vm/vcpu-shm.c, docs/shm-channel.md).
+ * The library's end of the same seam has the same name (lib/chan.h).  The state machine works
  * on protobuf-c message *structs*; each channel turns them into its own
  * format (protobuf bytes on the pipes, fixed structs in shared memory), so
  * the shared-memory path never encodes or decodes protobuf.
@@ -41,7 +42,7 @@ struct vcpu;
  * Every operation runs on the vcpu thread and returns -EPIPE once the VM is
  * stopping (kill_signaled, stop_efd), whatever it was blocked on.
  */
-struct vcpu_channel_ops {
+struct vcpu_chan_ops {
 	/* Sends one VcpuResponse.  Returns 0 or -errno. */
 	int (*send)(struct vcpu *v, const Plugvm__VcpuResponse *resp);
 	/*
@@ -87,7 +88,7 @@ struct vcpu {
 	bool pause_pending;
 	uint64_t pause_user;
 
-	const struct vcpu_channel_ops *chan;
+	const struct vcpu_chan_ops *chan;
 	struct shm_region *shm_region; /* the VM's, once negotiated (vcpu 0 owns it) */
 	struct vcpu_shm *shm;          /* this vcpu's slot and private copies */
 

@@ -128,7 +128,7 @@ static void t_pipe_release(struct vcpu *v, Plugvm__VcpuRequest *req)
 	vcpu_pipe_channel.release(v, req);
 }
 
-static const struct vcpu_channel_ops test_pipe = {
+static const struct vcpu_chan_ops test_pipe = {
 	.send = t_pipe_send,
 	.recv = t_pipe_recv,
 	.release = t_pipe_release,
@@ -183,7 +183,7 @@ static void t_shm_release(struct vcpu *v, Plugvm__VcpuRequest *req)
 	vcpu_shm_channel.release(v, req);
 }
 
-static const struct vcpu_channel_ops test_shm = {
+static const struct vcpu_chan_ops test_shm = {
 	.send = t_shm_send,
 	.recv = t_shm_recv,
 	.release = t_shm_release,
