@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* Copyright 2026 The plugvm Authors. */
 /*
- * Fuzzes the host's vcpu side (host/vm/vcpu.c, host/vm/vcpu-shm.c): the Init
+ * Fuzzes the host's vcpu side (host/vm/vcpu*.c, the vcpu module): the Init
  * handshake, the SERVING state machine with every VcpuRequest, and the exit
  * handlers (PIO with fuzzed count x size and data offset, MMIO, Hyper-V,
  * fatal exits, pauses) against the fake KVM, through the real channels:
@@ -16,7 +16,7 @@
  *   the fuzzer may scribble on the slot's ring counter, and every message
  *   shm_send() posts is checked against the slot's bounds.
  *
- * The handlers are static, so this file includes the two sources.
+ * The handlers are static, so this file includes the module's sources.
  *
  * Input: byte 0 picks the channel (bit 0) and whether the plugin asked for
  * reset events (bit 1, API 0.23: a shutdown exit is then served like an

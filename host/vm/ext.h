@@ -3,9 +3,11 @@
 
 /*
  * The host side of plugvm's API 0.23 extensions (docs/protocol.md
- * "Extensions"): what each one does to the VM and its vcpus.  The requests
- * are decoded in plugin-main.c; with --no-extensions none of them is
- * reachable and the host answers ENOTTY like crosvm's.
+ * "Extensions"): what each one does to the VM, on the main thread.  What
+ * runs on a vcpu's own thread is the vcpu module's (vcpu-ext.c, and the
+ * exits in vcpu-exit.c).  The requests are decoded in main-request.c; with
+ * --no-extensions none of them is reachable and the host answers ENOTTY
+ * like crosvm's.
  */
 #ifndef PLUGVM_HOST_EXT_H
 #define PLUGVM_HOST_EXT_H

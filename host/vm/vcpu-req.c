@@ -234,8 +234,7 @@ static int handle_vcpu_enable_capability(struct vcpu *v,
 	return vcpu_send(v, &resp);
 }
 
-/* Applies the deferred register sets of a Resume, in the order regs, sregs, debugregs. */
-/* API 0.23 (ext.c); without the extension, the ENOTTY of any unknown request. */
+/* API 0.23 (vcpu-ext.c); without the extension, the ENOTTY of any unknown request. */
 static int handle_vcpu_reset(struct vcpu *v)
 {
 	Plugvm__VcpuResponse resp = PLUGVM__VCPU_RESPONSE__INIT;
@@ -250,6 +249,7 @@ static int handle_vcpu_reset(struct vcpu *v)
 	return vcpu_send(v, &resp);
 }
 
+/* Applies the deferred register sets of a Resume, in the order regs, sregs, debugregs. */
 static int vcpu_apply_resume_regs(struct vcpu *v, const Plugvm__VcpuRequest__Resume *res)
 {
 	int r;

@@ -2,8 +2,10 @@
 /*
  * Copyright 2026 The plugvm Authors.
  *
- * Internals shared by host/vcpu.c and host/vcpu-shm.c: the two channel ops
- * tables and the shared-memory channel's hooks into the vcpu lifecycle.
+ * The vcpu module's two channel ops tables (vcpu-pipe.c, vcpu-shm.c) and the
+ * shared-memory channel's hooks into the vcpu lifecycle (vcpu.c).  Part of
+ * vcpu-internal.h; tests and fuzzers that look at a vcpu's channel include
+ * it alone.
  */
 #ifndef PLUGVM_HOST_VCPU_SHM_H
 #define PLUGVM_HOST_VCPU_SHM_H

@@ -4,7 +4,8 @@
  *
  * vcpus: the pipes made before the spawn, the KVM vcpus and threads made
  * after Start, the KVM_RUN loop and the vcpu channel state machine
- * (docs/protocol.md §1.6, §1.7, §4).
+ * (docs/protocol.md §1.6, §1.7, §4).  The module's files and what they
+ * share are listed in vcpu-internal.h.
  */
 #ifndef PLUGVM_HOST_VCPU_H
 #define PLUGVM_HOST_VCPU_H
@@ -54,7 +55,7 @@ struct vcpu_chan_ops {
 	void (*release)(struct vcpu *v, Plugvm__VcpuRequest *req);
 };
 
-/* The negotiated shared-memory channel of the VM (host/vcpu-shm.c). */
+/* The negotiated shared-memory channel of the VM (host/vm/vcpu-shm.c). */
 struct shm_region;
 struct vcpu_shm;
 
@@ -110,7 +111,7 @@ struct vcpu {
 
 	struct vcpu_stats *stats; /* --stats only; written by the vcpu thread alone */
 
-	struct ext_power_on *power_on; /* for the Reset extension (ext.c); vcpu thread only */
+	struct ext_power_on *power_on; /* for the Reset extension (vcpu-ext.c); vcpu thread only */
 };
 
 /* Allocates vm->vcpus and creates every vcpu's pipes. Before the spawn. */

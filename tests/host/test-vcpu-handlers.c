@@ -2,8 +2,8 @@
 /*
  * Copyright 2026 The plugvm Authors.
  *
- * Every vcpu request handler and the vcpu state machine (host/vm/vcpu.c,
- * docs/protocol.md §4.3 to §4.5, §4.7) driven through the fake KVM, over both
+ * Every vcpu request handler and the vcpu state machine (host/vm/vcpu-req.c,
+ * host/vm/vcpu-exit.c, docs/protocol.md §4.3 to §4.5, §4.7) driven through the fake KVM, over both
  * transports: crosvm's pipes (the real pipe channel, a scripted plugin
  * writing encoded requests into to_host and reading the framed responses
  * back) and the shared-memory slot (the real slot channel, the scripted
@@ -11,8 +11,8 @@
  * Every test runs once per transport.  No /dev/kvm, no threads: the exits
  * are set up in the vcpu's kvm_run by hand, as KVM would leave them.
  *
- * vcpu.c and vcpu-shm.c are included, not linked, to reach the state
- * machine's static functions.
+ * The vcpu module's sources (host/vm/vcpu*.c, listed in vcpu-internal.h)
+ * are included, not linked, to reach the state machine's static functions.
  */
 #include "../../host/vm/vcpu.c"
 #include "../../host/vm/vcpu-pipe.c"
