@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* Copyright 2026 The plugvm Authors. */
 /*
- * The vcpu state machine around KVM_RUN (docs/protocol.md §4.3): the Init
+ * The vcpu state machine around KVM_RUN (docs/protocol.md §4.3, §4.5): the Init
  * handshake, exits turned into events, pauses, and the --stats table.
  */
 #include "vcpu-internal.h"
@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "ext-bits.h"
-
 
 /*
  * INIT_PENDING: wait for the plugin's one Wait request, answer Init, and
@@ -381,14 +380,13 @@ static int vcpu_deliver_pause(struct vcpu *v, uint64_t user)
 	return r == 0 || r == -EIO ? VCPU_CONTINUE : VCPU_STOP;
 }
 
-
+/* --stats (vcpu-internal.h): the names of the exit kinds in the table. */
 static const char *const vcpu_stat_names[VSTAT_MAX] = {
 	[VSTAT_IO_IN] = "pio in",       [VSTAT_IO_OUT] = "pio out",
 	[VSTAT_MMIO_READ] = "mmio read", [VSTAT_MMIO_WRITE] = "mmio write",
 	[VSTAT_HYPERV] = "hyper-v",      [VSTAT_KICK] = "kick (pause)",
 	[VSTAT_OTHER] = "other",
 };
-
 
 static uint64_t vcpu_now_ns(void)
 {

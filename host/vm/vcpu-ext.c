@@ -14,7 +14,6 @@
 
 #include "ext-bits.h"
 
-
 /*
  * The leaves that carry the initial APIC id: 1 (EBX bits 31-24) and the
  * x2APIC topology leaves 0xb and 0x1f (EDX of every subleaf).

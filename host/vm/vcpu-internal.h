@@ -107,8 +107,9 @@ int vcpu_init_handshake(struct vcpu *v);
 /* RUNNING (vcpu-exit.c): KVM_RUN and its exits until the vcpu ends. */
 void vcpu_run_loop(struct vcpu *v);
 
-/* The API 0.23 extensions' vcpu side (vcpu-ext.c). */
 /*
+ * The API 0.23 extensions' vcpu side (vcpu-ext.c).
+ *
  * On vcpu v's thread, before its Init event: records v's power-on state
  * for ext_vcpu_reset() (when the host offers the reset extension), then
  * installs the default CPUID with v's APIC id, if the plugin asked for it.

@@ -46,7 +46,6 @@ void vcpu_arena_free(void *data, void *p)
 	free(p);
 }
 
-
 /* ---------------------------------------------------------------------------
  * The pipe channel.  The host's own ends (to_host read, to_plugin write) are
  * non-blocking so that every wait is a poll() that also watches stop_efd.

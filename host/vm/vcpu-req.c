@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* Copyright 2026 The plugvm Authors. */
-/* The SERVING state: one handler per vcpu request (docs/protocol.md §4.4, §4.5). */
+/* The SERVING state: one handler per vcpu request (docs/protocol.md §4.4). */
 #include "vcpu-internal.h"
 
 #include <errno.h>
@@ -8,7 +8,6 @@
 
 #include "codec.h"
 #include "util.h"
-
 
 #define KVM_CAP_HYPERV_SYNIC_VALUE 123u
 #define KVM_CAP_HYPERV_SYNIC2_VALUE 148u

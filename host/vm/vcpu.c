@@ -26,7 +26,6 @@
 #define VCPU_TX_INITIAL (64u * 1024u)
 #define VCPU_ARENA_SIZE (64u * 1024u)
 
-
 /*
  * The kick handler needs the interrupted thread's kvm_run; a thread-local
  * pointer is async-signal safe for a static executable TLS model.
@@ -41,7 +40,6 @@ static void vcpu_kick_handler(int sig)
 	if (run)
 		__atomic_store_n(&run->immediate_exit, 1, __ATOMIC_RELAXED);
 }
-
 
 /* ---------------------------------------------------------------------------
  * Threads.
@@ -82,7 +80,6 @@ static int vcpu_set_kvm_sigmask(struct vcpu *v)
 	memcpy(mask.bytes + sizeof(struct kvm_signal_mask), &bits, 8);
 	return vcpu_ioctl(v, KVM_SET_SIGNAL_MASK, &mask);
 }
-
 
 static void *vcpu_thread(void *arg)
 {
