@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* Copyright 2026 The plugvm Authors. */
 /*
- * Fuzzes the host's vcpu side (host/vm/vcpu.c, host/vm/vcpu-shm.c): the Init
+ * Fuzzes the host's vcpu side (host/vm/vcpu*.c, the vcpu module): the Init
  * handshake, the SERVING state machine with every VcpuRequest, and the exit
  * handlers (PIO with fuzzed count x size and data offset, MMIO, Hyper-V,
  * fatal exits, pauses) against the fake KVM, through the real channels:
@@ -16,7 +16,7 @@
  *   the fuzzer may scribble on the slot's ring counter, and every message
  *   shm_send() posts is checked against the slot's bounds.
  *
- * The handlers are static, so this file includes the two sources.
+ * The handlers are static, so this file includes the module's sources.
  *
  * Input: byte 0 picks the channel (bit 0) and whether the plugin asked for
  * reset events (bit 1, API 0.23: a shutdown exit is then served like an
@@ -29,6 +29,10 @@
  * serving with a VM failure, never an answer.
  */
 #include "../host/vm/vcpu.c"
+#include "../host/vm/vcpu-pipe.c"
+#include "../host/vm/vcpu-req.c"
+#include "../host/vm/vcpu-exit.c"
+#include "../host/vm/vcpu-ext.c"
 #include "../host/vm/vcpu-shm.c"
 
 #include <sys/eventfd.h>
@@ -129,7 +133,7 @@ static void fuzz_pipe_release(struct vcpu *v, Plugvm__VcpuRequest *req)
 	vcpu_pipe_channel.release(v, req);
 }
 
-static const struct vcpu_channel_ops fuzz_pipe = {
+static const struct vcpu_chan_ops fuzz_pipe = {
 	.send = fuzz_pipe_send,
 	.recv = fuzz_pipe_recv,
 	.release = fuzz_pipe_release,
@@ -200,7 +204,7 @@ static void fuzz_shm_release(struct vcpu *v, Plugvm__VcpuRequest *req)
 	vcpu_shm_channel.release(v, req);
 }
 
-static const struct vcpu_channel_ops fuzz_shm = {
+static const struct vcpu_chan_ops fuzz_shm = {
 	.send = fuzz_shm_send,
 	.recv = fuzz_shm_recv,
 	.release = fuzz_shm_release,

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Copyright 2026 The plugvm Authors.
 """Writes the seed corpus of fuzz-lib-shm: the messages plugvm's host posts in
-a real session (the exits and replies host/vcpu-shm.c writes), one exchange
+a real session (the exits and replies host/vm/vcpu-shm.c writes), one exchange
 per seed, plus one seed per broken negotiation.  Shared memory cannot be
 recorded by fuzz/record.c, so the seeds are built from the layout in
 common/shm-chan.h (docs/shm-channel.md).

@@ -50,10 +50,10 @@ struct vcpu_chan_ops {
 
 /*
  * crosvm_vcpu_kick() and crosvm_vcpu_wait_timeout() (lib/ext.c,
- * docs/api.md "Extensions (0.23)").  While in_wait is set, recv checks
- * chan_wait_check() before it sleeps and whenever it wakes, and returns
- * its -EINTR or -ETIMEDOUT without consuming anything; replies to requests
- * are never interrupted.
+ * docs/api.md "Extensions (0.23)"; the functions below are lib/chan.c's).
+ * While in_wait is set, recv checks chan_wait_check() before it sleeps and
+ * whenever it wakes, and returns its -EINTR or -ETIMEDOUT without consuming
+ * anything; replies to requests are never interrupted.
  */
 struct vcpu_chan {
 	const struct vcpu_chan_ops *ops;

@@ -5,19 +5,17 @@
  * The API 0.23 extensions (docs/api.md "Extensions (0.23)",
  * docs/protocol.md "Extensions"): those on the main connection, and the
  * vcpu kick and timed wait, which live in the library alone and work over
- * both vcpu channels with any host.  crosvm_create_edge_irq_event() lives
- * with the other irq event calls in objects.c.
+ * both vcpu channels with any host (their receive side is chan.c's).
+ * crosvm_create_edge_irq_event() lives with the other irq event calls in
+ * objects.c.
  */
 #include <errno.h>
-#include <linux/futex.h>
-#include <stdatomic.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "chan.h"
 #include "ext-bits.h"
 #include "private.h"
+#include "shm-chan.h"
 
 _Static_assert(CROSVM_EXTENSION_EDGE_IRQ_EVENT == PLUGVM_EXT_EDGE_IRQ_EVENT, "bit differs");
 _Static_assert(CROSVM_EXTENSION_DEFAULT_CPUID == PLUGVM_EXT_DEFAULT_CPUID, "bit differs");
@@ -156,65 +154,6 @@ EXPORT int crosvm_memory_replace(struct crosvm *self, struct crosvm_memory *mem,
 	return 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-int chan_recv_event(struct vcpu_chan *ch, bool interruptible, Plugvm__VcpuResponse **ret_resp)
-{
-	int ret;
-
-	if (!interruptible)
-		return chan_recv(ch, ret_resp);
-	atomic_store(&ch->in_wait, true);
-	ret = atomic_exchange(&ch->kicked, false) ? -EINTR : chan_recv(ch, ret_resp);
-	atomic_store(&ch->in_wait, false);
-	return ret;
-}
-
-int chan_wait_check(struct vcpu_chan *ch)
-{
-	if (atomic_exchange(&ch->kicked, false))
-		return -EINTR;
-	if (ch->deadline_ns && now_ns() >= ch->deadline_ns)
-		return -ETIMEDOUT;
-	return 0;
-}
-
-uint64_t chan_wait_left_ns(const struct vcpu_chan *ch)
-{
-	uint64_t now;
-
-	if (!ch->deadline_ns)
-		return UINT64_MAX;
-	now = now_ns();
-	return now >= ch->deadline_ns ? 0 : ch->deadline_ns - now;
-}
-
-/*
- * The kicker cannot change the word a shared-memory waiter sleeps on (the
- * host owns it), so a wake can fall just before the waiter's sleep; waking
- * again every 20 us until the waiter has seen the kick or left its wait
- * closes that window.  Both flags are sequentially consistent, so either
- * the waiter sees `kicked` or the kicker sees `in_wait`.
- */
-void chan_kick(struct vcpu_chan *ch)
-{
-	const struct timespec pause_ts = { .tv_nsec = 20000 };
-	uint32_t never = 0;
-
-	atomic_store(&ch->kicked, true);
-	while (atomic_load(&ch->in_wait) && atomic_load(&ch->kicked)) {
-		ch->ops->wake(ch);
-		/* A private futex nobody wakes: a short sleep crosvm's seccomp policy allows. */
-		syscall(SYS_futex, &never, FUTEX_WAIT_PRIVATE, 0, &pause_ts, NULL, 0);
-	}
-}
-
 EXPORT int crosvm_vcpu_kick(struct crosvm_vcpu *v)
 {
 	if (!v)
@@ -231,7 +170,7 @@ EXPORT int crosvm_vcpu_wait_timeout(struct crosvm_vcpu *v, struct crosvm_vcpu_ev
 	if (!v || !ev)
 		return -EINVAL;
 	/* Negative: no deadline; 0 still looks once.  deadline_ns 0 means none, so never 0. */
-	v->chan->deadline_ns = timeout_ns < 0 ? 0 : now_ns() + (uint64_t)timeout_ns;
+	v->chan->deadline_ns = timeout_ns < 0 ? 0 : shm_now_ns() + (uint64_t)timeout_ns;
 	ret = crosvm_vcpu_wait(v, ev);
 	v->chan->deadline_ns = 0;
 	return ret;

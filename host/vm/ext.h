@@ -3,9 +3,11 @@
 
 /*
  * The host side of plugvm's API 0.23 extensions (docs/protocol.md
- * "Extensions"): what each one does to the VM and its vcpus.  The requests
- * are decoded in plugin-main.c; with --no-extensions none of them is
- * reachable and the host answers ENOTTY like crosvm's.
+ * "Extensions"): what each one does to the VM, on the main thread.  What
+ * runs on a vcpu's own thread is the vcpu module's (vcpu-ext.c, and the
+ * exits in vcpu-exit.c).  The requests are decoded in main-request.c; with
+ * --no-extensions none of them is reachable and the host answers ENOTTY
+ * like crosvm's.
  */
 #ifndef PLUGVM_HOST_EXT_H
 #define PLUGVM_HOST_EXT_H
@@ -14,11 +16,7 @@
 #include <stdint.h>
 
 struct object;
-struct vcpu;
 struct vm;
-
-/* The mask the host offers: PLUGVM_EXT_ALL, or 0 with --no-extensions. */
-uint64_t ext_offered(const struct vm *vm);
 
 /* An irq event without resample: KVM_IRQFD on a new trigger eventfd (obj->irq.fd). */
 int ext_create_edge_irq_event(struct vm *vm, struct object *obj, uint32_t gsi);
@@ -29,13 +27,6 @@ int ext_create_edge_irq_event(struct vm *vm, struct object *obj, uint32_t gsi);
  * once Start was asked for.
  */
 int ext_set_default_cpuid(struct vm *vm, bool enable);
-
-/*
- * On vcpu v's thread, before its Init event: records v's power-on state
- * for ext_vcpu_reset() (when the host offers the reset extension), then
- * installs the default CPUID with v's APIC id, if the plugin asked for it.
- */
-int ext_vcpu_start(struct vcpu *v);
 
 /*
  * ResetEvents{enable}: before Start, a triple fault (KVM_EXIT_SHUTDOWN)
@@ -72,18 +63,5 @@ int ext_memory_set_read_only(struct vm *vm, uint32_t id, bool read_only);
  * and closes fd.
  */
 int ext_memory_replace(struct vm *vm, uint32_t id, int fd, uint64_t offset, bool read_only);
-
-/*
- * On v's thread while it is stopped: puts the vcpu back in the state it had
- * when it was created (registers, segments and control registers, FPU,
- * debug registers, XCRs, LAPIC, MP state, pending events).
- */
-int ext_vcpu_reset(struct vcpu *v);
-
-/* Frees v's power-on state (vcpus_free). */
-void ext_vcpu_free(struct vcpu *v);
-
-/* Frees what the extensions hold (vm_release). */
-void ext_release(struct vm *vm);
 
 #endif /* PLUGVM_HOST_EXT_H */

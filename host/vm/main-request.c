@@ -93,7 +93,7 @@ static void handle_create(struct main_ctx *ctx, const Plugvm__MainRequest__Creat
 		r = vm_create_irq_event(vm, &obj, req->irq_event->irq_id, &resample);
 		break;
 	case PLUGVM__MAIN_REQUEST__CREATE__CONSTRUCTOR_EDGE_IRQ_EVENT:
-		if (!(ext_offered(vm) & PLUGVM_EXT_EDGE_IRQ_EVENT))
+		if (!(vm_ext_offered(vm) & PLUGVM_EXT_EDGE_IRQ_EVENT))
 			r = -ENOTTY;
 		else if (req->edge_irq_event->resample)
 			r = -EINVAL;
@@ -554,14 +554,14 @@ static void handle_vcpu_channel(struct main_ctx *ctx, const Plugvm__MainRequest_
 static bool handle_extension(struct main_ctx *ctx, const Plugvm__MainRequest *req,
 			     const int *fd_in, struct main_reply *reply)
 {
-	if (!ext_offered(ctx->vm))
+	if (!vm_ext_offered(ctx->vm))
 		return false;
 	switch (req->message_case) {
 	case PLUGVM__MAIN_REQUEST__MESSAGE_EXTENSIONS:
 		plugvm__main_response__extensions__init(&reply->u.extensions);
 		reply->resp.message_case = PLUGVM__MAIN_RESPONSE__MESSAGE_EXTENSIONS;
 		reply->resp.extensions = &reply->u.extensions;
-		reply->u.extensions.mask = ext_offered(ctx->vm);
+		reply->u.extensions.mask = vm_ext_offered(ctx->vm);
 		return true;
 	case PLUGVM__MAIN_REQUEST__MESSAGE_DEFAULT_CPUID:
 		plugvm__main_response__default_cpuid__init(&reply->u.default_cpuid);

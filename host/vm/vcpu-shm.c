@@ -13,7 +13,7 @@
  * EPROTO answers; it cannot make the host read out of bounds or block its
  * stop.
  */
-#include "vcpu-shm.h"
+#include "vcpu-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -142,7 +142,7 @@ static int shm_send(struct vcpu *v, const Plugvm__VcpuResponse *resp)
 	return 0;
 }
 
-const struct vcpu_channel_ops vcpu_shm_channel = {
+const struct vcpu_chan_ops vcpu_shm_channel = {
 	.send = shm_send,
 	.recv = shm_recv,
 	.release = shm_release,

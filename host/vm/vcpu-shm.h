@@ -2,16 +2,18 @@
 /*
  * Copyright 2026 The plugvm Authors.
  *
- * Internals shared by host/vcpu.c and host/vcpu-shm.c: the two channel ops
- * tables and the shared-memory channel's hooks into the vcpu lifecycle.
+ * The vcpu module's two channel ops tables (vcpu-pipe.c, vcpu-shm.c) and the
+ * shared-memory channel's hooks into the vcpu lifecycle (vcpu.c).  Part of
+ * vcpu-internal.h; tests and fuzzers that look at a vcpu's channel include
+ * it alone.
  */
 #ifndef PLUGVM_HOST_VCPU_SHM_H
 #define PLUGVM_HOST_VCPU_SHM_H
 
 #include "vcpu.h"
 
-extern const struct vcpu_channel_ops vcpu_pipe_channel;
-extern const struct vcpu_channel_ops vcpu_shm_channel;
+extern const struct vcpu_chan_ops vcpu_pipe_channel;
+extern const struct vcpu_chan_ops vcpu_shm_channel;
 
 /* Wakes v's thread if it sleeps on its slot (the stop path, after kill_signaled). */
 void vcpu_shm_wake(struct vcpu *v);

@@ -4,7 +4,8 @@
  *
  * vcpus: the pipes made before the spawn, the KVM vcpus and threads made
  * after Start, the KVM_RUN loop and the vcpu channel state machine
- * (docs/protocol.md §1.6, §1.7, §4).
+ * (docs/protocol.md §1.6, §1.7, §4).  The module's files and what they
+ * share are listed in vcpu-internal.h.
  */
 #ifndef PLUGVM_HOST_VCPU_H
 #define PLUGVM_HOST_VCPU_H
@@ -32,8 +33,9 @@ struct vcpu;
 
 /*
  * The transport between a vcpu thread and the plugin's thread for that vcpu:
- * crosvm's pipe pair (docs/protocol.md §4.1), or the negotiated shared-memory
- * channel (host/vcpu-shm.c, docs/shm-channel.md).  The state machine works
+ * crosvm's pipe pair (docs/protocol.md §4.1, host/vm/vcpu-pipe.c), or the
+ * negotiated shared-memory channel (host/vm/vcpu-shm.c, docs/shm-channel.md).
+ * The library's end of the same seam has the same name (lib/chan.h).  The state machine works
  * on protobuf-c message *structs*; each channel turns them into its own
  * format (protobuf bytes on the pipes, fixed structs in shared memory), so
  * the shared-memory path never encodes or decodes protobuf.
@@ -41,7 +43,7 @@ struct vcpu;
  * Every operation runs on the vcpu thread and returns -EPIPE once the VM is
  * stopping (kill_signaled, stop_efd), whatever it was blocked on.
  */
-struct vcpu_channel_ops {
+struct vcpu_chan_ops {
 	/* Sends one VcpuResponse.  Returns 0 or -errno. */
 	int (*send)(struct vcpu *v, const Plugvm__VcpuResponse *resp);
 	/*
@@ -53,7 +55,7 @@ struct vcpu_channel_ops {
 	void (*release)(struct vcpu *v, Plugvm__VcpuRequest *req);
 };
 
-/* The negotiated shared-memory channel of the VM (host/vcpu-shm.c). */
+/* The negotiated shared-memory channel of the VM (host/vm/vcpu-shm.c). */
 struct shm_region;
 struct vcpu_shm;
 
@@ -87,7 +89,7 @@ struct vcpu {
 	bool pause_pending;
 	uint64_t pause_user;
 
-	const struct vcpu_channel_ops *chan;
+	const struct vcpu_chan_ops *chan;
 	struct shm_region *shm_region; /* the VM's, once negotiated (vcpu 0 owns it) */
 	struct vcpu_shm *shm;          /* this vcpu's slot and private copies */
 
@@ -109,7 +111,7 @@ struct vcpu {
 
 	struct vcpu_stats *stats; /* --stats only; written by the vcpu thread alone */
 
-	struct ext_power_on *power_on; /* for the Reset extension (ext.c); vcpu thread only */
+	struct ext_power_on *power_on; /* for the Reset extension (vcpu-ext.c); vcpu thread only */
 };
 
 /* Allocates vm->vcpus and creates every vcpu's pipes. Before the spawn. */

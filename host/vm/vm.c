@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ext.h"
+#include "ext-bits.h"
 #include "kvm-ops.h"
 #include "log.h"
 #include "util.h"
@@ -138,9 +138,16 @@ int vm_init_ops(struct vm *vm, const struct host_config *cfg, const struct kvm_o
 	return 0;
 }
 
+uint64_t vm_ext_offered(const struct vm *vm)
+{
+	return vm->cfg->no_extensions ? 0 : PLUGVM_EXT_ALL;
+}
+
 void vm_release(struct vm *vm)
 {
-	ext_release(vm);
+	/* DefaultCpuid's copy (ext.c). */
+	free(vm->default_cpuid);
+	vm->default_cpuid = NULL;
 	for (size_t i = 0; i < vm->objects.n; i++) {
 		struct object *obj = &vm->objects.v[i];
 

@@ -142,6 +142,9 @@ int vm_init_ops(struct vm *vm, const struct host_config *cfg, const struct kvm_o
 /* Releases everything vm_init() and the objects made; vcpu threads must be joined. */
 void vm_release(struct vm *vm);
 
+/* The API 0.23 extensions the host offers: PLUGVM_EXT_ALL, or 0 with --no-extensions. */
+uint64_t vm_ext_offered(const struct vm *vm);
+
 /* Records the first failure; later ones are only logged. Thread safe. */
 void vm_fail(struct vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

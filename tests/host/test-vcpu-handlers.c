@@ -2,8 +2,8 @@
 /*
  * Copyright 2026 The plugvm Authors.
  *
- * Every vcpu request handler and the vcpu state machine (host/vm/vcpu.c,
- * docs/protocol.md §4.3 to §4.5, §4.7) driven through the fake KVM, over both
+ * Every vcpu request handler and the vcpu state machine (host/vm/vcpu-req.c,
+ * host/vm/vcpu-exit.c, docs/protocol.md §4.3 to §4.5, §4.7) driven through the fake KVM, over both
  * transports: crosvm's pipes (the real pipe channel, a scripted plugin
  * writing encoded requests into to_host and reading the framed responses
  * back) and the shared-memory slot (the real slot channel, the scripted
@@ -11,10 +11,14 @@
  * Every test runs once per transport.  No /dev/kvm, no threads: the exits
  * are set up in the vcpu's kvm_run by hand, as KVM would leave them.
  *
- * vcpu.c and vcpu-shm.c are included, not linked, to reach the state
- * machine's static functions.
+ * The vcpu module's sources (host/vm/vcpu*.c, listed in vcpu-internal.h)
+ * are included, not linked, to reach the state machine's static functions.
  */
 #include "../../host/vm/vcpu.c"
+#include "../../host/vm/vcpu-pipe.c"
+#include "../../host/vm/vcpu-req.c"
+#include "../../host/vm/vcpu-exit.c"
+#include "../../host/vm/vcpu-ext.c"
 #include "../../host/vm/vcpu-shm.c"
 
 #include <setjmp.h>
@@ -124,7 +128,7 @@ static void t_pipe_release(struct vcpu *v, Plugvm__VcpuRequest *req)
 	vcpu_pipe_channel.release(v, req);
 }
 
-static const struct vcpu_channel_ops test_pipe = {
+static const struct vcpu_chan_ops test_pipe = {
 	.send = t_pipe_send,
 	.recv = t_pipe_recv,
 	.release = t_pipe_release,
@@ -179,7 +183,7 @@ static void t_shm_release(struct vcpu *v, Plugvm__VcpuRequest *req)
 	vcpu_shm_channel.release(v, req);
 }
 
-static const struct vcpu_channel_ops test_shm = {
+static const struct vcpu_chan_ops test_shm = {
 	.send = t_shm_send,
 	.recv = t_shm_recv,
 	.release = t_shm_release,
