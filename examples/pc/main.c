@@ -107,7 +107,22 @@ struct pc {
 	struct fwcfg fwcfg;
 	struct ata ata;
 	struct pc_memory mem;
-	bool have_disk, debugcon_async;
+	bool have_disk;
+	/*
+	 * The debug console: re-reserved as an async write range after its first read
+	 * (debugcon_go_async(), a host without CROSVM_EXTENSION_RANGE_MODE), or reserved
+	 * once with CROSVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ (debugcon_split).
+	 */
+	bool debugcon_async, debugcon_split;
+	/* Accesses to it: all writes, those that stopped the vcpu, and reads (pc->lock). */
+	unsigned long debugcon_writes, debugcon_sync_writes, debugcon_reads;
+	/*
+	 * The host's extensions (crosvm_get_extensions(), read once in setup_vm), and
+	 * whether IO_ACCESS events carry the element size and count of string I/O.
+	 */
+	uint64_t ext;
+	bool io_details;
+	unsigned long io_strings; /* string I/O events split into their elements (pc->lock) */
 	int disk_fd; /* --disk-writable: the image, written through; else -1 */
 	uint8_t *ram_map; /* guest RAM as the plugin sees it (fw_cfg DMA), or NULL */
 	uint64_t disk_file_sectors;
@@ -276,6 +291,7 @@ static void env_set_irq(void *opaque, unsigned int irq, bool level)
 static void env_pam_changed(void *opaque, const uint8_t pam[7])
 {
 	struct pc *pc = opaque;
+	unsigned long in_place = pc->mem.pam_in_place, remapped = pc->mem.pam_remapped;
 	double t;
 	int r;
 
@@ -284,8 +300,11 @@ static void env_pam_changed(void *opaque, const uint8_t pam[7])
 	t = elapsed(pc);
 	r = memory_pam_apply(&pc->mem, tls_conn, pam);
 	if (pc->opt.verbose)
-		say("PAM %02x %02x %02x %02x %02x %02x %02x at %.3f s, remapped in %.3f s", pam[0],
-		    pam[1], pam[2], pam[3], pam[4], pam[5], pam[6], t, elapsed(pc) - t);
+		say("PAM %02x %02x %02x %02x %02x %02x %02x at %.3f s: %lu segments switched in "
+		    "place, %lu remapped, in %.3f s",
+		    pam[0], pam[1], pam[2], pam[3], pam[4], pam[5], pam[6], t,
+		    pc->mem.pam_in_place - in_place, pc->mem.pam_remapped - remapped,
+		    elapsed(pc) - t);
 	if (r < 0) {
 		say("remapping the BIOS shadow area after a PAM change: %s", strerror(-r));
 		pc_finish(pc, 1);
@@ -423,7 +442,8 @@ static void pc_io(struct pc *pc, uint16_t port, uint8_t *data, uint32_t len, boo
 		pci_io(&pc->pci, port, data, len, is_write);
 	else if (port == 0x402) {
 		debugcon_io(&pc->env, port, data, len, is_write);
-		if (!is_write && !pc->debugcon_async && !pc->opt.sync_debugcon)
+		if (!is_write && !pc->debugcon_async && !pc->debugcon_split &&
+		    !pc->opt.sync_debugcon)
 			debugcon_go_async(pc);
 	} else if (port == 0x60 || port == 0x64)
 		ps2_io(&pc->ps2, port, data, len, is_write);
@@ -449,7 +469,8 @@ static void pc_io(struct pc *pc, uint16_t port, uint8_t *data, uint32_t len, boo
 static void handle_io(struct pc *pc, struct crosvm_vcpu_event *ev)
 {
 	uint8_t *data = ev->io_access.data;
-	uint32_t len = ev->io_access.length;
+	uint32_t len = ev->io_access.length, size, count, i;
+	uint16_t port;
 
 	if (ev->io_access.address_space != CROSVM_ADDRESS_SPACE_IOPORT ||
 	    ev->io_access.address > 0xffff || !data) {
@@ -458,8 +479,32 @@ static void handle_io(struct pc *pc, struct crosvm_vcpu_event *ev)
 			memset(data, 0xff, len);
 		return;
 	}
+	port = (uint16_t)ev->io_access.address;
+	size = ev->io_access.element_size;
+	count = ev->io_access.count;
 	pthread_mutex_lock(&pc->lock);
-	pc_io(pc, (uint16_t)ev->io_access.address, data, len, ev->io_access.is_write);
+	if (port == 0x402) {
+		if (!ev->io_access.is_write)
+			pc->debugcon_reads++;
+		else if (pc->debugcon_writes++, !ev->io_access.no_resume)
+			pc->debugcon_sync_writes++;
+	}
+	/*
+	 * String I/O with its element size known (crosvm_enable_io_details()):
+	 * `count` accesses of `size` bytes, each to the same port, so an 8-bit
+	 * port sees `rep insb` of two bytes as two reads of itself, not as one
+	 * 16-bit access to it and the next port.  The byte streams (the ATA
+	 * and fw_cfg data ports) take the whole string at once either way.
+	 * Without the details the models guess from the length (pc_io_bytewise()).
+	 */
+	if (size && count > 1 && (uint64_t)size * count == len && port != 0x1f0 &&
+	    port != 0x511) {
+		pc->io_strings++;
+		for (i = 0; i < count; i++)
+			pc_io(pc, port, data + (size_t)i * size, size, ev->io_access.is_write);
+	} else {
+		pc_io(pc, port, data, len, ev->io_access.is_write);
+	}
 	pthread_mutex_unlock(&pc->lock);
 }
 
@@ -609,6 +654,7 @@ static int devices_reset(struct pc *pc, struct crosvm *conn)
 			return r;
 		}
 	}
+	/* Only the 0.22 way changed the reservation (a split one stays as it is). */
 	if (pc->debugcon_async) {
 		pc->debugcon_async = false;
 		r = crosvm_reserve_range(conn, CROSVM_ADDRESS_SPACE_IOPORT, 0x402, 0);
@@ -2398,6 +2444,17 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 		snprintf(err, errlen, "the host gave no vcpus");
 		return -ENODEV;
 	}
+	/* API 0.23: what the host has; a 0.22 host (or --no-extensions) gives no host bits. */
+	if (crosvm_get_extensions(pc->crosvm, &pc->ext) < 0)
+		pc->ext = 0;
+	pc->mem.ro_in_place = pc->ext & CROSVM_EXTENSION_MEMORY_READ_ONLY;
+	if (pc->ext & CROSVM_EXTENSION_IO_DETAILS) {
+		r = crosvm_enable_io_details(pc->crosvm);
+		if (r < 0)
+			say("I/O details: %s; string I/O sizes are guessed", strerror(-r));
+		pc->io_details = r == 0;
+	}
+	pc->debugcon_split = !pc->opt.sync_debugcon && (pc->ext & CROSVM_EXTENSION_RANGE_MODE);
 
 	if (!pc->restoring) {
 		cmos_init(&pc->cmos, &pc->env, pc->mem.below_4g, pc->mem.above_4g, pc->nvcpus,
@@ -2426,8 +2483,15 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 		if ((ranges[i].fwcfg && pc->opt.no_fwcfg) || (ranges[i].disk && !pc->have_disk) ||
 		    (ranges[i].dma && !pc->fwcfg.guest_ptr))
 			continue;
-		/* A restored debug console is write-only again at once (see debugcon_go_async). */
-		if (ranges[i].start == 0x402 && pc->debugcon_async)
+		/*
+		 * The debug console's reads stop the vcpu (the firmware probes it for
+		 * 0xe9), its writes do not.  Without the split mode, a restored debug
+		 * console is write-only again at once (see debugcon_go_async).
+		 */
+		if (ranges[i].start == 0x402 && pc->debugcon_split)
+			r = crosvm_reserve_range_mode(pc->crosvm, CROSVM_ADDRESS_SPACE_IOPORT, 0x402,
+						      1, CROSVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ);
+		else if (ranges[i].start == 0x402 && pc->debugcon_async)
 			r = crosvm_reserve_async_write_range(pc->crosvm, CROSVM_ADDRESS_SPACE_IOPORT,
 							     0x402, 1);
 		else
@@ -2459,9 +2523,7 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 	 * crosvm_vcpu_kick(), which the library (API 0.23) provides with any host.
 	 */
 	if (!pc->opt.rtc_thread) {
-		uint64_t ext = 0;
-
-		if (crosvm_get_extensions(pc->crosvm, &ext) == 0 && (ext & CROSVM_EXTENSION_VCPU_KICK))
+		if (pc->ext & CROSVM_EXTENSION_VCPU_KICK)
 			pc->rtc_on_vcpu0 = true;
 		else
 			say("the library cannot kick vcpus: the RTC runs on a thread of its own");
@@ -2471,10 +2533,7 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 	 * host) a reset ends the run and a triple fault ends the VM, as before.
 	 */
 	if (!pc->opt.no_reboot) {
-		uint64_t ext = 0;
-
-		if (crosvm_get_extensions(pc->crosvm, &ext) == 0 && (ext & CROSVM_EXTENSION_RESET) &&
-		    crosvm_enable_reset_events(pc->crosvm) == 0)
+		if ((pc->ext & CROSVM_EXTENSION_RESET) && crosvm_enable_reset_events(pc->crosvm) == 0)
 			pc->can_reboot = true;
 		else
 			say("the host cannot reset vcpus: a guest reset powers off");
@@ -3113,6 +3172,16 @@ int main(int argc, char **argv)
 	}
 	stop_threads(pc);
 	status = atomic_load(&pc->exit_status);
+	if (pc->opt.verbose)
+		say("debug console: %lu writes (%lu stopped the vcpu), %lu reads, %s; "
+		    "string I/O: %lu events split into elements (I/O details %s); "
+		    "PAM: %lu segment changes in place, %lu remapped",
+		    pc->debugcon_writes, pc->debugcon_sync_writes, pc->debugcon_reads,
+		    pc->debugcon_split ? "async writes and sync reads"
+		    : pc->debugcon_async ? "made async after its first read"
+					 : "synchronous",
+		    pc->io_strings, pc->io_details ? "on" : "off", pc->mem.pam_in_place,
+		    pc->mem.pam_remapped);
 	goto out;
 
 fail:
