@@ -2455,6 +2455,8 @@ static int setup_vm(struct pc *pc, char *err, size_t errlen)
 		pc->io_details = r == 0;
 	}
 	pc->debugcon_split = !pc->opt.sync_debugcon && (pc->ext & CROSVM_EXTENSION_RANGE_MODE);
+	if (pc->debugcon_split)
+		pc->debugcon_async = false; /* a snapshot's flag from a 0.22 host means nothing here */
 
 	if (!pc->restoring) {
 		cmos_init(&pc->cmos, &pc->env, pc->mem.below_4g, pc->mem.above_4g, pc->nvcpus,
