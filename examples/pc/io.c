@@ -171,10 +171,11 @@ void handle_io(struct pc *pc, struct crosvm_vcpu_event *ev)
 	size = ev->io_access.element_size;
 	count = ev->io_access.count;
 	pthread_mutex_lock(&pc->lock);
-	if (port == 0x402) {
-		if (!ev->io_access.is_write)
-			pc->debugcon_reads++;
-		else if (pc->debugcon_writes++, !ev->io_access.no_resume)
+	if (port == 0x402 && !ev->io_access.is_write) {
+		pc->debugcon_reads++;
+	} else if (port == 0x402) {
+		pc->debugcon_writes++;
+		if (!ev->io_access.no_resume)
 			pc->debugcon_sync_writes++;
 	}
 	/*

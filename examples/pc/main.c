@@ -87,6 +87,23 @@ void pc_finish(struct pc *pc, int status)
 			say("cannot wake the main thread: %s", strerror(errno));
 }
 
+/* --verbose, at the end: how the API 0.23 extensions (or their 0.22 fallbacks) were used. */
+static void say_counts(struct pc *pc)
+{
+	/* A vcpu thread that did not stop (stop_threads()) may still count. */
+	pthread_mutex_lock(&pc->lock);
+	say("debug console: %lu writes (%lu stopped the vcpu), %lu reads, %s; "
+	    "string I/O: %lu events split into elements (I/O details %s); "
+	    "PAM: %lu segment changes in place, %lu remapped",
+	    pc->debugcon_writes, pc->debugcon_sync_writes, pc->debugcon_reads,
+	    pc->debugcon_split   ? "async writes and sync reads"
+	    : pc->debugcon_async ? "made async after its first read"
+				 : "synchronous",
+	    pc->io_strings, pc->io_details ? "on" : "off", pc->mem.pam_in_place,
+	    pc->mem.pam_remapped);
+	pthread_mutex_unlock(&pc->lock);
+}
+
 static int start_threads(struct pc *pc, char *err, size_t errlen)
 {
 	unsigned int i;
@@ -431,15 +448,7 @@ int main(int argc, char **argv)
 	stop_threads(pc);
 	status = atomic_load(&pc->exit_status);
 	if (pc->opt.verbose)
-		say("debug console: %lu writes (%lu stopped the vcpu), %lu reads, %s; "
-		    "string I/O: %lu events split into elements (I/O details %s); "
-		    "PAM: %lu segment changes in place, %lu remapped",
-		    pc->debugcon_writes, pc->debugcon_sync_writes, pc->debugcon_reads,
-		    pc->debugcon_split ? "async writes and sync reads"
-		    : pc->debugcon_async ? "made async after its first read"
-					 : "synchronous",
-		    pc->io_strings, pc->io_details ? "on" : "off", pc->mem.pam_in_place,
-		    pc->mem.pam_remapped);
+		say_counts(pc);
 	goto out;
 
 fail:
