@@ -33,9 +33,9 @@ void write_out(const void *buf, size_t len)
 	}
 }
 
-void flush_line(struct pc *pc, enum pc_console_source src)
+void flush_line(struct pc *pc, unsigned int stream)
 {
-	struct line *l = &pc->lines[src];
+	struct line *l = &pc->lines[stream];
 
 	if (!pc->opt.quiet && l->len) {
 		write_out(l->buf, l->len);
@@ -47,7 +47,10 @@ void flush_line(struct pc *pc, enum pc_console_source src)
 void env_console(void *opaque, enum pc_console_source src, const uint8_t *buf, size_t len)
 {
 	struct pc *pc = opaque;
-	struct line *out = &pc->lines[src], *m = &pc->match[src];
+	unsigned int stream = src == PC_CONSOLE_DEBUGCON && tls_vcpu
+				      ? PC_CONSOLE_MAX + tls_vcpu - 1
+				      : (unsigned int)src;
+	struct line *out = &pc->lines[stream], *m = &pc->match[stream];
 	size_t elen = strlen(pc->opt.expect);
 	size_t i;
 
@@ -56,10 +59,10 @@ void env_console(void *opaque, enum pc_console_source src, const uint8_t *buf, s
 
 		/* Output is passed on by line (the UART at once: it may be interactive). */
 		if (out->len == sizeof(out->buf))
-			flush_line(pc, src);
+			flush_line(pc, stream);
 		out->buf[out->len++] = ch;
 		if (ch == '\n' || src == PC_CONSOLE_UART)
-			flush_line(pc, src);
+			flush_line(pc, stream);
 
 		/* Matching looks at the current line only; a longer one keeps its tail. */
 		if (ch == '\n') {
@@ -74,7 +77,7 @@ void env_console(void *opaque, enum pc_console_source src, const uint8_t *buf, s
 		if (elen && !atomic_load(&pc->matched) && m->len >= elen &&
 		    !memcmp(m->buf + m->len - elen, pc->opt.expect, elen)) {
 			atomic_store(&pc->matched, true);
-			flush_line(pc, src);
+			flush_line(pc, stream);
 			say("saw \"%s\" after %.3f s", pc->opt.expect, elapsed(pc));
 			if (!pc->opt.stay)
 				pc_finish(pc, 0);

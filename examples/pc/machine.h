@@ -66,6 +66,14 @@ struct vcpu_ctx {
 	struct vcpu_state saved;
 };
 
+/*
+ * Console output streams, each assembled into lines of its own: COM1, and
+ * the debug console of each vcpu (PC_CONSOLE_DEBUGCON for vcpu 0, then one
+ * per further vcpu).  Asynchronous writes of two vcpus reach the plugin on
+ * two channels in no common order, so one buffer would mix their lines.
+ */
+#define CONSOLE_STREAMS (PC_CONSOLE_MAX + MAX_VCPUS - 1)
+
 struct line {
 	char buf[LINE_MAX_KEEP];
 	size_t len;
@@ -103,8 +111,8 @@ struct pc {
 	int disk_fd; /* --disk-writable: the image, written through; else -1 */
 	uint8_t *ram_map; /* guest RAM as the plugin sees it (fw_cfg DMA), or NULL */
 	uint64_t disk_file_sectors;
-	struct line lines[PC_CONSOLE_MAX]; /* output not yet written */
-	struct line match[PC_CONSOLE_MAX]; /* the current line, for --expect */
+	struct line lines[CONSOLE_STREAMS]; /* output not yet written */
+	struct line match[CONSOLE_STREAMS]; /* the current line, for --expect */
 	bool mid_line;                     /* stdout does not end with a newline */
 
 	struct crosvm *crosvm;
@@ -187,6 +195,7 @@ struct rtc_clock {
 
 /* main.c */
 extern __thread struct crosvm *tls_conn;
+extern __thread unsigned int tls_vcpu;
 extern int stop_token;
 extern int reset_token;
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -195,7 +204,7 @@ void pc_finish(struct pc *pc, int status);
 
 /* console.c */
 void write_out(const void *buf, size_t len);
-void flush_line(struct pc *pc, enum pc_console_source src);
+void flush_line(struct pc *pc, unsigned int stream);
 void env_console(void *opaque, enum pc_console_source src, const uint8_t *buf, size_t len);
 void tty_restore(void);
 int tty_make_raw(void);

@@ -44,6 +44,8 @@
 
 /* The connection of the thread that is handling a guest access (one per vcpu thread). */
 __thread struct crosvm *tls_conn;
+/* The vcpu whose thread this is (0 on the others), for its debug console's lines. */
+__thread unsigned int tls_vcpu;
 /* The pause token that tells vcpu threads to leave. */
 int stop_token;
 /* The pause token that asks a vcpu to reset itself for a machine reset. */
@@ -260,7 +262,7 @@ static void teardown(struct pc *pc)
 {
 	unsigned int i;
 
-	for (i = 0; i < PC_CONSOLE_MAX; i++)
+	for (i = 0; i < CONSOLE_STREAMS; i++)
 		flush_line(pc, i);
 	/*
 	 * The run may end mid-line (right at the expected text): end it for the

@@ -114,6 +114,7 @@ void *vcpu_thread(void *arg)
 	int r;
 
 	tls_conn = v->conn;
+	tls_vcpu = v->id;
 	for (;;) {
 		memset(&ev, 0, sizeof(ev));
 		if (v->id == 0 && pc->rtc_on_vcpu0)
