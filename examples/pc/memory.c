@@ -259,9 +259,27 @@ int memory_pam_apply(struct pc_memory *m, struct crosvm *c, const uint8_t pam[7]
 		if (ro == m->pam_ro[i] && m->pam[i])
 			continue;
 		/*
-		 * A memory slot's flags cannot change in place: remove and re-add.
-		 * The vcpu that wrote PAM is stopped in our handler; other vcpus
-		 * touching the segment in between would see a hole for a moment.
+		 * API 0.23: the host changes the slot's flags while it holds every
+		 * vcpu out of the guest, so none sees the segment half-changed.  The
+		 * memfd stays the same (only write enable is modelled), so
+		 * crosvm_memory_replace() is not needed.
+		 */
+		if (m->ro_in_place && m->pam[i]) {
+			r = crosvm_memory_set_read_only(c, m->pam[i], ro);
+			if (r == 0) {
+				m->pam_ro[i] = ro;
+				m->pam_in_place++;
+				continue;
+			}
+			if (r != -ENOTTY)
+				return r;
+			m->ro_in_place = false; /* not there after all: the 0.22 way from now on */
+		}
+		/*
+		 * Without the extension a memory slot's flags cannot change in place:
+		 * remove and re-add.  The vcpu that wrote PAM is stopped in our
+		 * handler; other vcpus touching the segment in between would see a
+		 * hole for a moment.
 		 */
 		if (m->pam[i]) {
 			r = crosvm_destroy_memory(c, &m->pam[i]);
@@ -273,6 +291,7 @@ int memory_pam_apply(struct pc_memory *m, struct crosvm *c, const uint8_t pam[7]
 		if (r < 0)
 			return r;
 		m->pam_ro[i] = ro;
+		m->pam_remapped++;
 	}
 	return 0;
 }

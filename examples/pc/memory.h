@@ -32,6 +32,13 @@ struct pc_memory {
 	struct crosvm_memory *pam[PAM_SEGMENTS];
 	bool pam_ro[PAM_SEGMENTS];
 	bool dirty_log; /* set before memory_map: low, mid and high log written pages */
+	/*
+	 * The host has CROSVM_EXTENSION_MEMORY_READ_ONLY (set before the first PAM change):
+	 * a segment's write protection changes in place, with no hole a vcpu could see.
+	 */
+	bool ro_in_place;
+	/* PAM changes of a segment so far: in place, and by destroying and re-creating it. */
+	unsigned long pam_in_place, pam_remapped;
 };
 
 /* Reads the firmware image (a multiple of 4 KiB, 64 KiB to 16 MiB) and creates both memfds. */
@@ -41,7 +48,11 @@ int memory_init(struct pc_memory *m, uint64_t ram_size, const char *bios_path, c
 int memory_create(struct pc_memory *m, uint64_t ram_size, uint64_t rom_size);
 /* Maps everything; the shadow area starts write-protected, as after a PAM reset. */
 int memory_map(struct pc_memory *m, struct crosvm *c);
-/* Makes the shadow segments follow the PAM write-enable bits. */
+/*
+ * Makes the shadow segments follow the PAM write-enable bits: in place with
+ * ro_in_place (crosvm_memory_set_read_only()), else each changed segment is
+ * destroyed and re-created, and another vcpu may see a hole in between.
+ */
 int memory_pam_apply(struct pc_memory *m, struct crosvm *c, const uint8_t pam[7]);
 /*
  * A machine reset (every vcpu stopped): the shadow area's DRAM gets its

@@ -5,7 +5,7 @@
 # Runs the pc example under the real host and checks what SeaBIOS printed.
 #   run-pc-test.sh PLUGVM PC_PLUGIN BOOTSECT CASE
 # CASE: post | post-jailed | cmos | bootsector | smp | rtc-rate | rtc-rate-smp | rtc-rate-thread |
-#       fail | bad-input
+#       ext | ext-no-extensions | pam-smp | pam-smp-no-extensions | fail | bad-input
 # Exit 77 (skip) only when /usr/share/seabios/bios.bin is missing or /dev/kvm unusable.
 set -u
 PLUGVM=$1
@@ -119,6 +119,104 @@ rtc-rate | rtc-rate-smp | rtc-rate-thread)
 	if grep -q "the RTC runs on a thread of its own" "$ERR"; then
 		echo "FAIL: the library's vcpu kick was not used"
 		fail=1
+	fi
+	;;
+ext | ext-no-extensions)
+	# BOOTSECT is tests/pc/extsect.S.  With the host's extensions the debug console is one
+	# reservation whose reads stop the vcpu (a second read still gives 0xe9) and whose
+	# writes never do; `rep insb` of two bytes from COM1's scratch register reads it
+	# twice (the element size came with the event); PAM changes switch the shadow
+	# segments in place.  Without them (--no-extensions) the 0.22 workarounds must
+	# still boot the same disk: the debug console made async after its first read (a
+	# second read gives zeros in the host, unseen by the plugin), the two bytes guessed
+	# as 0x3ff and 0x400, PAM by re-creating slots.
+	host=
+	[ "$CASE" = ext-no-extensions ] && host=--no-extensions
+	# shellcheck disable=SC2086
+	run $host --plugin "$PC" -- --bios "$BIOS" --disk "$BOOTSECT" --verbose --timeout 60 \
+		--expect "plugvm ext: done"
+	expect_status 0
+	expect_line "SeaBIOS (version"
+	expect_line "Booting from Hard Disk..."
+	summary=$(grep '^plugin: pc: debug console: ' "$ERR")
+	if [ -z "$summary" ]; then
+		echo "FAIL: no --verbose summary on stderr"
+		fail=1
+	fi
+	writes=$(echo "$summary" | sed -n 's/.*debug console: \([0-9]*\) writes.*/\1/p')
+	if [ -z "$writes" ] || [ "$writes" -lt 100 ]; then
+		echo "FAIL: '$writes' debug console writes, expected SeaBIOS's log"
+		fail=1
+	fi
+	in_place=$(echo "$summary" | sed -n 's/.*PAM: \([0-9]*\) segment changes in place.*/\1/p')
+	remapped=$(echo "$summary" | sed -n 's/.* in place, \([0-9]*\) remapped.*/\1/p')
+	if [ "$CASE" = ext ]; then
+		expect_line "plugvm ext: debugcon reads e9"
+		expect_line "plugvm ext: rep insb from 0x3ff: 5a 5a"
+		for want in "(0 stopped the vcpu), 2 reads, async writes and sync reads" \
+			"I/O details on"; do
+			case "$summary" in
+			*"$want"*) ;;
+			*) echo "FAIL: summary lacks '$want': $summary"; fail=1 ;;
+			esac
+		done
+		case "$summary" in
+		*"string I/O: 0 events"*) echo "FAIL: no string I/O split: $summary"; fail=1 ;;
+		esac
+		if [ -z "$in_place" ] || [ "$in_place" -eq 0 ] || [ "$remapped" != 0 ]; then
+			echo "FAIL: PAM not switched in place: $summary"
+			fail=1
+		fi
+	else
+		expect_line "plugvm ext: debugcon reads 00"
+		if grep -qF "plugvm ext: rep insb from 0x3ff: 5a 5a" "$OUT"; then
+			echo "FAIL: the element size was known without the extension"
+			fail=1
+		fi
+		for want in "1 reads, made async after its first read" "I/O details off" \
+			"string I/O: 0 events"; do
+			case "$summary" in
+			*"$want"*) ;;
+			*) echo "FAIL: summary lacks '$want': $summary"; fail=1 ;;
+			esac
+		done
+		if [ "$in_place" != 0 ] || [ -z "$remapped" ] || [ "$remapped" -eq 0 ]; then
+			echo "FAIL: PAM switched in place without the extension: $summary"
+			fail=1
+		fi
+	fi
+	;;
+pam-smp | pam-smp-no-extensions)
+	# BOOTSECT is tests/pc/pamsmp.S: 400 PAM changes of the 0xf0000 segment while the
+	# second vcpu reads it.  With the memory extension none of its reads may see
+	# anything but the BIOS; without it (--no-extensions) the slot is destroyed and
+	# re-created each time, the run must still finish, and the wrong reads it saw are
+	# only reported (how many depends on the scheduling).
+	host=
+	[ "$CASE" = pam-smp-no-extensions ] && host=--no-extensions
+	# shellcheck disable=SC2086
+	run $host --cpus 2 --plugin "$PC" -- --bios "$BIOS" --disk "$BOOTSECT" --verbose \
+		--timeout 60 --expect ", done"
+	expect_status 0
+	line=$(grep '^plugvm pam: ' "$OUT" | tr -d '\r')
+	echo "$line"
+	reads=$(echo "$line" | sed -n 's/.*AP reads \([0-9a-f]*\),.*/\1/p')
+	wrong=$(echo "$line" | sed -n 's/.*, wrong \([0-9a-f]*\), done$/\1/p')
+	if [ -z "$reads" ] || [ "$reads" = 00000000 ] || [ -z "$wrong" ]; then
+		echo "FAIL: the AP did not read: '$line'"
+		fail=1
+	fi
+	n=$(grep -c 'PAM 30 .* segments switched in place\|PAM 10 .* segments switched in place' "$ERR")
+	if [ "$n" -lt 400 ]; then
+		echo "FAIL: $n PAM changes seen by the plugin, expected at least 400"
+		fail=1
+	fi
+	if [ "$CASE" = pam-smp ]; then
+		[ "$wrong" = 00000000 ] || { echo "FAIL: the AP saw a hole $wrong times"; fail=1; }
+		if grep -q ' [1-9][0-9]* remapped, in ' "$ERR"; then
+			echo "FAIL: a PAM change re-created a slot with the extension"
+			fail=1
+		fi
 	fi
 	;;
 fail)
