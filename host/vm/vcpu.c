@@ -23,6 +23,7 @@
 #include "shm-chan.h"
 #include "util.h"
 #include "vcpu-shm.h"
+#include "vcpu-xsave.h"
 #include "vm.h"
 #include "wire.h"
 
@@ -607,6 +608,12 @@ static int vcpu_serve(struct vcpu *v, Plugvm__VcpuRequest **ret_resume)
 			break;
 		case PLUGVM__VCPU_REQUEST__MESSAGE_RESET:
 			r = handle_vcpu_reset(v);
+			break;
+		case PLUGVM__VCPU_REQUEST__MESSAGE_GET_XSAVE:
+			r = vcpu_handle_get_xsave(v);
+			break;
+		case PLUGVM__VCPU_REQUEST__MESSAGE_SET_XSAVE:
+			r = vcpu_handle_set_xsave(v, req->set_xsave);
 			break;
 		default:
 			r = vcpu_send_errno(v, ENOTTY);
