@@ -22,8 +22,6 @@
 #include "ext-bits.h"
 #include "ext.h"
 #include "kvm-ops.h"
-#include "shm-chan.h"
-#include "vcpu-shm.h"
 #include "vcpu.h"
 #include "vm.h"
 
@@ -33,7 +31,7 @@ _Static_assert(sizeof(struct kvm_xsave) == 4096, "struct kvm_xsave is 4 KiB");
  * The size of v's XSAVE area and the ioctl that reads all of it: what
  * KVM_CAP_XSAVE2 says (KVM_GET_XSAVE2), or struct kvm_xsave's 4 KiB
  * (KVM_GET_XSAVE) on kernels without it.  -E2BIG for an area larger than
- * the host hands out, or than the shared-memory slot holds on that channel.
+ * the host hands out.
  */
 static int xsave_size(struct vcpu *v, unsigned long *ret_get)
 {
@@ -50,8 +48,6 @@ static int xsave_size(struct vcpu *v, unsigned long *ret_get)
 	if (r < (int)sizeof(struct kvm_xsave))
 		r = (int)sizeof(struct kvm_xsave);
 	if ((unsigned)r > VCPU_XSAVE_MAX)
-		return -E2BIG;
-	if (v->chan == &vcpu_shm_channel && (unsigned)r > SHM_XSAVE_MAX)
 		return -E2BIG;
 	return r;
 }
@@ -103,6 +99,16 @@ int vcpu_handle_get_xsave(struct vcpu *v)
 	resp.errnum = r < 0 ? -r : 0;
 	r = v->chan->send(v, &resp);
 	free(buf);
+	/*
+	 * An area larger than the channel carries (the shared-memory slot holds
+	 * SHM_XSAVE_MAX bytes) was refused before anything was sent: say so.
+	 */
+	if (r == -EMSGSIZE) {
+		m.state.data = NULL;
+		m.state.len = 0;
+		resp.errnum = E2BIG;
+		r = v->chan->send(v, &resp);
+	}
 	return r;
 }
 
