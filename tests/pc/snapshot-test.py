@@ -13,11 +13,14 @@ repeat or restart, ticks that never go back, and "ok" on every line.
 
 CASE:
   chain      1 vcpu, unjailed: boot -> save -> restore -> save -> restore -> save -> restore;
-             saves on SIGUSR1 once the guest has printed a few lines, one with --save-after
+             saves on SIGUSR1 once the guest has printed a few lines, one with --save-after;
+             the first save is rewritten as format version 1 (no XSAVE records) before
+             its restore, which must work as well
   smp        the same with plugvm run --cpus 2
   jailed     the same in the default jail: the snapshot directory is mounted writable
              (--plugin-mount DIR:DIR:true), the firmware directory read-only
-  bad-files  truncated, corrupted, foreign, wrong-version, empty and missing files, a section
+  bad-files  truncated, corrupted, foreign, wrong-version, empty and missing files, an XSAVE
+             record that contradicts itself, a section
              whose CRC is right but whose content is not, the wrong vcpu count, options that
              conflict with --restore: each refused with one line and exit 1, before any guest
              output
@@ -179,6 +182,12 @@ def chain(r):
     if b"saved the machine to" not in err:
         fail("no save message", out, err)
     outs.append(out)
+    # A file of format version 1 (no XSAVE records) is still restored: the first restore
+    # of the chain reads the first save written as version 1 wrote it.
+    with open(snap[0], "rb") as f:
+        v1 = to_version1(f.read())
+    with open(snap[0], "wb") as f:
+        f.write(v1)
     # Restore, save on SIGUSR1 again.
     out, err = r.run(["--restore", snap[0], "--save", snap[1]] + common,
                      save_after_lines=LINES_PER_RUN)
@@ -402,6 +411,38 @@ def sections(data):
     return res
 
 
+def cpu_v1_length(p):
+    """Bytes of a CPU section payload up to the end of its format version 1 part."""
+    off = 4
+    for i in range(8):  # regs, sregs, debugregs, fpu, [u8 has-XCRs], xcrs, lapic, mp, events
+        if i == 4:
+            off += 1
+        off += 4 + struct.unpack_from("<I", p, off)[0]
+    nmsr = struct.unpack_from("<I", p, off)[0]
+    off += 4 + 12 * nmsr
+    ncpuid = struct.unpack_from("<I", p, off)[0]
+    return off + 4 + 40 * ncpuid
+
+
+def to_version1(data):
+    """The snapshot as format version 1 wrote it: CPU sections without their XSAVE record."""
+    out, n = bytearray(32), 0
+    for tag, hdr, payload, length in sections(data):
+        body = data[payload:payload + length]
+        if tag == b"CPU ":
+            if cpu_v1_length(body) >= len(body):
+                fail("a version 2 CPU section without its XSAVE record")
+            body = body[:cpu_v1_length(body)]
+        h = bytearray(24)
+        struct.pack_into("<4sIQI", h, 0, tag, 1, len(body), zlib.crc32(body))
+        struct.pack_into("<I", h, 20, zlib.crc32(bytes(h[:20])))
+        out += h + body + b"\0" * ((8 - len(body) % 8) % 8)
+        n += 1
+    struct.pack_into("<8sIIQI", out, 0, b"PLUGVMPC", 1, 32, len(out), n)
+    struct.pack_into("<I", out, 28, zlib.crc32(bytes(out[:28])))
+    return bytes(out)
+
+
 def fix_section_crc(data, hdr, payload, length):
     struct.pack_into("<I", data, hdr + 16, zlib.crc32(data[payload:payload + length]))
     struct.pack_into("<I", data, hdr + 20, zlib.crc32(data[hdr:hdr + 20]))
@@ -428,9 +469,17 @@ def bad_files(r):
     add("corrupted", bytes(flipped), "checksum mismatch in section RAM")
     add("foreign", open(BIOS, "rb").read(), "not a pc snapshot")
     version = bytearray(data)
-    struct.pack_into("<I", version, 8, 2)
+    struct.pack_into("<I", version, 8, 3)
     struct.pack_into("<I", version, 28, zlib.crc32(bytes(version[:28])))
-    add("version", bytes(version), "format version 2")
+    add("version", bytes(version), "format version 3, this pc reads versions 1 to 2")
+    # A version 2 CPU section whose XSAVE record says "none" but has a size.
+    xs = bytearray(data)
+    tag, hdr, payload, length = [s for s in sections(data) if s[0] == b"CPU "][0]
+    rec = payload + cpu_v1_length(data[payload:payload + length])
+    if struct.unpack_from("<I", xs, rec + 1)[0]:
+        xs[rec] = 0
+        fix_section_crc(xs, hdr, payload, length)
+        add("xsave", bytes(xs), "section CPU  does not hold what it should")
     add("empty", b"", "empty file")
     add("missing", None, "cannot open")
     # A UART receive count beyond its FIFO, with the section's CRC made right again.
