@@ -133,6 +133,37 @@ static int set_xsave(struct crosvm_vcpu *v, const struct vcpu_state *st)
 	return r;
 }
 
+/*
+ * A state without an XSAVE area (a version 1 snapshot): kvm_fpu goes into
+ * the legacy region of the vcpu's area (the FXSAVE layout) with XSTATE_BV
+ * saying x87 and SSE are in use.  KVM_SET_FPU alone is not enough: on a
+ * vcpu that has not run yet, what it writes can be lost to the area's
+ * initial state (seen on the current machines: XMM0-15 came back zero).
+ */
+static int fpu_to_xsave(struct crosvm_vcpu *v, const struct kvm_fpu *fpu)
+{
+	struct vcpu_state tmp = { 0 };
+	uint8_t *a;
+	int r = get_xsave(v, &tmp);
+
+	if (r < 0 || !tmp.xsave)
+		return r;
+	a = tmp.xsave;
+	memcpy(a + 0, &fpu->fcw, 2);
+	memcpy(a + 2, &fpu->fsw, 2);
+	a[4] = fpu->ftwx;
+	memcpy(a + 6, &fpu->last_opcode, 2);
+	memcpy(a + 8, &fpu->last_ip, 8);
+	memcpy(a + 16, &fpu->last_dp, 8);
+	memcpy(a + 24, &fpu->mxcsr, 4);
+	memcpy(a + 32, fpu->fpr, sizeof(fpu->fpr));
+	memcpy(a + 160, fpu->xmm, sizeof(fpu->xmm));
+	a[512] |= 3; /* XSTATE_BV: x87, SSE */
+	r = crosvm_vcpu_set_xsave(v, a, tmp.xsave_size);
+	free(tmp.xsave);
+	return r;
+}
+
 int vcpu_state_get(struct crosvm_vcpu *v, const uint32_t *msr_list, uint32_t nmsr,
 		   struct vcpu_state *st)
 {
@@ -242,8 +273,8 @@ int vcpu_state_set(struct crosvm_vcpu *v, const struct vcpu_state *st)
 	if (!r && st->have_xcrs)
 		r = crosvm_vcpu_set_xcrs(v, &st->xcrs);
 	/* The XSAVE area after XCR0; a host without it keeps the FPU and SSE state above. */
-	if (!r && st->xsave) {
-		r = set_xsave(v, st);
+	if (!r) {
+		r = st->xsave ? set_xsave(v, st) : fpu_to_xsave(v, &st->fpu);
 		if (r == -ENOTTY)
 			r = 0;
 	}

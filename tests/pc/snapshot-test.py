@@ -35,6 +35,9 @@ CASE:
   migrate-sweep  the guest built with -DSWEEP keeps 512 KiB dirty, and a downtime target of
              1 us: the pre-copy cannot converge and the stop-and-copy bound must end it, the
              guest intact
+  avx        chain with the guest built with -DAVX (YMM0's upper half, which only the XSAVE
+             area carries); skipped (77) unless KVM offers guests AVX and XSAVE
+  migrate-avx    migrate with that guest, likewise
   migrate-fail   destinations that fail: one that closes the connection during the pre-copy,
              one that takes the whole stream and closes without answering, a garbage stream
              sent to a real destination; the source's guest must go on each time
@@ -54,6 +57,23 @@ BIOS = "/usr/share/seabios/bios.bin"
 LINE = re.compile(rb"^n=([0-9a-f]{4}) t=([0-9a-f]{4}) s=([0-9a-f]{4}) (ok|BAD)\r$")
 LINES_PER_RUN = 4
 RUN_TIMEOUT = 90
+
+
+def kvm_offers_avx():
+    """Whether KVM_GET_SUPPORTED_CPUID has AVX and XSAVE in leaf 1 ECX (bits 28, 26)."""
+    import fcntl
+    n = 256
+    buf = bytearray(struct.pack("<II", n, 0) + bytes(40 * n))
+    fd = os.open("/dev/kvm", os.O_RDWR)
+    try:
+        fcntl.ioctl(fd, 0xC008AE05, buf)  # KVM_GET_SUPPORTED_CPUID, _IOWR(0xAE, 5, 8 bytes)
+    finally:
+        os.close(fd)
+    for i in range(struct.unpack_from("<I", buf, 0)[0]):
+        function, index, _flags, _a, _b, ecx = struct.unpack_from("<6I", buf, 8 + 40 * i)
+        if function == 1:
+            return ecx & (1 << 28) != 0 and ecx & (1 << 26) != 0
+    return False
 
 
 def skip(why):
@@ -527,9 +547,17 @@ def main():
         with open(os.path.join(os.path.dirname(counter), "counter-sweep.bin"), "rb") as f, \
                 open(sweep, "wb") as g:
             g.write(f.read())
+        if case in ("avx", "migrate-avx"):
+            if not kvm_offers_avx():
+                skip("KVM offers guests no AVX and XSAVE")
+            with open(os.path.join(os.path.dirname(counter), "counter-avx.bin"), "rb") as f, \
+                    open(disk, "wb") as g:
+                g.write(f.read())
         r = Runner(plugvm, pc, disk, d, 2 if case in ("smp", "migrate-smp", "migrate-jailed-smp") else 1, jailed)
-        if case in ("chain", "smp", "jailed"):
+        if case in ("chain", "smp", "jailed", "avx"):
             chain(r)
+        elif case == "migrate-avx":
+            migrate(r, disk, False)
         elif case == "bad-files":
             bad_files(r)
         elif case in ("migrate", "migrate-smp"):
