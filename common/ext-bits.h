@@ -16,6 +16,7 @@
 #define PLUGVM_EXT_IO_DETAILS (1ull << 4)
 #define PLUGVM_EXT_RANGE_MODE (1ull << 5)
 #define PLUGVM_EXT_MEMORY_READ_ONLY (1ull << 6)
+#define PLUGVM_EXT_XSAVE (1ull << 7)
 
 /* ReserveRangeMode.mode (CROSVM_RANGE_MODE_* of crosvm.h). */
 #define PLUGVM_RANGE_MODE_SYNC 0u
@@ -28,6 +29,7 @@
 /* Every extension this version of the host implements. */
 #define PLUGVM_EXT_ALL                                                                  \
 	(PLUGVM_EXT_EDGE_IRQ_EVENT | PLUGVM_EXT_DEFAULT_CPUID | PLUGVM_EXT_RESET |       \
-	 PLUGVM_EXT_IO_DETAILS | PLUGVM_EXT_RANGE_MODE | PLUGVM_EXT_MEMORY_READ_ONLY)
+	 PLUGVM_EXT_IO_DETAILS | PLUGVM_EXT_RANGE_MODE | PLUGVM_EXT_MEMORY_READ_ONLY |   \
+	 PLUGVM_EXT_XSAVE)
 
 #endif /* PLUGVM_COMMON_EXT_BITS_H */

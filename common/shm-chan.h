@@ -30,6 +30,12 @@
 #define SHM_MSRS_MAX 256u   /* MSRs per request (the kernel's MAX_IO_MSRS) */
 #define SHM_CPUID_MAX 256u  /* cpuid entries per request (KVM_MAX_CPUID_ENTRIES) */
 #define SHM_RING 8u         /* host -> plugin messages in flight (async writes) */
+/*
+ * An XSAVE area (API 0.23) in the request's u.data and in the reply area:
+ * both hold 8 KiB (their cpuid lists), so the layout is unchanged.  Larger
+ * areas (AMX) go over the pipes only; on this channel they are E2BIG.
+ */
+#define SHM_XSAVE_MAX 8192u
 
 
 /* Request kinds (plugin -> host): the numbers of VcpuRequest's oneof members. */
@@ -45,6 +51,8 @@ enum shm_req_kind {
 	SHM_REQ_GET_HYPERV_CPUID = 9,
 	SHM_REQ_ENABLE_CAP = 10,
 	SHM_REQ_RESET = 1000, /* API 0.23, no payload */
+	SHM_REQ_GET_XSAVE = 1001, /* API 0.23, no payload */
+	SHM_REQ_SET_XSAVE = 1002, /* API 0.23, len bytes in u.xsave */
 };
 
 /* Message kinds (host -> plugin): the numbers of VcpuResponse's oneof members, 0 = none. */
@@ -59,6 +67,8 @@ enum shm_msg_kind {
 	SHM_MSG_GET_HYPERV_CPUID = 9,
 	SHM_MSG_ENABLE_CAP = 10,
 	SHM_MSG_RESET = 1000, /* API 0.23, errno only */
+	SHM_MSG_GET_XSAVE = 1001, /* API 0.23, len bytes in reply.xsave */
+	SHM_MSG_SET_XSAVE = 1002, /* API 0.23, errno only */
 };
 
 /* Wait reasons: the numbers of VcpuResponse.Wait's oneof members. */
@@ -114,6 +124,7 @@ struct shm_request {
 	uint8_t debugregs[VCPU_STATE_DEBUGREGS_SIZE];
 	union {
 		uint8_t data[SHM_IO_MAX]; /* resume data, state image */
+		uint8_t xsave[SHM_XSAVE_MAX];
 		uint32_t indices[SHM_MSRS_MAX];
 		struct shm_msr_entry msrs[SHM_MSRS_MAX];
 		struct shm_cpuid_entry cpuid[SHM_CPUID_MAX];
@@ -162,6 +173,7 @@ struct shm_word {
 /* Payload of the reply to the one request in flight. */
 union shm_reply {
 	uint8_t state[SHM_STATE_MAX];
+	uint8_t xsave[SHM_XSAVE_MAX];
 	uint64_t msr_data[SHM_MSRS_MAX];
 	struct shm_cpuid_entry cpuid[SHM_CPUID_MAX];
 };

@@ -157,8 +157,19 @@ int shm_request_encode(struct shm_request *rq, struct shm_req_hdr *h,
 		h->capability = req->enable_capability->capability;
 		return 0;
 	case PLUGVM__VCPU_REQUEST__MESSAGE_RESET:
+	case PLUGVM__VCPU_REQUEST__MESSAGE_GET_XSAVE:
 		/* API 0.23: no payload. */
 		return 0;
+	case PLUGVM__VCPU_REQUEST__MESSAGE_SET_XSAVE: {
+		const ProtobufCBinaryData *st = &req->set_xsave->state;
+
+		if (st->len > SHM_XSAVE_MAX)
+			return -E2BIG;
+		h->len = (uint32_t)st->len;
+		if (st->len)
+			memcpy(rq->u.xsave, st->data, st->len);
+		return 0;
+	}
 	default:
 		return -EINVAL;
 	}
@@ -275,6 +286,21 @@ int shm_request_decode(struct shm_req_copy *c, const struct shm_request *shared)
 		req->message_case = PLUGVM__VCPU_REQUEST__MESSAGE_RESET;
 		req->reset = &c->m.reset;
 		return 0;
+	case SHM_REQ_GET_XSAVE:
+		plugvm__vcpu_request__get_xsave__init(&c->m.get_xsave);
+		req->message_case = PLUGVM__VCPU_REQUEST__MESSAGE_GET_XSAVE;
+		req->get_xsave = &c->m.get_xsave;
+		return 0;
+	case SHM_REQ_SET_XSAVE:
+		if (h->len > SHM_XSAVE_MAX)
+			return -EBADMSG;
+		plugvm__vcpu_request__set_xsave__init(&c->m.set_xsave);
+		memcpy(c->raw.xsave, shared->u.xsave, h->len);
+		c->m.set_xsave.state.data = c->raw.xsave;
+		c->m.set_xsave.state.len = h->len;
+		req->message_case = PLUGVM__VCPU_REQUEST__MESSAGE_SET_XSAVE;
+		req->set_xsave = &c->m.set_xsave;
+		return 0;
 	default:
 		/* Like a protobuf request with no member set: answered ENOTTY. */
 		return 0;
@@ -349,7 +375,18 @@ int shm_msg_encode(struct shm_msg *m, union shm_reply *reply, struct shm_msg_hdr
 	case PLUGVM__VCPU_RESPONSE__MESSAGE_SET_CPUID:
 	case PLUGVM__VCPU_RESPONSE__MESSAGE_ENABLE_CAPABILITY:
 	case PLUGVM__VCPU_RESPONSE__MESSAGE_RESET:
+	case PLUGVM__VCPU_RESPONSE__MESSAGE_SET_XSAVE:
 		return 0;
+	case PLUGVM__VCPU_RESPONSE__MESSAGE_GET_XSAVE: {
+		const ProtobufCBinaryData *st = &resp->get_xsave->state;
+
+		if (st->len > SHM_XSAVE_MAX)
+			return -EMSGSIZE;
+		if (st->len)
+			memcpy(reply->xsave, st->data, st->len);
+		h->len = (uint32_t)st->len;
+		return 0;
+	}
 	case PLUGVM__VCPU_RESPONSE__MESSAGE_WAIT:
 		return msg_encode_wait(m, h, resp->wait);
 	case PLUGVM__VCPU_RESPONSE__MESSAGE_GET_STATE: {
@@ -538,6 +575,21 @@ int shm_msg_decode(struct shm_msg_copy *c, const struct shm_msg *m, const union 
 		plugvm__vcpu_response__reset__init(&c->m.reset);
 		resp->message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_RESET;
 		resp->reset = &c->m.reset;
+		return 0;
+	case SHM_MSG_GET_XSAVE:
+		if (h->len > SHM_XSAVE_MAX)
+			return -EINVAL;
+		plugvm__vcpu_response__get_xsave__init(&c->m.get_xsave);
+		memcpy(c->buf.xsave, reply->xsave, h->len);
+		c->m.get_xsave.state.data = c->buf.xsave;
+		c->m.get_xsave.state.len = h->len;
+		resp->message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_GET_XSAVE;
+		resp->get_xsave = &c->m.get_xsave;
+		return 0;
+	case SHM_MSG_SET_XSAVE:
+		plugvm__vcpu_response__set_xsave__init(&c->m.set_xsave);
+		resp->message_case = PLUGVM__VCPU_RESPONSE__MESSAGE_SET_XSAVE;
+		resp->set_xsave = &c->m.set_xsave;
 		return 0;
 	default:
 		return -EINVAL;

@@ -90,10 +90,13 @@ struct shm_req_copy {
 		Plugvm__CpuidRequest get_hyperv_cpuid;
 		Plugvm__VcpuRequest__EnableCapability enable_capability;
 		Plugvm__VcpuRequest__Reset reset;
+		Plugvm__VcpuRequest__GetXsave get_xsave;
+		Plugvm__VcpuRequest__SetXsave set_xsave;
 	} m;
 	struct shm_image_copy img; /* private copies of the register images */
 	union {
 		uint8_t data[SHM_IO_MAX];
+		uint8_t xsave[SHM_XSAVE_MAX];
 		uint32_t indices[SHM_MSRS_MAX];
 		struct shm_msr_entry msrs[SHM_MSRS_MAX];
 		struct shm_cpuid_entry cpuid[SHM_CPUID_MAX];
@@ -149,11 +152,14 @@ struct shm_msg_copy {
 		Plugvm__CpuidResponse get_hyperv_cpuid;
 		Plugvm__VcpuResponse__EnableCapability enable_capability;
 		Plugvm__VcpuResponse__Reset reset;
+		Plugvm__VcpuResponse__GetXsave get_xsave;
+		Plugvm__VcpuResponse__SetXsave set_xsave;
 	} m;
 	struct shm_image_copy img; /* private copies of the register images */
 	union {
 		uint8_t data[SHM_IO_MAX];
 		uint8_t state[SHM_STATE_MAX];
+		uint8_t xsave[SHM_XSAVE_MAX];
 		uint64_t msr_data[SHM_MSRS_MAX];
 	} buf;
 	Plugvm__CpuidEntry cpuid[SHM_CPUID_MAX];

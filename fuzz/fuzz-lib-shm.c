@@ -204,9 +204,13 @@ static void check_request(void)
 	struct shm_req_hdr h;
 
 	memcpy(&h, (const void *)&st.slot->req.h, sizeof(h));
-	FUZZ_CHECK(h.kind >= SHM_REQ_WAIT && h.kind <= SHM_REQ_ENABLE_CAP, "request kind %u",
-		   h.kind);
+	FUZZ_CHECK((h.kind >= SHM_REQ_WAIT && h.kind <= SHM_REQ_ENABLE_CAP) ||
+			   (h.kind >= SHM_REQ_RESET && h.kind <= SHM_REQ_SET_XSAVE),
+		   "request kind %u", h.kind);
 	switch (h.kind) {
+	case SHM_REQ_SET_XSAVE:
+		FUZZ_CHECK(h.len <= SHM_XSAVE_MAX, "xsave len %u", h.len);
+		break;
 	case SHM_REQ_RESUME:
 		FUZZ_CHECK(h.len <= SHM_IO_MAX && !(h.regs_mask & ~SHM_F_ALL_REGS),
 			   "resume len %u mask %#x", h.len, h.regs_mask);

@@ -20,7 +20,9 @@
  *
  * Input: byte 0 picks the channel (bit 0) and whether the plugin asked for
  * reset events (bit 1, API 0.23: a shutdown exit is then served like an
- * event, and Reset requests restore the recorded power-on state); then records of [kind byte]
+ * event, and Reset requests restore the recorded power-on state), io
+ * details (bit 2) and a fake kernel with a 12 KiB XSAVE area (bit 3, for
+ * GetXsave/SetXsave); then records of [kind byte]
  * [length, 2 bytes LE][bytes]; kind % 4: 0 = a request the plugin sends,
  * 1 = a KVM exit to handle, 2 = a pause to deliver, 3 = set the hint from
  * the bytes.  When the next record is not a request the plugin "sends
@@ -381,6 +383,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	vm.reset_events = (data[0] & 2) != 0;
 	vm.io_details = (data[0] & 4) != 0;
+	/* Bit 3: a kernel with KVM_CAP_XSAVE2 and a 12 KiB area (more than the slot holds). */
+	kvm_fake_set_xsave2((data[0] & 8) ? 12288 : 0);
 	FUZZ_CHECK(ext_vcpu_start(v) == 0, "power-on state");
 	r = vcpu_init_handshake(v);
 	/* An undecodable request is a protocol violation: it must have stopped the VM. */

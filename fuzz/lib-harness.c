@@ -219,6 +219,24 @@ void fuzz_lib_vcpu_call(struct fuzz_lib *f, uint8_t op, uint8_t arg)
 		crosvm_vcpu_get_debugregs(f->vcpu, &u.dregs);
 		break;
 	case 9:
+		/*
+		 * arg bit 7: the XSAVE area (API 0.23) into a buffer of (arg & 0x1f)
+		 * KiB, then (bit 6) written back as read: out_size is the area's size
+		 * whenever the reply had one, and nothing is copied past the buffer.
+		 */
+		if (arg & 0x80) {
+			static uint8_t area[32 * 1024];
+			uint32_t cap = (uint32_t)(arg & 0x1f) * 1024u;
+
+			r = crosvm_vcpu_get_xsave(f->vcpu, cap ? area : NULL, cap, &count);
+			FUZZ_CHECK(r == 0 || r == -E2BIG || count == 0, "%d with out_size %u", r,
+				   count);
+			FUZZ_CHECK(r != 0 || (count >= CROSVM_XSAVE_MIN_SIZE && count <= cap),
+				   "an area of %u bytes in %u", count, cap);
+			if (r == 0 && (arg & 0x40))
+				crosvm_vcpu_set_xsave(f->vcpu, area, count);
+			break;
+		}
 		switch (arg % 5) {
 		case 0:
 			crosvm_vcpu_get_fpu(f->vcpu, &u.fpu);

@@ -16,6 +16,7 @@ import sys
 
 # enum shm_msg_kind, enum shm_exit, SHM_F_*
 WAIT, GET_STATE, SET_STATE, GET_MSRS, SET_MSRS, SET_CPUID, HV_CPUID, ENABLE_CAP = 2, 4, 5, 6, 7, 8, 9, 10
+GET_XSAVE, SET_XSAVE = 1001, 1002
 INIT, IO, USER, HV_CALL, HV_SYNIC = 1, 2, 3, 4, 5
 F_WRITE, F_NO_RESUME, F_REGS, F_SREGS, F_DREGS = 1, 2, 4, 8, 16
 REGS, SREGS, DREGS = 144, 312, 128
@@ -73,6 +74,12 @@ def seeds():
     yield b"\x00" + record(OP_HV_CPUID, 4, hdr(HV_CPUID, length=3) + cpuid)
     yield b"\x00" + record(OP_HV_CPUID, 0, hdr(HV_CPUID, errnum=25))
     yield b"\x00" + record(OP_ENABLE_CAP, 0, hdr(ENABLE_CAP))
+    # API 0.23 XSAVE (op 9 with arg bit 7: a buffer of arg & 0x1f KiB, bit 6 sets it back).
+    yield b"\x00" + record(OP_GET_OTHER, 0xc4, hdr(GET_XSAVE, length=4096) + pattern(4096, 10))
+    yield b"\x00" + record(OP_GET_OTHER, 0x82, hdr(GET_XSAVE, length=4096) + pattern(4096, 11))
+    yield b"\x00" + record(OP_GET_OTHER, 0x80, hdr(GET_XSAVE, length=4096))
+    yield b"\x00" + record(OP_GET_OTHER, 0x88, hdr(GET_XSAVE, length=8193))
+    yield b"\x00" + record(OP_GET_OTHER, 0x84, hdr(GET_XSAVE, errnum=25))
     # A host that posts more than the ring holds.
     yield b"\x00" + record(OP_WAIT, 0, hdr(WAIT, exit_=INIT), posts=9)
     for v in range(1, N_VARIANTS):

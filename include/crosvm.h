@@ -725,6 +725,8 @@ int crosvm_vcpu_set_vcpu_events(struct crosvm_vcpu *, const struct kvm_vcpu_even
 #define CROSVM_EXTENSION_RANGE_MODE (1ull << 5)
 /* crosvm_memory_set_read_only() and crosvm_memory_replace(). */
 #define CROSVM_EXTENSION_MEMORY_READ_ONLY (1ull << 6)
+/* crosvm_vcpu_get_xsave() and crosvm_vcpu_set_xsave(). */
+#define CROSVM_EXTENSION_XSAVE (1ull << 7)
 
 /*
  * Sets `*__mask` to the CROSVM_EXTENSION_* bits the host offers, plus the
@@ -846,6 +848,38 @@ int crosvm_memory_set_read_only(struct crosvm*, struct crosvm_memory*, bool __re
  */
 int crosvm_memory_replace(struct crosvm*, struct crosvm_memory*, int __fd, uint64_t __offset,
 			  bool __read_only);
+
+/*
+ * The size of struct kvm_xsave (KVM_GET_XSAVE): the smallest XSAVE area a
+ * host gives.  Kernels with KVM_CAP_XSAVE2 may give a larger one (AMX tile
+ * data), which crosvm_vcpu_get_xsave() reports.
+ */
+#define CROSVM_XSAVE_MIN_SIZE 4096u
+
+/*
+ * While the vcpu is stopped (as crosvm_vcpu_get_fpu()): copies the vcpu's
+ * whole XSAVE area (x87, SSE, AVX, AVX-512, PKRU, ...; the layout of the
+ * kernel's struct kvm_xsave, in the XSAVE standard format) into `__xsave`,
+ * which has room for `__size` bytes, and sets `*__out_size` to the area's
+ * size: 4096 (CROSVM_XSAVE_MIN_SIZE), or more where the kernel has
+ * KVM_CAP_XSAVE2 and the area needs it.  A smaller buffer gives -E2BIG with
+ * `*__out_size` set and nothing copied, so a call with a NULL buffer and
+ * size 0 learns the size.  The size is the same for every vcpu of a VM.
+ * -EINVAL when the vcpu is not stopped, -ENOTTY without
+ * CROSVM_EXTENSION_XSAVE (`*__out_size` is then 0).
+ */
+int crosvm_vcpu_get_xsave(struct crosvm_vcpu *, void *__xsave, uint32_t __size,
+			  uint32_t *__out_size);
+
+/*
+ * While the vcpu is stopped: writes the vcpu's XSAVE area (KVM_SET_XSAVE).
+ * `__size` must be exactly the size crosvm_vcpu_get_xsave() reports
+ * (-EINVAL otherwise).  The kernel's own checks apply: XSTATE_BV or
+ * XCOMP_BV bits the vcpu's CPUID does not offer, or a bad MXCSR, give
+ * -EINVAL and change nothing.  Set XCR0 (crosvm_vcpu_set_xcrs()) and CPUID
+ * first.  -ENOTTY without CROSVM_EXTENSION_XSAVE.
+ */
+int crosvm_vcpu_set_xsave(struct crosvm_vcpu *, const void *__xsave, uint32_t __size);
 
 #ifdef __cplusplus
 }

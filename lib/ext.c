@@ -23,6 +23,7 @@ _Static_assert(CROSVM_EXTENSION_RESET == PLUGVM_EXT_RESET, "bit differs");
 _Static_assert(CROSVM_EXTENSION_IO_DETAILS == PLUGVM_EXT_IO_DETAILS, "bit differs");
 _Static_assert(CROSVM_EXTENSION_RANGE_MODE == PLUGVM_EXT_RANGE_MODE, "bit differs");
 _Static_assert(CROSVM_EXTENSION_MEMORY_READ_ONLY == PLUGVM_EXT_MEMORY_READ_ONLY, "bit differs");
+_Static_assert(CROSVM_EXTENSION_XSAVE == PLUGVM_EXT_XSAVE, "bit differs");
 _Static_assert(CROSVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ == PLUGVM_RANGE_MODE_ASYNC_WRITE_SYNC_READ,
 	       "mode differs");
 _Static_assert(CROSVM_RESET_TRIPLE_FAULT == PLUGVM_RESET_TRIPLE_FAULT, "reason differs");

@@ -22,7 +22,7 @@
 #include "crosvm.h"
 
 #define EXPORT __attribute__((visibility("default")))
-#define STATS_NFUNCS 71
+#define STATS_NFUNCS 73
 
 extern const char *const stats_names[STATS_NFUNCS];
 

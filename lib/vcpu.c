@@ -671,3 +671,54 @@ EXPORT int crosvm_vcpu_reset(struct crosvm_vcpu *v)
 	regs_forget_eager(v);
 	return 0;
 }
+
+/* API 0.23: the vcpu's whole XSAVE area (docs/api.md "Extensions (0.23)"). */
+EXPORT int crosvm_vcpu_get_xsave(struct crosvm_vcpu *v, void *xsave, uint32_t size,
+				 uint32_t *out_size)
+{
+	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
+	Plugvm__VcpuRequest__GetXsave m = PLUGVM__VCPU_REQUEST__GET_XSAVE__INIT;
+	Plugvm__VcpuResponse *resp;
+	size_t len;
+	int ret;
+
+	if (!out_size)
+		return -EINVAL;
+	*out_size = 0;
+	if (!v || (size > 0 && !xsave))
+		return -EINVAL;
+	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_GET_XSAVE;
+	req.get_xsave = &m;
+	ret = vcpu_transact(v, &req, PLUGVM__VCPU_RESPONSE__MESSAGE_GET_XSAVE, true, &resp);
+	if (ret)
+		return ret;
+	len = resp->get_xsave->state.len;
+	/* KVM's area is never smaller than struct kvm_xsave. */
+	if (len < CROSVM_XSAVE_MIN_SIZE || len > UINT32_MAX) {
+		ret = -EPROTO;
+	} else {
+		*out_size = (uint32_t)len;
+		if (len > size)
+			ret = -E2BIG;
+		else
+			memcpy(xsave, resp->get_xsave->state.data, len);
+	}
+	vcpu_free(v, resp);
+	return ret;
+}
+
+EXPORT int crosvm_vcpu_set_xsave(struct crosvm_vcpu *v, const void *xsave, uint32_t size)
+{
+	Plugvm__VcpuRequest req = PLUGVM__VCPU_REQUEST__INIT;
+	Plugvm__VcpuRequest__SetXsave m = PLUGVM__VCPU_REQUEST__SET_XSAVE__INIT;
+
+	if (!v || !xsave || size == 0)
+		return -EINVAL;
+	if (size > WIRE_VCPU_MESSAGE_MAX - 16)
+		return -E2BIG;
+	m.state.data = (uint8_t *)xsave;
+	m.state.len = size;
+	req.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_SET_XSAVE;
+	req.set_xsave = &m;
+	return vcpu_transact(v, &req, PLUGVM__VCPU_RESPONSE__MESSAGE_SET_XSAVE, false, NULL);
+}

@@ -27,7 +27,7 @@ MODULES = {
     "host/vm/run": ["host/vm/run", "host/vm/run-loop", "host/vm/run-internal"],
     "host/vm/vcpu": ["host/vm/vcpu", "host/vm/vcpu-internal", "host/vm/vcpu-shm",
                      "host/vm/vcpu-pipe", "host/vm/vcpu-req", "host/vm/vcpu-exit",
-                     "host/vm/vcpu-ext"],
+                     "host/vm/vcpu-ext", "host/vm/vcpu-xsave"],
     "host/vm/kvm-ops": ["host/vm/kvm-ops", "host/vm/kvm-real"],
     "host/jail/jail": ["host/jail/jail", "host/jail/jail-internal", "host/jail/jail-plan",
                        "host/jail/jail-child", "host/jail/jail-cgroup", "host/jail/caps"],

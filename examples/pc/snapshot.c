@@ -317,10 +317,11 @@ static int snap_check(struct snap_file *f, const char *path, char *err, size_t e
 	hsize = (uint32_t)get_le(p + 12, 4);
 	size = get_le(p + 16, 8);
 	n = (uint32_t)get_le(p + 24, 4);
-	if (version != SNAP_FORMAT_VERSION || hsize != SNAP_HEADER_SIZE) {
+	if (version < SNAP_FORMAT_OLDEST || version > SNAP_FORMAT_VERSION ||
+	    hsize != SNAP_HEADER_SIZE) {
 		snprintf(err, errlen,
-			 "%s: snapshot format version %u, this pc reads version %u only", path,
-			 version, SNAP_FORMAT_VERSION);
+			 "%s: snapshot format version %u, this pc reads versions %u to %u", path,
+			 version, SNAP_FORMAT_OLDEST, SNAP_FORMAT_VERSION);
 		return -EINVAL;
 	}
 	if (size != f->size) {

@@ -15,7 +15,9 @@
 #include <stdint.h>
 
 #define SNAP_MAGIC "PLUGVMPC"
-#define SNAP_FORMAT_VERSION 1u
+/* Version 2 adds each vcpu's XSAVE area; version 1 files are still read. */
+#define SNAP_FORMAT_VERSION 2u
+#define SNAP_FORMAT_OLDEST 1u
 #define SNAP_HEADER_SIZE 32u
 #define SNAP_SECTION_HEADER 24u
 #define SNAP_MAX_SECTIONS 1024u

@@ -17,6 +17,8 @@
 #define MAX_CPUID 4096u
 #define PAGE 4096u
 #define MSR_IA32_TSC_DEADLINE 0x6e0u
+/* An XSAVE area is 4 KiB, about 11 KiB with AMX; more is not a real one. */
+#define MAX_XSAVE (1u << 20)
 
 int vmstate_msr_list(struct crosvm *c, uint32_t **list, uint32_t *n)
 {
@@ -72,6 +74,96 @@ static int get_msrs(struct crosvm_vcpu *v, struct kvm_msr_entry *out, uint32_t n
 	return (int)kept;
 }
 
+/*
+ * The whole XSAVE area (API 0.23): AVX, AVX-512 and PKRU are not in
+ * kvm_fpu.  A host without the extension (-ENOTTY) leaves st->xsave NULL,
+ * and the FPU and SSE state travel in st->fpu alone.
+ */
+static int get_xsave(struct crosvm_vcpu *v, struct vcpu_state *st)
+{
+	uint32_t size = 0;
+	int r;
+
+	free(st->xsave);
+	st->xsave = NULL;
+	st->xsave_size = 0;
+	r = crosvm_vcpu_get_xsave(v, NULL, 0, &size);
+	if (r == -ENOTTY)
+		return 0;
+	if (r != -E2BIG || size < CROSVM_XSAVE_MIN_SIZE || size > MAX_XSAVE)
+		return r < 0 && r != -E2BIG ? r : -EPROTO;
+	st->xsave = malloc(size);
+	if (!st->xsave)
+		return -ENOMEM;
+	r = crosvm_vcpu_get_xsave(v, st->xsave, size, &st->xsave_size);
+	if (r < 0) {
+		free(st->xsave);
+		st->xsave = NULL;
+		st->xsave_size = 0;
+	}
+	return r;
+}
+
+/*
+ * Writes the saved area back; after XCR0 (KVM checks XSTATE_BV against the
+ * features CPUID and XCR0 allow).  A host whose area is larger (AMX) gets
+ * the saved one with zeros after it: the components it does not name are
+ * in their initial state.  Without the extension: -ENOTTY, and the caller
+ * keeps what set_fpu wrote.
+ */
+static int set_xsave(struct crosvm_vcpu *v, const struct vcpu_state *st)
+{
+	uint32_t size = 0;
+	uint8_t *area;
+	int r;
+
+	r = crosvm_vcpu_get_xsave(v, NULL, 0, &size);
+	if (r != -E2BIG)
+		return r < 0 ? r : -EPROTO;
+	if (size == st->xsave_size)
+		return crosvm_vcpu_set_xsave(v, st->xsave, size);
+	if (size < st->xsave_size || size > MAX_XSAVE)
+		return -EINVAL;
+	area = calloc(1, size);
+	if (!area)
+		return -ENOMEM;
+	memcpy(area, st->xsave, st->xsave_size);
+	r = crosvm_vcpu_set_xsave(v, area, size);
+	free(area);
+	return r;
+}
+
+/*
+ * A state without an XSAVE area (a version 1 snapshot): kvm_fpu goes into
+ * the legacy region of the vcpu's area (the FXSAVE layout) with XSTATE_BV
+ * saying x87 and SSE are in use.  KVM_SET_FPU alone is not enough: on a
+ * vcpu that has not run yet, what it writes can be lost to the area's
+ * initial state (seen on the current machines: XMM0-15 came back zero).
+ */
+static int fpu_to_xsave(struct crosvm_vcpu *v, const struct kvm_fpu *fpu)
+{
+	struct vcpu_state tmp = { 0 };
+	uint8_t *a;
+	int r = get_xsave(v, &tmp);
+
+	if (r < 0 || !tmp.xsave)
+		return r;
+	a = tmp.xsave;
+	memcpy(a + 0, &fpu->fcw, 2);
+	memcpy(a + 2, &fpu->fsw, 2);
+	a[4] = fpu->ftwx;
+	memcpy(a + 6, &fpu->last_opcode, 2);
+	memcpy(a + 8, &fpu->last_ip, 8);
+	memcpy(a + 16, &fpu->last_dp, 8);
+	memcpy(a + 24, &fpu->mxcsr, 4);
+	memcpy(a + 32, fpu->fpr, sizeof(fpu->fpr));
+	memcpy(a + 160, fpu->xmm, sizeof(fpu->xmm));
+	a[512] |= 3; /* XSTATE_BV: x87, SSE */
+	r = crosvm_vcpu_set_xsave(v, a, tmp.xsave_size);
+	free(tmp.xsave);
+	return r;
+}
+
 int vcpu_state_get(struct crosvm_vcpu *v, const uint32_t *msr_list, uint32_t nmsr,
 		   struct vcpu_state *st)
 {
@@ -95,6 +187,9 @@ int vcpu_state_get(struct crosvm_vcpu *v, const uint32_t *msr_list, uint32_t nms
 		return r;
 	/* Without XSAVE there are no XCRs to carry. */
 	st->have_xcrs = crosvm_vcpu_get_xcrs(v, &st->xcrs) == 0;
+	r = get_xsave(v, st);
+	if (r < 0)
+		return r;
 	free(st->msrs);
 	st->msrs = calloc(nmsr ? nmsr : 1, sizeof(*st->msrs));
 	if (!st->msrs)
@@ -177,6 +272,12 @@ int vcpu_state_set(struct crosvm_vcpu *v, const struct vcpu_state *st)
 	r = crosvm_vcpu_set_fpu(v, &st->fpu);
 	if (!r && st->have_xcrs)
 		r = crosvm_vcpu_set_xcrs(v, &st->xcrs);
+	/* The XSAVE area after XCR0; a host without it keeps the FPU and SSE state above. */
+	if (!r) {
+		r = st->xsave ? set_xsave(v, st) : fpu_to_xsave(v, &st->fpu);
+		if (r == -ENOTTY)
+			r = 0;
+	}
 	if (!r)
 		r = set_msrs_checked(v, st->msrs, st->nmsrs);
 	if (!r)
@@ -237,6 +338,9 @@ void vcpu_state_save(const struct vcpu_state *st, struct snap_out *o)
 	snap_put_u32(o, st->ncpuid);
 	for (i = 0; i < st->ncpuid; i++)
 		snap_put(o, &st->cpuid[i], sizeof(st->cpuid[i]));
+	/* Format version 2: u8 has-XSAVE, (u32 size, bytes), size 0 without. */
+	snap_put_u8(o, st->xsave != NULL);
+	put_blob(o, st->xsave, st->xsave ? st->xsave_size : 0);
 }
 
 int vcpu_state_restore(struct vcpu_state *st, struct snap_in *in)
@@ -271,6 +375,22 @@ int vcpu_state_restore(struct vcpu_state *st, struct snap_in *in)
 		return -ENOMEM;
 	for (i = 0; i < st->ncpuid; i++)
 		snap_get(in, &st->cpuid[i], sizeof(st->cpuid[i]));
+	/* A version 1 file ends here: its vcpus carry kvm_fpu only. */
+	if (!in->bad && in->off < in->len) {
+		bool have = snap_get_bool(in);
+		uint32_t size = snap_get_u32(in);
+
+		if (in->bad || have != (size != 0) ||
+		    (have && (size < CROSVM_XSAVE_MIN_SIZE || size > MAX_XSAVE)))
+			return -EINVAL;
+		if (have) {
+			st->xsave = malloc(size);
+			if (!st->xsave)
+				return -ENOMEM;
+			st->xsave_size = size;
+			snap_get(in, st->xsave, size);
+		}
+	}
 	return snap_in_ok(in) ? 0 : -EINVAL;
 }
 
@@ -278,8 +398,11 @@ void vcpu_state_free(struct vcpu_state *st)
 {
 	free(st->msrs);
 	free(st->cpuid);
+	free(st->xsave);
 	st->msrs = NULL;
 	st->cpuid = NULL;
+	st->xsave = NULL;
+	st->xsave_size = 0;
 	st->nmsrs = st->ncpuid = 0;
 }
 

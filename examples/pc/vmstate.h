@@ -15,7 +15,11 @@
 
 #include "snapshot.h"
 
-/* One vcpu.  cpuid is what the plugin set at INIT (crosvm.h cannot read it back). */
+/*
+ * One vcpu.  cpuid is what the plugin set at INIT (crosvm.h cannot read it
+ * back).  xsave is the whole XSAVE area (AVX and the rest, a superset of
+ * fpu) where the host has CROSVM_EXTENSION_XSAVE, else NULL.
+ */
 struct vcpu_state {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
@@ -28,6 +32,8 @@ struct vcpu_state {
 	uint32_t nmsrs, ncpuid;
 	struct kvm_msr_entry *msrs;
 	struct kvm_cpuid_entry2 *cpuid;
+	uint8_t *xsave;
+	uint32_t xsave_size;
 	bool have_xcrs;
 };
 

@@ -8,6 +8,7 @@
 
 #include "codec.h"
 #include "util.h"
+#include "vcpu-xsave.h"
 
 #define KVM_CAP_HYPERV_SYNIC_VALUE 123u
 #define KVM_CAP_HYPERV_SYNIC2_VALUE 148u
@@ -329,6 +330,12 @@ int vcpu_serve(struct vcpu *v, Plugvm__VcpuRequest **ret_resume)
 			break;
 		case PLUGVM__VCPU_REQUEST__MESSAGE_RESET:
 			r = handle_vcpu_reset(v);
+			break;
+		case PLUGVM__VCPU_REQUEST__MESSAGE_GET_XSAVE:
+			r = vcpu_handle_get_xsave(v);
+			break;
+		case PLUGVM__VCPU_REQUEST__MESSAGE_SET_XSAVE:
+			r = vcpu_handle_set_xsave(v, req->set_xsave);
 			break;
 		default:
 			r = vcpu_send_errno(v, ENOTTY);

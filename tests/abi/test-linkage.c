@@ -102,11 +102,13 @@ static const struct {
 	FN(crosvm_reserve_range_mode),
 	FN(crosvm_memory_set_read_only),
 	FN(crosvm_memory_replace),
+	FN(crosvm_vcpu_get_xsave),
+	FN(crosvm_vcpu_set_xsave),
 };
 
 static void check_functions(void)
 {
-	CHECK_EQ(sizeof(functions) / sizeof(functions[0]), 71);
+	CHECK_EQ(sizeof(functions) / sizeof(functions[0]), 73);
 	for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
 		if (!functions[i].fn) {
 			fprintf(stderr, "%s has no address\n", functions[i].name);
@@ -219,6 +221,6 @@ int main(void)
 		fprintf(stderr, "%d failure(s)\n", failures);
 		return 1;
 	}
-	printf("71 functions linked, layouts match\n");
+	printf("73 functions linked, layouts match\n");
 	return 0;
 }

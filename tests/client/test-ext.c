@@ -347,6 +347,87 @@ static void memory_read_only(void **state)
 	close(mfd);
 }
 
+/* VcpuRequest.get_xsave = 1001 {}, set_xsave = 1002 {state = 1}, and their replies. */
+#define REQ_GET_XSAVE "ca 3e 00"
+/* A 4096-byte bytes field 1 in a member of 1 + 2 + 4096 = 4099 bytes (varint 83 20). */
+#define XSAVE_4K_GET "ca 3e 83 20 0a 80 20"
+#define XSAVE_4K_SET "d2 3e 83 20 0a 80 20"
+
+static void xsave(void **state)
+{
+	static uint8_t area[4096], back[8192], msg[4200];
+	uint32_t size = 7;
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(area); i++)
+		area[i] = (uint8_t)(i * 7 + 1);
+	/* Argument checks send nothing. */
+	assert_int_equal(crosvm_vcpu_get_xsave(F.v[0], back, sizeof(back), NULL), -EINVAL);
+	assert_int_equal(crosvm_vcpu_get_xsave(NULL, back, sizeof(back), &size), -EINVAL);
+	assert_int_equal(size, 0);
+	assert_int_equal(crosvm_vcpu_get_xsave(F.v[0], NULL, 16, &size), -EINVAL);
+	assert_int_equal(crosvm_vcpu_set_xsave(NULL, area, sizeof(area)), -EINVAL);
+	assert_int_equal(crosvm_vcpu_set_xsave(F.v[0], NULL, sizeof(area)), -EINVAL);
+	assert_int_equal(crosvm_vcpu_set_xsave(F.v[0], area, 0), -EINVAL);
+	assert_int_equal(crosvm_vcpu_set_xsave(F.v[0], area, 0x40000), -E2BIG);
+	fh_vcpu_expect_none(0);
+
+	fh_vcpu_init(0);
+	/* The whole area comes back, and its size. */
+	n = fh_cat(msg, sizeof(msg), XSAVE_4K_GET, area, sizeof(area));
+	fh_vcpu_send_bytes(0, msg, n);
+	memset(back, 0, sizeof(back));
+	assert_int_equal(crosvm_vcpu_get_xsave(F.v[0], back, sizeof(back), &size), 0);
+	fh_vcpu_expect(0, REQ_GET_XSAVE);
+	assert_int_equal(size, 4096);
+	assert_memory_equal(back, area, sizeof(area));
+	/* A size query: NULL and 0 give E2BIG with the size; a short buffer is left alone. */
+	fh_vcpu_send_bytes(0, msg, n);
+	assert_int_equal(crosvm_vcpu_get_xsave(F.v[0], NULL, 0, &size), -E2BIG);
+	fh_vcpu_expect(0, REQ_GET_XSAVE);
+	assert_int_equal(size, 4096);
+	fh_vcpu_send_bytes(0, msg, n);
+	memset(back, 0xee, sizeof(back));
+	assert_int_equal(crosvm_vcpu_get_xsave(F.v[0], back, 4095, &size), -E2BIG);
+	fh_vcpu_expect(0, REQ_GET_XSAVE);
+	assert_int_equal(size, 4096);
+	assert_int_equal(back[0], 0xee);
+	/* An area smaller than struct kvm_xsave, or a reply of another kind, is EPROTO. */
+	fh_vcpu_send(0, "ca 3e 04 0a 02 01 02");
+	assert_int_equal(crosvm_vcpu_get_xsave(F.v[0], back, sizeof(back), &size), -EPROTO);
+	fh_vcpu_expect(0, REQ_GET_XSAVE);
+	assert_int_equal(size, 0);
+	fh_vcpu_send(0, "d2 3e 00");
+	assert_int_equal(crosvm_vcpu_get_xsave(F.v[0], back, sizeof(back), &size), -EPROTO);
+	fh_vcpu_expect(0, REQ_GET_XSAVE);
+	/* crosvm's host, or ours with --no-extensions: ENOTTY, errno only. */
+	fh_vcpu_send(0, ENOTTY_REPLY);
+	assert_int_equal(crosvm_vcpu_get_xsave(F.v[0], back, sizeof(back), &size), -ENOTTY);
+	fh_vcpu_expect(0, REQ_GET_XSAVE);
+	assert_int_equal(size, 0);
+
+	/* A set sends the area as it is; the host's errno comes back. */
+	n = fh_cat(msg, sizeof(msg), XSAVE_4K_SET, area, sizeof(area));
+	fh_vcpu_send(0, "d2 3e 00");
+	assert_int_equal(crosvm_vcpu_set_xsave(F.v[0], area, sizeof(area)), 0);
+	fh_vcpu_expect_bytes(0, msg, n);
+	fh_vcpu_send(0, "08 2c d2 3e 00"); /* EINVAL (22, zigzag 44) */
+	assert_int_equal(crosvm_vcpu_set_xsave(F.v[0], area, sizeof(area)), -EINVAL);
+	fh_vcpu_expect_bytes(0, msg, n);
+	fh_vcpu_send(0, ENOTTY_REPLY);
+	assert_int_equal(crosvm_vcpu_set_xsave(F.v[0], area, 16), -ENOTTY);
+	fh_vcpu_expect(0, "d2 3e 12 0a 10 01 08 0f 16 1d 24 2b 32 39 40 47 4e 55 5c 63 6a");
+
+	/* While the guest runs: refused, nothing sent. */
+	assert_int_equal(crosvm_vcpu_resume(F.v[0]), 0);
+	fh_vcpu_expect(0, "12 00");
+	assert_int_equal(crosvm_vcpu_get_xsave(F.v[0], back, sizeof(back), &size), -EINVAL);
+	assert_int_equal(crosvm_vcpu_set_xsave(F.v[0], area, sizeof(area)), -EINVAL);
+	fh_vcpu_expect_none(0);
+	fh_expect_none();
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fh_setup, fh_teardown)
 
 int main(void)
@@ -360,6 +441,7 @@ int main(void)
 		T(io_details),
 		T(range_mode),
 		T(memory_read_only),
+		T(xsave),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

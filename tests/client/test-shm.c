@@ -382,6 +382,37 @@ static void shm_events_and_requests(void **state)
 		host_expect_none();
 	}
 
+	/* API 0.23 XSAVE: the area in the reply area, kind 1001; a set in u.xsave, kind 1002. */
+	{
+		struct shm_msg_hdr r = { .kind = SHM_MSG_GET_XSAVE, .len = 4096 };
+		struct shm_msg_hdr w = { .kind = SHM_MSG_SET_XSAVE };
+		static uint8_t area[SHM_XSAVE_MAX + 1], back[SHM_XSAVE_MAX];
+		uint32_t size = 0;
+
+		for (size_t i = 0; i < 4096; i++)
+			E.slot->reply.xsave[i] = area[i] = (uint8_t)(i ^ 0x5a);
+		host_post(&r, NULL, 0);
+		assert_int_equal(crosvm_vcpu_get_xsave(E.v, back, sizeof(back), &size), 0);
+		assert_int_equal(size, 4096);
+		assert_memory_equal(back, area, 4096);
+		rq = host_take();
+		assert_int_equal(rq.kind, SHM_REQ_GET_XSAVE);
+		assert_int_equal(rq.len, 0);
+		host_post(&w, NULL, 0);
+		assert_int_equal(crosvm_vcpu_set_xsave(E.v, area, 4096), 0);
+		rq = host_take();
+		assert_int_equal(rq.kind, SHM_REQ_SET_XSAVE);
+		assert_int_equal(rq.len, 4096);
+		assert_memory_equal(E.slot->req.u.xsave, area, 4096);
+		/* A reply naming more than the area holds is refused; so is a set too large. */
+		r.len = SHM_XSAVE_MAX + 1;
+		host_post(&r, NULL, 0);
+		assert_int_equal(crosvm_vcpu_get_xsave(E.v, back, sizeof(back), &size), -EINVAL);
+		host_take();
+		assert_int_equal(crosvm_vcpu_set_xsave(E.v, area, SHM_XSAVE_MAX + 1), -E2BIG);
+		host_expect_none();
+	}
+
 	/* The Resume carries the data the plugin wrote. */
 	assert_int_equal(crosvm_vcpu_resume(E.v), 0);
 	rq = host_take();

@@ -105,7 +105,7 @@ static int t_pipe_send(struct vcpu *v, const Plugvm__VcpuResponse *resp)
 static int t_pipe_recv(struct vcpu *v, Plugvm__VcpuRequest **ret_req)
 {
 	const struct step *s;
-	uint8_t buf[8192];
+	static uint8_t buf[WIRE_VCPU_MESSAGE_MAX];
 	size_t len;
 
 	/* The script is over: the plugin is gone (reads as Shutdown). */
@@ -283,6 +283,8 @@ struct pool {
 		Plugvm__VcpuRequest__Shutdown shutdown;
 		Plugvm__CpuidRequest get_hyperv_cpuid;
 		Plugvm__VcpuRequest__EnableCapability enable_capability;
+		Plugvm__VcpuRequest__GetXsave get_xsave;
+		Plugvm__VcpuRequest__SetXsave set_xsave;
 	} m[MAX_STEPS];
 	size_t n;
 };
@@ -339,6 +341,14 @@ static Plugvm__VcpuRequest *push(Plugvm__VcpuRequest__MessageCase which)
 	case PLUGVM__VCPU_REQUEST__MESSAGE_ENABLE_CAPABILITY:
 		plugvm__vcpu_request__enable_capability__init(&P.m[P.n].enable_capability);
 		req->enable_capability = &P.m[P.n].enable_capability;
+		break;
+	case PLUGVM__VCPU_REQUEST__MESSAGE_GET_XSAVE:
+		plugvm__vcpu_request__get_xsave__init(&P.m[P.n].get_xsave);
+		req->get_xsave = &P.m[P.n].get_xsave;
+		break;
+	case PLUGVM__VCPU_REQUEST__MESSAGE_SET_XSAVE:
+		plugvm__vcpu_request__set_xsave__init(&P.m[P.n].set_xsave);
+		req->set_xsave = &P.m[P.n].set_xsave;
 		break;
 	default:
 		break;
@@ -788,6 +798,121 @@ static void pause_then_shutdown(void **state)
 	assert_false(f->vm.failed);
 }
 
+static void push_set_xsave(const void *area, size_t len)
+{
+	Plugvm__VcpuRequest *r = push(PLUGVM__VCPU_REQUEST__MESSAGE_SET_XSAVE);
+
+	r->set_xsave->state = (ProtobufCBinaryData){ len, (uint8_t *)(uintptr_t)area };
+}
+
+/* Serves the script during a pause; the replies start at got(1). */
+static void serve_paused(void)
+{
+	push_resume(NULL, 0);
+	assert_int_equal(vcpu_deliver_pause(F->v, 7), VCPU_CONTINUE);
+	assert_int_equal(F->got[0]->wait->exit_case, PLUGVM__VCPU_RESPONSE__WAIT__EXIT_USER);
+}
+
+static const ProtobufCBinaryData *got_xsave(size_t i, int err)
+{
+	return &got(i, PLUGVM__VCPU_RESPONSE__MESSAGE_GET_XSAVE, err)->get_xsave->state;
+}
+
+/*
+ * GetXsave/SetXsave (API 0.23, host/vm/vcpu-xsave.c): the area's size is
+ * the kernel's (4 KiB, or KVM_CAP_XSAVE2's), a set of any other size is
+ * EINVAL before any ioctl, the kernel's refusal (an XSTATE_BV bit it does
+ * not offer, MXCSR reserved bits) is the reply's errno and changes nothing.
+ */
+static void xsave_requests(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t area[16384], back[16384];
+	uint64_t bv;
+
+	handshake();
+	push(PLUGVM__VCPU_REQUEST__MESSAGE_GET_XSAVE);
+	serve_paused();
+	assert_int_equal(got_xsave(1, 0)->len, 4096);
+	memcpy(area, got_xsave(1, 0)->data, 4096);
+
+	/* XMM0 and YMM0's upper half, XSTATE_BV x87 | SSE | AVX. */
+	memset(area + 160, 0x5a, 16);
+	memset(area + 576, 0xa5, 16);
+	bv = 7;
+	memcpy(area + 512, &bv, 8);
+	memcpy(back, area, 4096);
+	bv = 7 | 1u << 9; /* PKRU: not offered by the fake */
+	memcpy(back + 512, &bv, 8);
+	start_script();
+	push_set_xsave(area, 4096);
+	push(PLUGVM__VCPU_REQUEST__MESSAGE_GET_XSAVE);
+	push_set_xsave(area, 4095);
+	push_set_xsave(area, 4097);
+	push_set_xsave(area, 0);
+	push_set_xsave(back, 4096);
+	back[26] = 1; /* MXCSR bit 16, reserved */
+	bv = 7;
+	memcpy(back + 512, &bv, 8);
+	push_set_xsave(back, 4096);
+	push(PLUGVM__VCPU_REQUEST__MESSAGE_GET_XSAVE);
+	serve_paused();
+	got(1, PLUGVM__VCPU_RESPONSE__MESSAGE_SET_XSAVE, 0);
+	assert_int_equal(got_xsave(2, 0)->len, 4096);
+	assert_memory_equal(got_xsave(2, 0)->data, area, 4096);
+	for (size_t i = 3; i <= 7; i++)
+		got(i, PLUGVM__VCPU_RESPONSE__MESSAGE_SET_XSAVE, EINVAL);
+	/* Refused sets changed nothing. */
+	assert_memory_equal(got_xsave(8, 0)->data, area, 4096);
+	assert_int_equal(f->n_got, 9);
+
+	/* KVM_CAP_XSAVE2 (AMX and the like): KVM_GET_XSAVE2 with the kernel's size. */
+	kvm_fake_set_xsave2(6144);
+	start_script();
+	push(PLUGVM__VCPU_REQUEST__MESSAGE_GET_XSAVE);
+	push_set_xsave(area, 4096);
+	memset(area + 5000, 0x33, 8);
+	push_set_xsave(area, 6144);
+	push(PLUGVM__VCPU_REQUEST__MESSAGE_GET_XSAVE);
+	serve_paused();
+	assert_int_equal(got_xsave(1, 0)->len, 6144);
+	got(2, PLUGVM__VCPU_RESPONSE__MESSAGE_SET_XSAVE, EINVAL);
+	got(3, PLUGVM__VCPU_RESPONSE__MESSAGE_SET_XSAVE, 0);
+	assert_int_equal(got_xsave(4, 0)->len, 6144);
+	assert_memory_equal(got_xsave(4, 0)->data, area, 6144);
+
+	/* Larger than the slot holds: E2BIG there (with the member), served on the pipes. */
+	kvm_fake_set_xsave2(12288);
+	start_script();
+	push(PLUGVM__VCPU_REQUEST__MESSAGE_GET_XSAVE);
+	if (!f->shm)
+		push_set_xsave(area, 12288);
+	serve_paused();
+	if (f->shm) {
+		assert_int_equal(got_xsave(1, E2BIG)->len, 0);
+	} else {
+		assert_int_equal(got_xsave(1, 0)->len, 12288);
+		got(2, PLUGVM__VCPU_RESPONSE__MESSAGE_SET_XSAVE, 0);
+	}
+	assert_false(f->vm.failed);
+}
+
+/* Without the extension both are unknown requests: ENOTTY, no member, nothing changes. */
+static void xsave_without_extension(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t area[4096];
+
+	f->cfg.no_extensions = true;
+	handshake();
+	push(PLUGVM__VCPU_REQUEST__MESSAGE_GET_XSAVE);
+	push_set_xsave(area, sizeof(area));
+	serve_paused();
+	got(1, PLUGVM__VCPU_RESPONSE__MESSAGE__NOT_SET, ENOTTY);
+	got(2, PLUGVM__VCPU_RESPONSE__MESSAGE__NOT_SET, ENOTTY);
+	assert_int_equal(f->n_got, 3);
+}
+
 static void protocol_violation(void **state)
 {
 	struct fixture *f = *state;
@@ -821,6 +946,7 @@ int main(void)
 		BOTH(init_handshake_requests), BOTH(every_state_set), BOTH(io_exits),
 		BOTH(hinted_exit),	       BOTH(hyperv_and_stops), BOTH(shutdown_during_init),
 		BOTH(pause_then_shutdown),     BOTH(protocol_violation),
+		BOTH(xsave_requests),	       BOTH(xsave_without_extension),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

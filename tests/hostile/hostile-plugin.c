@@ -780,6 +780,47 @@ static int sc_state_sizes(void)
 	return result();
 }
 
+/*
+ * API 0.23 XSAVE: a SetXsave of every wrong size (none, short, long, up to
+ * near the vcpu request limit) and a full-size area the kernel refuses (all
+ * ones: XSTATE_BV, XCOMP_BV and MXCSR invalid) are each EINVAL with the
+ * member; GetXsave still answers, and the guest goes on to its second out.
+ */
+static int sc_xsave_sizes(void)
+{
+	static uint8_t buf[200000];
+	static const size_t lens[] = { 0, 1, 4095, 4097, 8191, 65536, sizeof(buf) };
+	Plugvm__VcpuRequest vreq = PLUGVM__VCPU_REQUEST__INIT;
+	Plugvm__VcpuRequest__SetXsave sx = PLUGVM__VCPU_REQUEST__SET_XSAVE__INIT;
+	int mem;
+
+	h_connect();
+	mem = boot(guest_two_outs, sizeof(guest_two_outs), true);
+	CHECK(h_expect_io(0, PORT_DONE, 5000) == 0, "first out");
+	h_vsend_simple(0, PLUGVM__VCPU_REQUEST__MESSAGE_GET_XSAVE);
+	CHECK(h_vexpect(0, PLUGVM__VCPU_RESPONSE__MESSAGE_GET_XSAVE) == 0, "GetXsave");
+	vreq.message_case = PLUGVM__VCPU_REQUEST__MESSAGE_SET_XSAVE;
+	vreq.set_xsave = &sx;
+	sx.state.data = buf;
+	memset(buf, 0xff, sizeof(buf));
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		sx.state.len = lens[k];
+		h_vsend(0, &vreq);
+		CHECK(h_vexpect(0, PLUGVM__VCPU_RESPONSE__MESSAGE_SET_XSAVE) == EINVAL,
+		      "SetXsave of %zu bytes", lens[k]);
+	}
+	sx.state.len = 4096;
+	h_vsend(0, &vreq);
+	CHECK(h_vexpect(0, PLUGVM__VCPU_RESPONSE__MESSAGE_SET_XSAVE) == EINVAL,
+	      "an area of all ones accepted");
+	h_vsend_simple(0, PLUGVM__VCPU_REQUEST__MESSAGE_GET_XSAVE);
+	CHECK(h_vexpect(0, PLUGVM__VCPU_RESPONSE__MESSAGE_GET_XSAVE) == 0, "GetXsave after");
+	h_vresume(0, NULL, 0, NULL, 0, NULL, 0);
+	CHECK(h_expect_io(0, PORT_DONE, 5000) == 0, "second out after the refused areas");
+	close(mem);
+	return result();
+}
+
 /* Registers of the wrong size in the Init Resume: the host stops the VM with one error line. */
 static int sc_init_bad_regs(void)
 {
@@ -1148,6 +1189,8 @@ static const struct {
 	{ SHM_REQ_GET_MSRS, 257, 0 },
 	{ SHM_REQ_SET_MSRS, 0x80000000u, 0 },
 	{ SHM_REQ_SET_CPUID, 100000, 0 },
+	{ SHM_REQ_SET_XSAVE, SHM_XSAVE_MAX + 1, 0 },
+	{ SHM_REQ_SET_XSAVE, 0xffffffffu, 0 },
 };
 
 /* Negotiates the slot and answers Init; 0, or -1 after a failed check. */
@@ -1200,6 +1243,8 @@ SHM_MALFORMED(3)
 SHM_MALFORMED(4)
 SHM_MALFORMED(5)
 SHM_MALFORMED(6)
+SHM_MALFORMED(7)
+SHM_MALFORMED(8)
 
 /*
  * Unknown kinds (ENOTTY, like a protobuf request with no member) and an
@@ -1222,6 +1267,26 @@ static int sc_shm_bad_lengths(void)
 		CHECK(h_shm_next(&s, &m, 5000) == 0 && m.h.kind == SHM_MSG_NONE &&
 			      m.h.errnum == ENOTTY,
 		      "kind %u: kind %u errnum %d", unknown_kinds[i], m.h.kind, m.h.errnum);
+	}
+	/* API 0.23 XSAVE in the slot: the area comes back; a short or refused set is EINVAL. */
+	{
+		static uint8_t ones[4096];
+
+		memset(&h, 0, sizeof(h));
+		h.kind = SHM_REQ_GET_XSAVE;
+		h_shm_post(&s, &h, NULL, 0);
+		CHECK(h_shm_next(&s, &m, 5000) == 0 && m.h.kind == SHM_MSG_GET_XSAVE &&
+			      m.h.errnum == 0 && m.h.len >= 4096 && m.h.len <= SHM_XSAVE_MAX,
+		      "GetXsave: kind %u errnum %d len %u", m.h.kind, m.h.errnum, m.h.len);
+		memset(ones, 0xff, sizeof(ones));
+		for (uint32_t len = 100; len <= 4096; len += 3996) {
+			h.kind = SHM_REQ_SET_XSAVE;
+			h.len = len;
+			h_shm_post(&s, &h, ones, len);
+			CHECK(h_shm_next(&s, &m, 5000) == 0 && m.h.kind == SHM_MSG_SET_XSAVE &&
+				      m.h.errnum == EINVAL,
+			      "SetXsave of %u bytes: kind %u errnum %d", len, m.h.kind, m.h.errnum);
+		}
 	}
 	memset(&h, 0, sizeof(h));
 	h.kind = SHM_REQ_GET_STATE;
@@ -1401,6 +1466,7 @@ static const struct scenario scenarios[] = {
 	{ "resume-without-wait", sc_resume_without_wait },
 	{ "wait-twice", sc_wait_twice },
 	{ "state-sizes", sc_state_sizes },
+	{ "xsave-sizes", sc_xsave_sizes },
 	{ "init-bad-regs", sc_init_bad_regs },
 	{ "vcpu-undecodable", sc_vcpu_undecodable },
 	{ "vcpu-undecodable-stopped", sc_vcpu_undecodable_stopped },
@@ -1427,6 +1493,8 @@ static const struct scenario scenarios[] = {
 	{ "shm-malformed-4", sc_shm_malformed_4 },
 	{ "shm-malformed-5", sc_shm_malformed_5 },
 	{ "shm-malformed-6", sc_shm_malformed_6 },
+	{ "shm-malformed-7", sc_shm_malformed_7 },
+	{ "shm-malformed-8", sc_shm_malformed_8 },
 	{ "shm-ring-corrupt", sc_shm_ring_corrupt },
 	{ "shm-scribble", sc_shm_scribble },
 	{ "shm-negotiate-misuse", sc_shm_negotiate_misuse },

@@ -61,6 +61,7 @@ struct fake_vcpu {
 	struct kvm_xcrs xcrs;
 	struct kvm_vcpu_events events;
 	uint64_t msr[64]; /* MSRs 0..63 exist, nothing else */
+	uint8_t xsave[KVM_FAKE_XSAVE_MAX]; /* the XSAVE area, fake.xsave_size bytes of it used */
 };
 
 static struct {
@@ -85,6 +86,7 @@ static struct {
 	struct kvm_pit_state2 pit;
 	struct kvm_clock_data clock;
 	uint32_t n_routes;
+	uint32_t xsave2; /* KVM_CAP_XSAVE2's answer (kvm_fake_set_xsave2()) */
 } fake = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* A sink the compiler cannot drop: reading through it makes ASan check every byte. */
@@ -167,6 +169,14 @@ void kvm_fake_reset(void)
 	free(fake.fds);
 	fake.fds = NULL;
 	fake.n_fds = fake.cap_fds = 0;
+	fake.xsave2 = 0;
+	pthread_mutex_unlock(&fake.lock);
+}
+
+void kvm_fake_set_xsave2(uint32_t size)
+{
+	pthread_mutex_lock(&fake.lock);
+	fake.xsave2 = size > KVM_FAKE_XSAVE_MAX ? KVM_FAKE_XSAVE_MAX : size;
 	pthread_mutex_unlock(&fake.lock);
 }
 
@@ -238,6 +248,10 @@ static int fake_msr_index_list(struct kvm_msr_list *l)
 static int fake_check_extension(unsigned long ext)
 {
 	switch (ext) {
+	case KVM_CAP_XSAVE:
+		return 1;
+	case KVM_CAP_XSAVE2:
+		return (int)fake.xsave2;
 	case KVM_CAP_IRQCHIP:
 	case KVM_CAP_IMMEDIATE_EXIT:
 	case KVM_CAP_IOEVENTFD:
@@ -640,6 +654,32 @@ static int fake_msrs(struct fake_vcpu *v, struct kvm_msrs *argp, bool set)
 	return (int)i;
 }
 
+static size_t fake_xsave_size(void)
+{
+	return fake.xsave2 > sizeof(struct kvm_xsave) ? fake.xsave2 : sizeof(struct kvm_xsave);
+}
+
+/*
+ * As the kernel: reads the whole area (its size, whatever the caller meant)
+ * and refuses XSTATE_BV bits outside the supported features (x87, SSE, AVX
+ * here) and MXCSR reserved bits, leaving the area as it was.
+ */
+static int fake_set_xsave(struct fake_vcpu *v, const void *arg)
+{
+	static uint8_t copy[KVM_FAKE_XSAVE_MAX];
+	uint64_t xstate_bv;
+	uint32_t mxcsr;
+	size_t size = fake_xsave_size();
+
+	touch_write(copy, arg, size);
+	memcpy(&mxcsr, copy + 24, sizeof(mxcsr));
+	memcpy(&xstate_bv, copy + 512, sizeof(xstate_bv));
+	if (xstate_bv & ~KVM_FAKE_XSAVE_FEATURES || (mxcsr & 0xffff0000u))
+		return -EINVAL;
+	memcpy(v->xsave, copy, size);
+	return 0;
+}
+
 static int fake_vcpu_ioctl(struct fake_vcpu *v, unsigned long req, void *arg)
 {
 	switch (req) {
@@ -709,6 +749,15 @@ static int fake_vcpu_ioctl(struct fake_vcpu *v, unsigned long req, void *arg)
 			return -EINVAL;
 		return 0;
 	}
+	case KVM_GET_XSAVE:
+		/* As the kernel: only while the area fits struct kvm_xsave. */
+		if (fake_xsave_size() > sizeof(struct kvm_xsave))
+			return -EINVAL;
+		return fake_state(arg, v->xsave, sizeof(struct kvm_xsave), false);
+	case KVM_GET_XSAVE2:
+		return fake_state(arg, v->xsave, fake_xsave_size(), false);
+	case KVM_SET_XSAVE:
+		return fake_set_xsave(v, arg);
 	case KVM_SET_SIGNAL_MASK: {
 		struct kvm_signal_mask m;
 

@@ -33,9 +33,19 @@ extern const struct kvm_ops kvm_ops_fake;
 #define KVM_FAKE_MAX_CPUID 256u       /* KVM_MAX_CPUID_ENTRIES */
 #define KVM_FAKE_MAX_VCPUS 1024u
 #define KVM_FAKE_RUN_SIZE (3u * 4096u)
+#define KVM_FAKE_XSAVE_MAX (16u * 1024u) /* the largest XSAVE area the model keeps */
+#define KVM_FAKE_XSAVE_FEATURES 0x7u    /* XSTATE_BV bits KVM_SET_XSAVE accepts: x87, SSE, AVX */
 
 /* Forgets every VM, vcpu and registration (descriptors it made must be closed by then). */
 void kvm_fake_reset(void);
+
+/*
+ * What KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2) answers (0, the default after
+ * kvm_fake_reset(): a kernel without it; else the area's size, at most
+ * KVM_FAKE_XSAVE_MAX).  KVM_GET_XSAVE then fails as the kernel's does
+ * when the area exceeds 4 KiB.
+ */
+void kvm_fake_set_xsave2(uint32_t size);
 
 /* Counts of live registrations, for invariant checks in tests and fuzzers. */
 struct kvm_fake_stats {

@@ -13,11 +13,14 @@ repeat or restart, ticks that never go back, and "ok" on every line.
 
 CASE:
   chain      1 vcpu, unjailed: boot -> save -> restore -> save -> restore -> save -> restore;
-             saves on SIGUSR1 once the guest has printed a few lines, one with --save-after
+             saves on SIGUSR1 once the guest has printed a few lines, one with --save-after;
+             the first save is rewritten as format version 1 (no XSAVE records) before
+             its restore, which must work as well
   smp        the same with plugvm run --cpus 2
   jailed     the same in the default jail: the snapshot directory is mounted writable
              (--plugin-mount DIR:DIR:true), the firmware directory read-only
-  bad-files  truncated, corrupted, foreign, wrong-version, empty and missing files, a section
+  bad-files  truncated, corrupted, foreign, wrong-version, empty and missing files, an XSAVE
+             record that contradicts itself, a section
              whose CRC is right but whose content is not, the wrong vcpu count, options that
              conflict with --restore: each refused with one line and exit 1, before any guest
              output
@@ -32,6 +35,9 @@ CASE:
   migrate-sweep  the guest built with -DSWEEP keeps 512 KiB dirty, and a downtime target of
              1 us: the pre-copy cannot converge and the stop-and-copy bound must end it, the
              guest intact
+  avx        chain with the guest built with -DAVX (YMM0's upper half, which only the XSAVE
+             area carries); skipped (77) unless KVM offers guests AVX and XSAVE
+  migrate-avx    migrate with that guest, likewise
   migrate-fail   destinations that fail: one that closes the connection during the pre-copy,
              one that takes the whole stream and closes without answering, a garbage stream
              sent to a real destination; the source's guest must go on each time
@@ -51,6 +57,23 @@ BIOS = "/usr/share/seabios/bios.bin"
 LINE = re.compile(rb"^n=([0-9a-f]{4}) t=([0-9a-f]{4}) s=([0-9a-f]{4}) (ok|BAD)\r$")
 LINES_PER_RUN = 4
 RUN_TIMEOUT = 90
+
+
+def kvm_offers_avx():
+    """Whether KVM_GET_SUPPORTED_CPUID has AVX and XSAVE in leaf 1 ECX (bits 28, 26)."""
+    import fcntl
+    n = 256
+    buf = bytearray(struct.pack("<II", n, 0) + bytes(40 * n))
+    fd = os.open("/dev/kvm", os.O_RDWR)
+    try:
+        fcntl.ioctl(fd, 0xC008AE05, buf)  # KVM_GET_SUPPORTED_CPUID, _IOWR(0xAE, 5, 8 bytes)
+    finally:
+        os.close(fd)
+    for i in range(struct.unpack_from("<I", buf, 0)[0]):
+        function, index, _flags, _a, _b, ecx = struct.unpack_from("<6I", buf, 8 + 40 * i)
+        if function == 1:
+            return ecx & (1 << 28) != 0 and ecx & (1 << 26) != 0
+    return False
 
 
 def skip(why):
@@ -179,6 +202,12 @@ def chain(r):
     if b"saved the machine to" not in err:
         fail("no save message", out, err)
     outs.append(out)
+    # A file of format version 1 (no XSAVE records) is still restored: the first restore
+    # of the chain reads the first save written as version 1 wrote it.
+    with open(snap[0], "rb") as f:
+        v1 = to_version1(f.read())
+    with open(snap[0], "wb") as f:
+        f.write(v1)
     # Restore, save on SIGUSR1 again.
     out, err = r.run(["--restore", snap[0], "--save", snap[1]] + common,
                      save_after_lines=LINES_PER_RUN)
@@ -402,6 +431,38 @@ def sections(data):
     return res
 
 
+def cpu_v1_length(p):
+    """Bytes of a CPU section payload up to the end of its format version 1 part."""
+    off = 4
+    for i in range(8):  # regs, sregs, debugregs, fpu, [u8 has-XCRs], xcrs, lapic, mp, events
+        if i == 4:
+            off += 1
+        off += 4 + struct.unpack_from("<I", p, off)[0]
+    nmsr = struct.unpack_from("<I", p, off)[0]
+    off += 4 + 12 * nmsr
+    ncpuid = struct.unpack_from("<I", p, off)[0]
+    return off + 4 + 40 * ncpuid
+
+
+def to_version1(data):
+    """The snapshot as format version 1 wrote it: CPU sections without their XSAVE record."""
+    out, n = bytearray(32), 0
+    for tag, hdr, payload, length in sections(data):
+        body = data[payload:payload + length]
+        if tag == b"CPU ":
+            if cpu_v1_length(body) >= len(body):
+                fail("a version 2 CPU section without its XSAVE record")
+            body = body[:cpu_v1_length(body)]
+        h = bytearray(24)
+        struct.pack_into("<4sIQI", h, 0, tag, 1, len(body), zlib.crc32(body))
+        struct.pack_into("<I", h, 20, zlib.crc32(bytes(h[:20])))
+        out += h + body + b"\0" * ((8 - len(body) % 8) % 8)
+        n += 1
+    struct.pack_into("<8sIIQI", out, 0, b"PLUGVMPC", 1, 32, len(out), n)
+    struct.pack_into("<I", out, 28, zlib.crc32(bytes(out[:28])))
+    return bytes(out)
+
+
 def fix_section_crc(data, hdr, payload, length):
     struct.pack_into("<I", data, hdr + 16, zlib.crc32(data[payload:payload + length]))
     struct.pack_into("<I", data, hdr + 20, zlib.crc32(data[hdr:hdr + 20]))
@@ -428,9 +489,17 @@ def bad_files(r):
     add("corrupted", bytes(flipped), "checksum mismatch in section RAM")
     add("foreign", open(BIOS, "rb").read(), "not a pc snapshot")
     version = bytearray(data)
-    struct.pack_into("<I", version, 8, 2)
+    struct.pack_into("<I", version, 8, 3)
     struct.pack_into("<I", version, 28, zlib.crc32(bytes(version[:28])))
-    add("version", bytes(version), "format version 2")
+    add("version", bytes(version), "format version 3, this pc reads versions 1 to 2")
+    # A version 2 CPU section whose XSAVE record says "none" but has a size.
+    xs = bytearray(data)
+    tag, hdr, payload, length = [s for s in sections(data) if s[0] == b"CPU "][0]
+    rec = payload + cpu_v1_length(data[payload:payload + length])
+    if struct.unpack_from("<I", xs, rec + 1)[0]:
+        xs[rec] = 0
+        fix_section_crc(xs, hdr, payload, length)
+        add("xsave", bytes(xs), "section CPU  does not hold what it should")
     add("empty", b"", "empty file")
     add("missing", None, "cannot open")
     # A UART receive count beyond its FIFO, with the section's CRC made right again.
@@ -478,9 +547,17 @@ def main():
         with open(os.path.join(os.path.dirname(counter), "counter-sweep.bin"), "rb") as f, \
                 open(sweep, "wb") as g:
             g.write(f.read())
+        if case in ("avx", "migrate-avx"):
+            if not kvm_offers_avx():
+                skip("KVM offers guests no AVX and XSAVE")
+            with open(os.path.join(os.path.dirname(counter), "counter-avx.bin"), "rb") as f, \
+                    open(disk, "wb") as g:
+                g.write(f.read())
         r = Runner(plugvm, pc, disk, d, 2 if case in ("smp", "migrate-smp", "migrate-jailed-smp") else 1, jailed)
-        if case in ("chain", "smp", "jailed"):
+        if case in ("chain", "smp", "jailed", "avx"):
             chain(r)
+        elif case == "migrate-avx":
+            migrate(r, disk, False)
         elif case == "bad-files":
             bad_files(r)
         elif case in ("migrate", "migrate-smp"):

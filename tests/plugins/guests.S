@@ -638,4 +638,63 @@ GUEST_BEGIN(ext_mem)
 	DONE
 GUEST_END(ext_mem)
 
+/*
+ * XSAVE (test-xsave.c), where KVM offers guests AVX: 32-bit protected mode,
+ * set up by the plugin through sregs (flat segments, CR4.OSFXSR and
+ * OSXSAVE, XCR0 x87|SSE|AVX).  Loads all of YMM0 (XMM0 half 0x1111111N,
+ * upper half 0x2222222N) and stops at step 1: the plugin reads the area and
+ * writes XMM0 = 0x5555555N and the upper half 0x3333333N.  The guest checks
+ * what it finds, and again after step 2 (the plugin's refused writes must
+ * change nothing).
+ */
+.macro XSAVE_CHECK at, code
+	vmovdqu	%ymm0, (\at)
+	movl	(\at), %eax
+	CHECK	0x55555551, %eax, \code
+	movl	(\at + 12), %eax
+	CHECK	0x55555554, %eax, \code + 1
+	movl	(\at + 16), %eax
+	CHECK	0x33333331, %eax, \code + 2
+	movl	(\at + 28), %eax
+	CHECK	0x33333334, %eax, \code + 3
+.endm
+
+GUEST_BEGIN(ext_xsave)
+	.code32
+	vmovdqu	ADDR(ext_xsave, 1f), %ymm0
+	STEP	1
+	XSAVE_CHECK GUEST_DATA, 0x901
+	STEP	2
+	XSAVE_CHECK GUEST_DATA + 32, 0x905
+	DONE
+	.balign	4
+1:	.long	0x11111111, 0x11111112, 0x11111113, 0x11111114
+	.long	0x22222221, 0x22222222, 0x22222223, 0x22222224
+	.code16
+GUEST_END(ext_xsave)
+
+/*
+ * The same without AVX (test-xsave.c, where KVM offers guests none): real
+ * mode with CR4.OSFXSR, XMM0 only, through movdqu (which KVM's instruction
+ * emulator knows: on the current machines it runs these guests).
+ */
+GUEST_BEGIN(ext_xsave_sse)
+	movdqu	ADDR(ext_xsave_sse, 1f), %xmm0
+	STEP	1
+	movdqu	%xmm0, (GUEST_DATA)
+	movl	(GUEST_DATA), %eax
+	CHECK	0x55555551, %eax, 0x911
+	movl	(GUEST_DATA + 12), %eax
+	CHECK	0x55555554, %eax, 0x912
+	STEP	2
+	movdqu	%xmm0, (GUEST_DATA + 32)
+	movl	(GUEST_DATA + 32), %eax
+	CHECK	0x55555551, %eax, 0x913
+	movl	(GUEST_DATA + 44), %eax
+	CHECK	0x55555554, %eax, 0x914
+	DONE
+1:	.long	0x11111111, 0x11111112, 0x11111113, 0x11111114
+GUEST_END(ext_xsave_sse)
+
 	.section .note.GNU-stack, "", @progbits
+

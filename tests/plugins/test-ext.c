@@ -33,7 +33,8 @@
  *                  write exit and does not reach the memory; after a last
  *                  replace by a writable memfd its write lands there.
  *   off            (host --no-extensions) every host extension answers
- *                  -ENOTTY, the mask is 0, and the VM is crosvm's: a vcpu
+ *                  -ENOTTY (the XSAVE calls too, with the size 0), the mask
+ *                  is 0, and the VM is crosvm's: a vcpu
  *                  has no CPUID (the guest reads zeros).
  * Each on-mode also checks the negotiated mask.
  */
@@ -58,7 +59,7 @@ GUEST_DECLARE(ext_mem);
 #define HOST_EXTENSIONS                                                                            \
 	(CROSVM_EXTENSION_EDGE_IRQ_EVENT | CROSVM_EXTENSION_DEFAULT_CPUID | CROSVM_EXTENSION_RESET | \
 	 CROSVM_EXTENSION_IO_DETAILS | CROSVM_EXTENSION_RANGE_MODE |                              \
-	 CROSVM_EXTENSION_MEMORY_READ_ONLY)
+	 CROSVM_EXTENSION_MEMORY_READ_ONLY | CROSVM_EXTENSION_XSAVE)
 
 static struct crosvm_irq *irq;
 
@@ -671,7 +672,13 @@ static void memory_ro(void)
 /* crosvm's host answers the unknown vcpu request ENOTTY, and the vcpu runs on. */
 static void off_init(struct test_vcpu *tv)
 {
+	static uint8_t area[8192];
+	uint32_t size = 1;
+
 	TEST_RET(-ENOTTY, crosvm_vcpu_reset(tv->vcpu));
+	TEST_RET(-ENOTTY, crosvm_vcpu_get_xsave(tv->vcpu, area, sizeof(area), &size));
+	TEST_ASSERT(size == 0, "XSAVE size %u from a host without the extension", size);
+	TEST_RET(-ENOTTY, crosvm_vcpu_set_xsave(tv->vcpu, area, 4096));
 }
 
 static const struct test_vcpu_ops off_ops = {
