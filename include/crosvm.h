@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * crosvm.h - the plugin API served by plugvm (crosvm plugin API 0.22).
+ * crosvm.h - the plugin API served by plugvm (crosvm plugin API 0.22, and
+ * plugvm's 0.23 extensions).
  *
  * Copyright 2026 The plugvm Authors.
+ *
+ * One file of about 900 lines on purpose: it is the whole API contract a
+ * plugin includes (crosvm's one header, plus the 0.23 extensions at its end).
  *
  * A plugin is an ordinary program started by the plugvm host ("plugvm run
  * --plugin PATH").  It owns everything about the guest except the KVM file
